@@ -1,0 +1,32 @@
+"""mood: what mood does a song carry? Happy, angry/tense, sad or calm.
+
+The public few::
+
+    from mood import predict
+    result = predict("song.mp3", model="ensemble")
+    result.mood, result.probabilities, result.timeline
+
+Heavy modules (torch, librosa) load on first use, so `python -m mood --help` is instant.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from mood.constants import MOODS
+from mood.errors import AudioError, ModelError, MoodError, SourceError
+
+if TYPE_CHECKING:
+    from mood.audio import load_audio
+    from mood.inference import Prediction, Predictor, predict
+
+_LAZY = {"load_audio": "mood.audio", "predict": "mood.inference", "Predictor": "mood.inference", "Prediction": "mood.inference"}
+
+__all__ = ["MOODS", "AudioError", "ModelError", "MoodError", "SourceError", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mood' has no attribute {name!r}")

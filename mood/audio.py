@@ -1,0 +1,132 @@
+"""Decode any common audio file, from a path or from bytes, to mono float32 samples.
+
+`soundfile` (libsndfile) is tried first: it reads wav, flac, ogg/vorbis/opus and mp3 in
+process. Whatever it cannot read (m4a/aac, webm, ...) goes to an ffmpeg binary (the one
+`imageio-ffmpeg` ships, else one on PATH) run with a wall-clock limit.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import librosa
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from mood.constants import DECODE_TIMEOUT_S, MAX_DURATION_S, SAMPLE_RATE
+from mood.errors import AudioError
+
+AudioSource = str | Path | bytes
+
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".opus", ".oga", ".flac", ".m4a", ".aac", ".mp4", ".webm", ".aif", ".aiff")
+
+_NOT_AUDIO = "This file could not be read as audio. Try a wav, mp3, ogg, flac, m4a or webm file."
+
+
+def load_audio(
+    source: AudioSource, sr: int = SAMPLE_RATE, max_duration_s: float = MAX_DURATION_S
+) -> npt.NDArray[np.float32]:
+    """Decode audio to mono float32 at ``sr`` Hz.
+
+    Channels are averaged; only the first ``max_duration_s`` seconds are read.
+
+    Args:
+        source: a file path, or the file's bytes (an upload or a download).
+        sr: the sample rate to return, in Hz.
+        max_duration_s: how much of the start of the file to read, in seconds.
+
+    Returns:
+        A 1-D float32 array of samples, shape ``(n_samples,)``, in [-1, 1] for PCM input.
+
+    Raises:
+        AudioError: the source is missing, empty, not audio, or holds NaN/inf samples.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise AudioError(f"No file at {path}.")
+        if path.stat().st_size == 0:
+            raise AudioError("This file is empty.")
+    elif not source:
+        raise AudioError("This file is empty.")
+
+    try:
+        wav, native_sr = _decode_with_soundfile(source, max_duration_s)
+        wav = _resample(wav, native_sr, sr)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as soundfile_error:
+        try:
+            wav = _decode_with_ffmpeg(source, sr, max_duration_s)
+        except AudioError as ffmpeg_error:
+            raise AudioError(f"{_NOT_AUDIO} (soundfile: {soundfile_error}; ffmpeg: {ffmpeg_error})") from ffmpeg_error
+
+    if wav.size == 0:
+        raise AudioError("This file holds no audio samples.")
+    if not np.all(np.isfinite(wav)):
+        raise AudioError("This file holds invalid samples (NaN or infinity); re-export it and try again.")
+    return wav
+
+
+def _decode_with_soundfile(source: AudioSource, max_duration_s: float) -> tuple[npt.NDArray[np.float32], int]:
+    """Read at most ``max_duration_s`` seconds with libsndfile; channels averaged."""
+    handle = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    with sf.SoundFile(handle) as f:
+        n_read = min(f.frames, int(max_duration_s * f.samplerate)) if f.frames > 0 else -1
+        frames = f.read(frames=n_read, dtype="float32", always_2d=True)
+        return frames.mean(axis=1, dtype=np.float32), int(f.samplerate)
+
+
+def _resample(wav: npt.NDArray[np.float32], native_sr: int, sr: int) -> npt.NDArray[np.float32]:
+    if native_sr == sr or wav.size == 0:
+        return wav
+    return librosa.resample(wav, orig_sr=native_sr, target_sr=sr).astype(np.float32, copy=False)
+
+
+@cache
+def ffmpeg_executable() -> str:
+    """Path of the ffmpeg binary: imageio-ffmpeg's own, else one on PATH.
+
+    Raises:
+        AudioError: neither is available.
+    """
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError) as e:
+        on_path = shutil.which("ffmpeg")
+        if on_path:
+            return on_path
+        raise AudioError("This format needs ffmpeg, which is not installed; use a wav, flac, ogg or mp3 file.") from e
+
+
+def _decode_with_ffmpeg(source: AudioSource, sr: int, max_duration_s: float) -> npt.NDArray[np.float32]:
+    """Decode with ffmpeg to mono float32 at ``sr``; bytes go through a temporary file
+    because some containers (m4a with its index at the end) cannot be read from a pipe."""
+    if isinstance(source, bytes):
+        with tempfile.NamedTemporaryFile(suffix=".audio") as tmp:
+            tmp.write(source)
+            tmp.flush()
+            return _run_ffmpeg(tmp.name, sr, max_duration_s)
+    return _run_ffmpeg(str(source), sr, max_duration_s)
+
+
+def _run_ffmpeg(path: str, sr: int, max_duration_s: float) -> npt.NDArray[np.float32]:
+    command = [
+        ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-t", str(max_duration_s), "-i", path, "-vn", "-map", "0:a:0",
+        "-ac", "1", "-ar", str(sr), "-f", "f32le", "pipe:1",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=DECODE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise AudioError(f"decoding took longer than {DECODE_TIMEOUT_S:.0f} s") from e
+    if done.returncode != 0:
+        last_line = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
+        raise AudioError(last_line[0][:200])
+    return np.frombuffer(done.stdout, dtype="<f4").astype(np.float32)

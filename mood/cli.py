@@ -1,0 +1,85 @@
+"""`python -m mood analyze [--model NAME] [--json] PATH...` (DESIGN.md: a stable interface).
+
+Heavy modules load only once a command runs, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from mood.constants import MOODS
+from mood.errors import MoodError
+
+if TYPE_CHECKING:
+    from mood.inference import Prediction
+
+MODEL_CHOICES = ("resnet18", "cldnn", "ensemble")
+PROGRESS_MIN_INPUTS = 3  # show a progress bar from this many inputs on
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The command-line options of ``python -m mood``."""
+    parser = argparse.ArgumentParser(prog="python -m mood", description="What mood does a song carry?")
+    commands = parser.add_subparsers(dest="command", required=True)
+    analyze = commands.add_parser("analyze", help="judge the mood of audio files")
+    analyze.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)")
+    analyze.add_argument("--model", choices=MODEL_CHOICES, default="ensemble", help="which model judges (default: ensemble)")
+    analyze.add_argument("--json", action="store_true", help="print one JSON object per input and line")
+    return parser
+
+
+def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files as given; folders replaced by the audio files inside them, sorted."""
+    from mood.audio import AUDIO_EXTENSIONS
+
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            yield path
+
+
+def format_row(path: Path, prediction: Prediction) -> str:
+    """One readable line: file, mood, its probability, all four, duration."""
+    shares = "  ".join(f"{mood} {prediction.probabilities[mood]:5.1%}" for mood in MOODS)
+    top = prediction.probabilities[prediction.mood]
+    return f"{str(path):40s}  {prediction.mood:6s} {top:5.1%} ({prediction.confidence})  {shares}  {prediction.duration_s:6.1f} s"
+
+
+def analyze(paths: Sequence[Path], model: str, as_json: bool, out: TextIO) -> int:
+    """Judge every input, printing as it goes; 0 if all succeeded, else 1."""
+    from tqdm import tqdm
+
+    from mood.inference import Predictor
+
+    inputs = list(expand_paths(paths))
+    if not inputs:
+        print("No audio files found in the given folders.", file=sys.stderr)
+        return 1
+    predictor = Predictor(model)
+    failed = 0
+    for path in tqdm(inputs, desc="analysing", unit="file", file=sys.stderr, disable=len(inputs) < PROGRESS_MIN_INPUTS):
+        try:
+            prediction = predictor.predict(path)
+        except MoodError as e:
+            failed += 1
+            line = json.dumps({"path": str(path), "error": str(e)}) if as_json else f"{path}: error: {e}"
+        else:
+            line = json.dumps({"path": str(path), **prediction.to_dict()}) if as_json else format_row(path, prediction)
+        tqdm.write(line, file=out)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of ``python -m mood``; returns the exit status."""
+    args = get_parser().parse_args(argv)
+    try:
+        return analyze(args.paths, args.model, args.json, out or sys.stdout)
+    except MoodError as e:  # e.g. the model's weights failed verification
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,95 @@
+"""The 4Q training data: its metadata, a cache of decoded spectrograms, and augmented crops.
+
+Every clip is decoded and turned into a log-mel spectrogram once, by the same
+:func:`mood.features.log_mel` that inference uses, and kept as float16 in a cache folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from tqdm import tqdm
+
+from mood.constants import MOODS
+from mood.features import FeatureConfig, FloatArray, log_mel
+
+# Augmentation strengths (training only).
+FREQ_MASKS, FREQ_MASK_MAX = 2, 16  # SpecAugment: count and largest width in mel bands
+TIME_MASKS, TIME_MASK_MAX = 2, 24  # ... and in frames
+EQ_TILT_MAX_DB = 6.0  # a random spectral tilt from -x dB (lowest band) to +x dB (highest)
+GAIN_MAX_DB = 3.0  # a random level offset, so normalisation need not be exact
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled clip of the data set."""
+
+    song_id: str
+    path: Path
+    label: int  # index into MOODS
+    fold: int
+    artist: str
+
+
+def read_clips(data_dir: Path) -> list[Clip]:
+    """The clips listed in ``data_dir/metadata.csv``, in its order."""
+    with (data_dir / "metadata.csv").open(newline="") as f:
+        return [
+            Clip(
+                song_id=row["song_id"],
+                path=data_dir / row["path"],
+                label=MOODS.index(row["mood"]),
+                fold=int(row["fold"]),
+                artist=row["artist"],
+            )
+            for row in csv.DictReader(f)
+        ]
+
+
+def cache_key(config: FeatureConfig) -> str:
+    """A short name for the feature settings, so a cache never mixes two of them."""
+    return hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def load_spectrograms(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> list[npt.NDArray[np.float16]]:
+    """Each clip's log-mel spectrogram, shape ``(n_mels, n_frames)``, decoded once and cached."""
+    folder = cache_dir / cache_key(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    mels = []
+    for clip in tqdm(clips, desc="spectrograms", unit="clip", leave=False):
+        cached = folder / f"{clip.song_id}.npy"
+        if not cached.exists():
+            np.save(cached, log_mel(clip.path, config).astype(np.float16))
+        mels.append(np.load(cached))
+    return mels
+
+
+def random_crop(mel: npt.NDArray[np.float16], width: int, rng: np.random.Generator) -> FloatArray:
+    """A random ``width``-frame window of a spectrogram (looped if the clip is shorter)."""
+    if mel.shape[1] < width:
+        mel = np.pad(mel, ((0, 0), (0, width - mel.shape[1])), mode="wrap")
+    start = int(rng.integers(0, mel.shape[1] - width + 1))
+    return mel[:, start : start + width].astype(np.float32)
+
+
+def augment(window: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Gain, EQ tilt and SpecAugment masks on one dB window, shape ``(n_mels, n_frames)``."""
+    n_mels, n_frames = window.shape
+    tilt = rng.uniform(-EQ_TILT_MAX_DB, EQ_TILT_MAX_DB) * np.linspace(-1.0, 1.0, n_mels, dtype=np.float32)
+    out = window + tilt[:, None] + rng.uniform(-GAIN_MAX_DB, GAIN_MAX_DB)
+    fill = float(out.mean())
+    for _ in range(FREQ_MASKS):
+        width = int(rng.integers(0, FREQ_MASK_MAX + 1))
+        start = int(rng.integers(0, n_mels - width + 1))
+        out[start : start + width, :] = fill
+    for _ in range(TIME_MASKS):
+        width = int(rng.integers(0, TIME_MASK_MAX + 1))
+        start = int(rng.integers(0, n_frames - width + 1))
+        out[:, start : start + width] = fill
+    return out.astype(np.float32)

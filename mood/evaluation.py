@@ -1,0 +1,74 @@
+"""Cross-validated figures (DESIGN.md's `cv` block) and their confusion-matrix figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+
+
+def cv_metrics(true: npt.NDArray[np.int_], predicted: npt.NDArray[np.int_], folds: list[int]) -> dict[str, Any]:
+    """The manifest's ``cv`` block for pooled out-of-fold predictions.
+
+    Args:
+        true: true mood indices, one per clip.
+        predicted: predicted mood indices, one per clip.
+        folds: the folds that were held out.
+    """
+    labels = list(range(len(MOODS)))
+    precision, recall, f1, _ = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
+    return {
+        "folds": sorted(folds),
+        "accuracy": round(float(accuracy_score(true, predicted)), 4),
+        "macro_f1": round(float(f1_score(true, predicted, labels=labels, average="macro", zero_division=0)), 4),
+        "per_class": {
+            mood: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
+            for mood, p, r, f in zip(MOODS, precision, recall, f1, strict=True)
+        },
+        "confusion": confusion_matrix(true, predicted, labels=labels).tolist(),
+    }
+
+
+def per_fold_macro_f1(
+    true: npt.NDArray[np.int_], predicted: npt.NDArray[np.int_], clip_folds: npt.NDArray[np.int_]
+) -> dict[str, float]:
+    """Macro-F1 of each held-out fold alone (to show how much figures swing between folds)."""
+    return {
+        str(fold): round(float(f1_score(true[clip_folds == fold], predicted[clip_folds == fold], average="macro")), 4)
+        for fold in sorted(set(clip_folds.tolist()))
+    }
+
+
+def plot_confusions(cvs: dict[str, dict[str, Any]], path: Path) -> None:
+    """Save one row-normalised confusion matrix per model, side by side, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(cvs)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    ticks = [MOOD_DISPLAY_NAMES[m].split(" / ")[0] for m in MOODS]
+    for ax, name in zip(axes[0], names, strict=True):
+        counts = np.array(cvs[name]["confusion"], dtype=float)
+        shares = counts / counts.sum(axis=1, keepdims=True)
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(MOODS)):
+            for j in range(len(MOODS)):
+                colour = "white" if shares[i, j] > 0.5 else "black"
+                ax.text(j, i, f"{shares[i, j]:.0%}", ha="center", va="center", color=colour, fontsize=10)
+        ax.set_xticks(range(len(MOODS)), ticks)
+        ax.set_yticks(range(len(MOODS)), ticks)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{name}: macro-F1 {cvs[name]['macro_f1']:.3f}")
+    fig.suptitle("5-fold artist-disjoint cross-validation on 4Q (rows: true mood)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
