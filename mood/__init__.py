@@ -18,10 +18,17 @@ from mood.constants import MOODS
 from mood.errors import AudioError, ModelError, MoodError, SourceError
 
 if TYPE_CHECKING:
-    from mood.audio import load_audio
-    from mood.inference import Prediction, Predictor, predict
+    from mood.audio import load_audio as load_audio
+    from mood.inference import Prediction as Prediction
+    from mood.inference import Predictor as Predictor
+    from mood.inference import predict as predict
 
-_LAZY = {"load_audio": "mood.audio", "predict": "mood.inference", "Predictor": "mood.inference", "Prediction": "mood.inference"}
+_LAZY = {
+    "load_audio": "mood.audio",
+    "predict": "mood.inference",
+    "Predictor": "mood.inference",
+    "Prediction": "mood.inference",
+}
 
 __all__ = ["MOODS", "AudioError", "ModelError", "MoodError", "SourceError", *_LAZY]
 

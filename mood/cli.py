@@ -27,9 +27,19 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mood", description="What mood does a song carry?")
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="judge the mood of audio files")
-    analyze.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)")
-    analyze.add_argument("--model", choices=MODEL_CHOICES, default="ensemble", help="which model judges (default: ensemble)")
+    analyze.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)"
+    )
+    analyze.add_argument(
+        "--model", choices=MODEL_CHOICES, default="ensemble", help="which model judges (default: ensemble)"
+    )
     analyze.add_argument("--json", action="store_true", help="print one JSON object per input and line")
+    analyze.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help="folder of weights (default: $MOOD_WEIGHTS_DIR, else the shipped ones)",
+    )
     return parser
 
 
@@ -47,11 +57,11 @@ def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
 def format_row(path: Path, prediction: Prediction) -> str:
     """One readable line: file, mood, its probability, all four, duration."""
     shares = "  ".join(f"{mood} {prediction.probabilities[mood]:5.1%}" for mood in MOODS)
-    top = prediction.probabilities[prediction.mood]
-    return f"{str(path):40s}  {prediction.mood:6s} {top:5.1%} ({prediction.confidence})  {shares}  {prediction.duration_s:6.1f} s"
+    headline = f"{prediction.mood:6s} {prediction.probabilities[prediction.mood]:5.1%} ({prediction.confidence})"
+    return f"{path!s:40s}  {headline}  {shares}  {prediction.duration_s:6.1f} s"
 
 
-def analyze(paths: Sequence[Path], model: str, as_json: bool, out: TextIO) -> int:
+def analyze(paths: Sequence[Path], model: str, as_json: bool, out: TextIO, weights_dir: Path | None = None) -> int:
     """Judge every input, printing as it goes; 0 if all succeeded, else 1."""
     from tqdm import tqdm
 
@@ -61,7 +71,7 @@ def analyze(paths: Sequence[Path], model: str, as_json: bool, out: TextIO) -> in
     if not inputs:
         print("No audio files found in the given folders.", file=sys.stderr)
         return 1
-    predictor = Predictor(model)
+    predictor = Predictor(model, weights_dir)
     failed = 0
     for path in tqdm(inputs, desc="analysing", unit="file", file=sys.stderr, disable=len(inputs) < PROGRESS_MIN_INPUTS):
         try:
@@ -79,7 +89,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of ``python -m mood``; returns the exit status."""
     args = get_parser().parse_args(argv)
     try:
-        return analyze(args.paths, args.model, args.json, out or sys.stdout)
+        return analyze(args.paths, args.model, args.json, out or sys.stdout, args.weights_dir)
     except MoodError as e:  # e.g. the model's weights failed verification
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ INFERENCE_BATCH_SIZE: Final = 32  # windows per forward pass
 
 def n_frames(duration_s: float, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH) -> int:
     """Number of centred STFT frames librosa makes for ``duration_s`` seconds of audio."""
-    return 1 + int(round(duration_s * sample_rate)) // hop_length
+    return 1 + round(duration_s * sample_rate) // hop_length
 
 
 WINDOW_FRAMES: Final = n_frames(WINDOW_S)

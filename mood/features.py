@@ -6,6 +6,7 @@ trained with, so inference always computes exactly the features the model learnt
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -49,7 +50,7 @@ class FeatureConfig:
 
     def seconds_to_frames(self, seconds: float) -> int:
         """The number of hops that span ``seconds``."""
-        return int(round(seconds * self.sample_rate / self.hop_length))
+        return round(seconds * self.sample_rate / self.hop_length)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest fields of this config."""
@@ -98,13 +99,14 @@ def check_analysable(wav: FloatArray, sample_rate: int) -> None:
 def rms_dbfs(wav: FloatArray) -> float:
     """Root-mean-square level of ``wav`` in dB relative to full scale."""
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64))))
-    return 20.0 * np.log10(max(rms, 1e-12))
+    return 20.0 * math.log10(max(rms, 1e-12))
 
 
 def normalise_loudness(wav: FloatArray, target_dbfs: float = TARGET_RMS_DBFS) -> FloatArray:
     """Scale ``wav`` so its RMS level is ``target_dbfs``: models must not learn how loud a file is."""
-    gain = 10.0 ** ((target_dbfs - rms_dbfs(wav)) / 20.0)
-    return (wav * gain).astype(np.float32)
+    gain = np.float32(10.0 ** ((target_dbfs - rms_dbfs(wav)) / 20.0))
+    scaled: FloatArray = wav * gain
+    return scaled
 
 
 def log_mel(source: AudioSource | FloatArray, config: FeatureConfig = DEFAULT_CONFIG) -> FloatArray:
@@ -129,7 +131,8 @@ def log_mel(source: AudioSource | FloatArray, config: FeatureConfig = DEFAULT_CO
         hop_length=config.hop_length,
         n_mels=config.n_mels,
     )
-    return librosa.power_to_db(power, ref=1.0, top_db=TOP_DB).astype(np.float32)
+    mel_db: FloatArray = librosa.power_to_db(power, ref=1.0, top_db=TOP_DB).astype(np.float32)
+    return mel_db
 
 
 def spectrogram(source: AudioSource | FloatArray, config: FeatureConfig = DEFAULT_CONFIG) -> Spectrogram:

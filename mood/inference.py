@@ -13,7 +13,7 @@ from mood.audio import AudioSource
 from mood.constants import MOODS, WINDOW_HOP_S
 from mood.errors import ModelError
 from mood.features import FeatureConfig, FloatArray, log_mel, make_windows, to_samples
-from mood.weights import DEFAULT_WEIGHTS_DIR, LoadedModel, load_models
+from mood.weights import LoadedModel, load_models
 
 Probabilities = dict[str, float]
 
@@ -90,13 +90,14 @@ class Predictor:
 
     Args:
         model: ``"resnet18"``, ``"cldnn"`` or ``"ensemble"`` (the mean of both).
-        weights_dir: where the weights and manifests are.
+        weights_dir: where the weights and manifests are (default: ``$MOOD_WEIGHTS_DIR``,
+            else the shipped ones).
 
     Raises:
         ModelError: unknown model, or weights that fail verification.
     """
 
-    def __init__(self, model: str = "ensemble", weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> None:
+    def __init__(self, model: str = "ensemble", weights_dir: Path | None = None) -> None:
         self.name = model
         self.members: list[LoadedModel] = load_models(model, weights_dir)
         configs = {m.feature_config for m in self.members}

@@ -35,8 +35,8 @@ from mood.evaluation import cv_metrics, per_fold_macro_f1, plot_confusions
 from mood.features import DEFAULT_CONFIG, FeatureConfig, make_windows
 from mood.models import ARCHITECTURES, build_model
 from mood.weights import (
-    DEFAULT_WEIGHTS_DIR,
     ENSEMBLE,
+    SHIPPED_WEIGHTS_DIR,
     now_iso,
     read_manifest,
     save_model,
@@ -89,7 +89,8 @@ def train_network(
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     network = build_model(architecture, config.n_mels, len(MOODS)).to(memory_format=torch.channels_last)
-    ema = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_decay), use_buffers=True)
+    ema_fn = get_ema_multi_avg_fn(recipe.ema_decay)  # type: ignore[no-untyped-call]
+    ema = AveragedModel(network, multi_avg_fn=ema_fn, use_buffers=True)
     steps_per_epoch = len(mels) * recipe.crops_per_clip // recipe.batch_size
     optimiser = torch.optim.AdamW(network.parameters(), lr=recipe.max_lr, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -169,13 +170,18 @@ def summarise(oof: npt.NDArray[np.float32], clips: list[Clip], folds: Sequence[i
     true = np.array([c.label for c in clips])[held_out]
     predicted = oof[held_out].argmax(axis=1)
     clip_folds = np.array([c.fold for c in clips])[held_out]
-    return {**cv_metrics(true, predicted, list(folds)), "per_fold_macro_f1": per_fold_macro_f1(true, predicted, clip_folds)}
+    return {
+        **cv_metrics(true, predicted, list(folds)),
+        "per_fold_macro_f1": per_fold_macro_f1(true, predicted, clip_folds),
+    }
 
 
 def save_run(oof: npt.NDArray[np.float32], clips: list[Clip], path: Path) -> None:
     """Keep out-of-fold probabilities so the ensemble can be scored without retraining."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = {c.song_id: None if np.isnan(p[0]) else [round(float(v), 6) for v in p] for c, p in zip(clips, oof)}
+    rows = {
+        c.song_id: None if np.isnan(p[0]) else [round(float(v), 6) for v in p] for c, p in zip(clips, oof, strict=True)
+    }
     path.write_text(json.dumps(rows))
 
 
@@ -215,7 +221,7 @@ def score_ensemble(args: argparse.Namespace) -> None:
     clips = read_clips(args.data)
     members = list(ARCHITECTURES)
     oof = np.mean([load_run(args.runs_dir / f"{m}_oof.json", clips) for m in members], axis=0)
-    folds = sorted({c.fold for c, p in zip(clips, oof) if not np.isnan(p[0])})
+    folds = sorted({c.fold for c, p in zip(clips, oof, strict=True) if not np.isnan(p[0])})
     cv = summarise(oof, clips, folds)
     write_manifest({"name": ENSEMBLE, "members": members, "cv": cv, "created": now_iso()}, ENSEMBLE, args.weights_dir)
     print(f"ensemble: CV macro-F1 {cv['macro_f1']:.3f}, accuracy {cv['accuracy']:.3f}", file=sys.stderr)
@@ -237,7 +243,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-final", action="store_true", help="cross-validate only; do not write weights")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where decoded spectrograms are kept")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where out-of-fold predictions go")
-    parser.add_argument("--weights-dir", type=Path, default=DEFAULT_WEIGHTS_DIR)
+    parser.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
     return parser
 
 

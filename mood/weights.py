@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +27,16 @@ from mood.errors import ModelError
 from mood.features import FeatureConfig
 from mood.models import build_model
 
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR_ENV = "MOOD_WEIGHTS_DIR"  # overrides the shipped folder (deployments, tests)
 ENSEMBLE = "ensemble"
+
+
+def resolve_weights_dir(weights_dir: Path | None = None) -> Path:
+    """``weights_dir`` if given, else ``$MOOD_WEIGHTS_DIR`` if set, else the shipped weights."""
+    if weights_dir is not None:
+        return Path(weights_dir)
+    return Path(os.environ.get(WEIGHTS_DIR_ENV) or SHIPPED_WEIGHTS_DIR)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,17 +86,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> dict[str, Any]:
+def read_manifest(name: str, weights_dir: Path | None = None) -> dict[str, Any]:
     """The manifest `weights_dir/<name>.json`.
 
     Raises:
         ModelError: it is missing or not valid JSON; the message lists the available models.
     """
+    weights_dir = resolve_weights_dir(weights_dir)
     path = weights_dir / f"{name}.json"
     if not path.is_file():
-        raise ModelError(
-            f"No model named {name!r} in {weights_dir}. Available: {', '.join(available_models(weights_dir)) or 'none'}."
-        )
+        available = ", ".join(available_models(weights_dir)) or "none"
+        raise ModelError(f"No model named {name!r} in {weights_dir}. Available: {available}.")
     try:
         manifest: dict[str, Any] = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -95,19 +104,19 @@ def read_manifest(name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> dict[st
     return manifest
 
 
-def available_models(weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> list[str]:
+def available_models(weights_dir: Path | None = None) -> list[str]:
     """Names of the models whose manifests are in ``weights_dir`` (the ensemble included)."""
-    return sorted(p.stem for p in weights_dir.glob("*.json"))
+    return sorted(p.stem for p in resolve_weights_dir(weights_dir).glob("*.json"))
 
 
-def member_names(name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> list[str]:
+def member_names(name: str, weights_dir: Path | None = None) -> list[str]:
     """The networks behind a model name: itself, or the members of the ensemble."""
     if name == ENSEMBLE:
         return list(read_manifest(ENSEMBLE, weights_dir)["members"])
     return [name]
 
 
-def load_models(name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> list[LoadedModel]:
+def load_models(name: str, weights_dir: Path | None = None) -> list[LoadedModel]:
     """Every verified network behind ``name`` (one, or the ensemble's members)."""
     return [load_model(member, weights_dir) for member in member_names(name, weights_dir)]
 
@@ -115,14 +124,14 @@ def load_models(name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> list[Load
 _load_lock = threading.Lock()
 
 
-def load_model(name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> LoadedModel:
+def load_model(name: str, weights_dir: Path | None = None) -> LoadedModel:
     """Load, verify and cache one network (once per process and folder).
 
     Raises:
         ModelError: missing files, a sha256 or label mismatch, or weights that do not fit.
     """
     with _load_lock:
-        return _load_model_cached(name, Path(weights_dir).resolve())
+        return _load_model_cached(name, resolve_weights_dir(weights_dir).resolve())
 
 
 @cache
@@ -146,7 +155,9 @@ def _load_model_cached(name: str, weights_dir: Path) -> LoadedModel:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
     except (RuntimeError, KeyError, EOFError) as e:
-        raise ModelError(f"The weights in {weights_path.name} do not fit the {manifest['architecture']} network.") from e
+        raise ModelError(
+            f"The weights in {weights_path.name} do not fit the {manifest['architecture']} network."
+        ) from e
     network.eval()
     return LoadedModel(name=name, network=network, manifest=manifest)
 
@@ -161,7 +172,7 @@ def save_model(
     name: str,
     architecture: str,
     config: FeatureConfig,
-    weights_dir: Path = DEFAULT_WEIGHTS_DIR,
+    weights_dir: Path = SHIPPED_WEIGHTS_DIR,
     **extra: Any,
 ) -> dict[str, Any]:
     """Write `<name>.pt` (state dict) and `<name>.json` (manifest) and return the manifest.
@@ -186,7 +197,7 @@ def save_model(
     return manifest
 
 
-def write_manifest(manifest: dict[str, Any], name: str, weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> None:
+def write_manifest(manifest: dict[str, Any], name: str, weights_dir: Path = SHIPPED_WEIGHTS_DIR) -> None:
     """Write a manifest as readable JSON."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     (weights_dir / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")

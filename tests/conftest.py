@@ -36,9 +36,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    monkeypatch.setattr(
-        socket, "getaddrinfo", _guard_getaddrinfo(socket.getaddrinfo)
-    )
+    monkeypatch.setattr(socket, "getaddrinfo", _guard_getaddrinfo(socket.getaddrinfo))
     yield
 
 

@@ -61,4 +61,5 @@ class CLDNN(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             steps, _ = self.lstm(x.float())
         pooled = torch.cat([steps.mean(dim=1), steps.amax(dim=1)], dim=1)
-        return self.head(pooled)
+        logits: torch.Tensor = self.head(pooled)
+        return logits

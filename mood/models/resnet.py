@@ -23,4 +23,5 @@ class ResNet18Mood(nn.Module):
 
     def forward(self, mel_db: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(batch, n_classes)``."""
-        return self.net(self.input_norm(mel_db.unsqueeze(1)))
+        logits: torch.Tensor = self.net(self.input_norm(mel_db.unsqueeze(1)))
+        return logits

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
-import spotipy  # type: ignore[import-untyped]
-from spotipy.cache_handler import MemoryCacheHandler  # type: ignore[import-untyped]
-from spotipy.exceptions import SpotifyException, SpotifyOauthError  # type: ignore[import-untyped]
-from spotipy.oauth2 import SpotifyClientCredentials  # type: ignore[import-untyped]
+import spotipy
+from spotipy.cache_handler import MemoryCacheHandler
+from spotipy.exceptions import SpotifyException, SpotifyOauthError
+from spotipy.oauth2 import SpotifyClientCredentials
 
 from mood.errors import SourceError
 from mood.sources.constants import (

@@ -1,0 +1,96 @@
+"""Latency and memory of the mood engine on this machine; prints a table.
+
+    .venv/bin/python bench/latency.py [--weights-dir DIR] [--repeats N]
+
+Cold start runs in a fresh interpreter (import + model load + one 30 s clip). Warm figures
+are the median of N runs of `Predictor.predict` on a decoded 30 s clip and a 4-minute song
+(decoding excluded: it depends on the format; see the decode row). Peak RSS is the process
+maximum after everything ran. Targets (issue 2): warm 30 s <= 150 ms (ResNet18),
+4-minute song <= 1.5 s, cold start <= 5 s, peak RSS <= 1.2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_DIR))
+
+from mood.constants import SAMPLE_RATE  # noqa: E402
+from mood.weights import WEIGHTS_DIR_ENV  # noqa: E402
+
+MODELS = ("resnet18", "cldnn", "ensemble")
+COLD_START = """
+import sys, time
+t0 = time.perf_counter()
+from mood.inference import Predictor
+Predictor(sys.argv[1]).predict(sys.argv[2])
+print(time.perf_counter() - t0)
+"""
+
+
+def synthetic_song(seconds: float, seed: int = 0) -> np.ndarray:
+    """Chords over noise: enough spectral content to be judged, made here, no data needed."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    chords = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))
+    return (0.1 * chords + 0.02 * rng.normal(size=t.size)).astype(np.float32)
+
+
+def median_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights-dir", default=None, help="default: $MOOD_WEIGHTS_DIR, else the shipped weights")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    env = dict(os.environ)
+    if args.weights_dir:
+        env[WEIGHTS_DIR_ENV] = os.environ[WEIGHTS_DIR_ENV] = args.weights_dir
+
+    from mood.audio import load_audio
+    from mood.inference import Predictor
+
+    clip, song = synthetic_song(30.0), synthetic_song(240.0)
+    buffer = io.BytesIO()
+    sf.write(buffer, clip, SAMPLE_RATE, format="WAV")
+    wav_path = Path("/tmp/mood-bench-30s.wav")
+    wav_path.write_bytes(buffer.getvalue())
+
+    print(f"{'model':10s} {'cold start s':>13s} {'warm 30 s clip ms':>18s} {'warm 4 min song s':>18s}")
+    for name in MODELS:
+        command = [sys.executable, "-c", COLD_START, name, str(wav_path)]
+        cold = float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO_DIR, env=env).stdout)
+        predictor = Predictor(name)
+        warm_clip = median_seconds(lambda p=predictor: p.predict(clip), args.repeats)
+        warm_song = median_seconds(lambda p=predictor: p.predict(song), max(1, args.repeats // 2))
+        print(f"{name:10s} {cold:13.2f} {warm_clip * 1000:18.0f} {warm_song:18.2f}")
+
+    decode = median_seconds(lambda: load_audio(wav_path), args.repeats)
+    print(f"\ndecode a 30 s WAV at 22.05 kHz: {decode * 1000:.0f} ms")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (all three models loaded, 4-minute song): {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The Predictor: one call from audio to moods, on random-weight models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import chord_progression, write_audio
+
+from mood.constants import MOODS, SAMPLE_RATE
+from mood.errors import AudioError, ModelError
+from mood.features import log_mel
+from mood.inference import Prediction, Predictor, predict
+
+
+@pytest.fixture(scope="module")
+def ensemble(random_weights_dir: Path) -> Predictor:
+    return Predictor("ensemble", random_weights_dir)
+
+
+def test_prediction_fields(ensemble: Predictor, song_wav_bytes: bytes) -> None:
+    result = ensemble.predict(song_wav_bytes)
+    assert result.model == "ensemble"
+    assert list(result.probabilities) == list(MOODS)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert result.mood == max(result.probabilities, key=result.probabilities.__getitem__)
+    assert result.duration_s == pytest.approx(8.0, abs=0.01)
+    p = result.probabilities
+    assert result.valence == pytest.approx(p["happy"] + p["calm"] - p["angry"] - p["sad"])
+    assert result.arousal == pytest.approx(p["happy"] + p["angry"] - p["sad"] - p["calm"])
+    assert -1 <= result.valence <= 1 and -1 <= result.arousal <= 1
+    # 8 s: windows at 0 and 2.5 s, plus one ending at the clip's end
+    assert [round(w.start_s, 1) for w in result.timeline] == [0.0, 2.5, 3.0]
+    assert result.timeline[-1].end_s == pytest.approx(8.0, abs=0.05)
+    mean = np.mean([[w.probabilities[m] for m in MOODS] for w in result.timeline], axis=0)
+    np.testing.assert_allclose(mean, [p[m] for m in MOODS], atol=1e-5)
+
+
+def test_ensemble_is_the_mean_of_its_members(ensemble: Predictor, random_weights_dir: Path) -> None:
+    wav = chord_progression(seconds=6.0, sr=SAMPLE_RATE)
+    mean, *members = ensemble.predict_members(log_mel(wav), 6.0)
+    assert [m.model for m in members] == ["resnet18", "cldnn"]
+    alone = [Predictor(name, random_weights_dir).predict(wav) for name in ("resnet18", "cldnn")]
+    for member, single in zip(members, alone, strict=True):
+        assert member.probabilities == single.probabilities
+    for mood in MOODS:
+        assert mean.probabilities[mood] == pytest.approx(
+            (alone[0].probabilities[mood] + alone[1].probabilities[mood]) / 2, abs=2e-6
+        )
+
+
+def test_a_four_minute_song_gets_a_full_timeline(random_weights_dir: Path) -> None:
+    song = np.tile(chord_progression(seconds=10.0, sr=SAMPLE_RATE), 24)
+    result = predict(song, Predictor("resnet18", random_weights_dir))
+    assert result.duration_s == pytest.approx(240.0)
+    assert len(result.timeline) == 95  # every 2.5 s, the last window ending at 240 s
+    assert result.timeline[-1].end_s == pytest.approx(240.0, abs=0.05)
+
+
+def test_every_format_through_the_predictor(ensemble: Predictor, tmp_path: Path) -> None:
+    wav = chord_progression(seconds=3.0)
+    results = [ensemble.predict(write_audio(wav, tmp_path / f"a{s}")) for s in (".wav", ".mp3", ".m4a")]
+    for result in results[1:]:  # lossy codecs barely move the probabilities
+        for mood in MOODS:
+            assert result.probabilities[mood] == pytest.approx(results[0].probabilities[mood], abs=0.05)
+
+
+def test_short_clip_between_one_and_five_seconds(ensemble: Predictor) -> None:
+    result = ensemble.predict(chord_progression(seconds=1.2, sr=SAMPLE_RATE))
+    assert len(result.timeline) == 1 and result.timeline[0].end_s == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [(np.zeros(5 * SAMPLE_RATE, dtype=np.float32), "silent"), (b"garbage" * 100, "could not be read")],
+)
+def test_bad_audio_gives_a_clear_error(ensemble: Predictor, source: object, message: str) -> None:
+    with pytest.raises(AudioError, match=message):
+        ensemble.predict(source)  # type: ignore[arg-type]
+
+
+def test_unknown_model(random_weights_dir: Path) -> None:
+    with pytest.raises(ModelError, match="Available"):
+        Predictor("bigger", random_weights_dir)
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [((0.7, 0.1, 0.1, 0.1), "clear"), ((0.45, 0.3, 0.15, 0.1), "leaning"), ((0.35, 0.33, 0.2, 0.12), "mixed")],
+)
+def test_confidence_words(probabilities: tuple[float, ...], expected: str) -> None:
+    prediction = Prediction("resnet18", dict(zip(MOODS, probabilities, strict=True)), 30.0, ())
+    assert prediction.confidence == expected
+
+
+def test_to_dict_is_the_design_json(ensemble: Predictor, song_wav_bytes: bytes) -> None:
+    as_dict = ensemble.predict(song_wav_bytes).to_dict()
+    assert list(as_dict) == ["model", "mood", "probabilities", "valence", "arousal", "duration_s", "timeline"]
+    assert list(as_dict["timeline"][0]) == ["start_s", "end_s", "probabilities"]
