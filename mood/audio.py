@@ -8,6 +8,7 @@ process. Whatever it cannot read (m4a/aac, webm, ...) goes to an ffmpeg binary (
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +24,8 @@ from mood.constants import DECODE_TIMEOUT_S, MAX_DURATION_S, SAMPLE_RATE
 from mood.errors import AudioError
 
 AudioSource = str | Path | bytes
+
+log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".opus", ".oga", ".flac", ".m4a", ".aac", ".mp4", ".webm", ".aif", ".aiff")
 
@@ -63,7 +66,8 @@ def load_audio(
         try:
             wav = _decode_with_ffmpeg(source, sr, max_duration_s)
         except AudioError as ffmpeg_error:
-            raise AudioError(f"{_NOT_AUDIO} (soundfile: {soundfile_error}; ffmpeg: {ffmpeg_error})") from ffmpeg_error
+            log.info("undecodable audio: soundfile: %s; ffmpeg: %s", soundfile_error, ffmpeg_error)
+            raise AudioError(_NOT_AUDIO) from ffmpeg_error
 
     if wav.size == 0:
         raise AudioError("This file holds no audio samples.")

@@ -45,3 +45,6 @@ def n_frames(duration_s: float, sample_rate: int = SAMPLE_RATE, hop_length: int 
 
 WINDOW_FRAMES: Final = n_frames(WINDOW_S)
 assert WINDOW_FRAMES == 216, "DESIGN.md: a 5 s window is 216 frames"
+
+# Model names as people read them (the app, exports and charts).
+MODEL_DISPLAY_NAMES: Final = {"ensemble": "Average of both", "resnet18": "ResNet18", "cldnn": "CLDNN"}

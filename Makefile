@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` starts the app, `make test` runs every test.
+# Both create (once) and reuse the virtual environment .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: run test bench lint browser clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+
+# The browser test drives Debian's Chromium; install it when missing (needs root, as on CI).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: $(INSTALLED) browser
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/load.py
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy mood
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""One song through the whole pipeline, once: decode, spectrogram, every model.
+
+The app analyses a :class:`Clip` (audio bytes and how to present them) with
+:func:`analyse`; the decoded samples and the spectrogram are computed once and shared by
+every model and every chart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from mood.audio import AudioSource
+from mood.features import Spectrogram, spectrogram, to_samples
+from mood.inference import Prediction, Predictor
+from mood.sources.constants import SERVICE_NAMES
+from mood.sources.models import PreviewAudio
+
+ANALYSIS_STEPS: Final = ("Decoding the audio", "Computing the spectrogram", "Listening with the model")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A song to analyse: its audio file, and what to call it and credit.
+
+    Attributes:
+        data: the audio file's bytes (any format the engine decodes).
+        title: the song's title, or a name for it ("Your recording").
+        origin: where it came from, e.g. "Deezer preview", "Upload", "Demo clip".
+        mime: the file's media type, for the audio player.
+        artist: the performing artists, if known.
+        artwork_url: an image of the album cover, if any.
+        link: the song's page on the service that found it, if any.
+        link_label: the words for that link, e.g. "Open in Spotify".
+        credit: who provided the audio, e.g. "Preview courtesy of Deezer".
+        credit_url: the page of the song at that provider, if any.
+    """
+
+    data: bytes = field(repr=False)
+    title: str
+    origin: str
+    mime: str = "audio/wav"
+    artist: str | None = None
+    artwork_url: str | None = None
+    link: str | None = None
+    link_label: str | None = None
+    credit: str | None = None
+    credit_url: str | None = None
+
+    @property
+    def label(self) -> str:
+        """ "Artist – Title", or the title alone."""
+        return f"{self.artist} – {self.title}" if self.artist else self.title
+
+    @property
+    def key(self) -> str:
+        """The sha256 of the audio: identical bytes are the same song."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def clip_from_preview(preview: PreviewAudio) -> Clip:
+    """The clip of a downloaded 30 s preview, crediting its provider and linking the song's page."""
+    track = preview.track
+    provider = SERVICE_NAMES[preview.provider]
+    return Clip(
+        data=preview.data,
+        title=track.title,
+        origin=f"{provider} preview",
+        mime=preview.mime,
+        artist=track.artist,
+        artwork_url=track.artwork_url,
+        link=track.link,
+        link_label=f"Open in {SERVICE_NAMES[track.provider]}" if track.link else None,
+        credit=f"Preview courtesy of {provider}",
+        credit_url=preview.page_url,
+    )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the app shows about one clip.
+
+    Attributes:
+        spectrogram: the clip's log-mel spectrogram with its axes.
+        predictions: the chosen model's prediction first, then (for the ensemble) each
+            member's own, in the order of the ensemble's manifest.
+    """
+
+    spectrogram: Spectrogram
+    predictions: tuple[Prediction, ...]
+
+    @property
+    def headline(self) -> Prediction:
+        """The prediction of the chosen model (for the ensemble, the average)."""
+        return self.predictions[0]
+
+
+def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], None] | None = None) -> Analysis:
+    """Decode a clip once and judge it with every model behind ``predictor``.
+
+    Args:
+        source: a path or the audio file's bytes.
+        predictor: the loaded model (an ensemble also yields each member's prediction).
+        on_step: called with each of ``ANALYSIS_STEPS`` as it starts (for progress displays).
+
+    Returns:
+        The spectrogram and the predictions.
+
+    Raises:
+        AudioError: undecodable, too short or silent audio.
+    """
+    report = on_step or (lambda step: None)
+    decode_step, spectrogram_step, model_step = ANALYSIS_STEPS
+    report(decode_step)
+    wav = to_samples(source, predictor.config)
+    report(spectrogram_step)
+    spec = spectrogram(wav, predictor.config)
+    report(model_step)
+    duration_s = wav.size / predictor.config.sample_rate
+    return Analysis(spectrogram=spec, predictions=tuple(predictor.predict_members(spec.mel_db, duration_s)))

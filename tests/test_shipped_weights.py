@@ -1,0 +1,50 @@
+"""The weights in weights/ load, match their manifests, and still give their golden outputs.
+
+A change to decoding or features that silently shifts predictions fails here. After a
+deliberate retraining, regenerate the goldens: `.venv/bin/python tests/golden.py`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from golden import GOLDEN_PATH, MODELS, golden_clips
+
+from mood.constants import MOODS
+from mood.features import DEFAULT_CONFIG, FeatureConfig
+from mood.inference import Predictor
+from mood.weights import SHIPPED_WEIGHTS_DIR, read_manifest, sha256_of
+
+GOLDEN = json.loads(GOLDEN_PATH.read_text())
+
+
+@pytest.mark.parametrize("name", ["resnet18", "cldnn"])
+def test_manifest_describes_the_weights(name: str) -> None:
+    manifest = read_manifest(name, SHIPPED_WEIGHTS_DIR)
+    assert manifest["name"] == name and manifest["architecture"] == name
+    assert manifest["labels"] == list(MOODS)
+    assert manifest["sha256"] == sha256_of(SHIPPED_WEIGHTS_DIR / f"{name}.pt") == GOLDEN["sha256"][name]
+    assert FeatureConfig.from_dict(manifest) == DEFAULT_CONFIG
+    assert manifest["params"] > 1e6
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_cross_validated_figures_are_recorded(name: str) -> None:
+    cv = read_manifest(name, SHIPPED_WEIGHTS_DIR)["cv"]
+    assert cv["folds"] == [0, 1, 2, 3, 4]
+    assert set(cv["per_class"]) == set(MOODS)
+    confusion = np.array(cv["confusion"])
+    assert confusion.shape == (4, 4) and confusion.sum() == 900
+    assert cv["accuracy"] == pytest.approx(np.trace(confusion) / 900, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_golden_outputs(name: str) -> None:
+    predictor = Predictor(name, SHIPPED_WEIGHTS_DIR)
+    for clip, wav in golden_clips().items():
+        got = predictor.predict(wav).probabilities
+        np.testing.assert_allclose(
+            [got[m] for m in MOODS], [GOLDEN[name][clip][m] for m in MOODS], atol=2e-4, err_msg=f"{name} on {clip}"
+        )
