@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mood.sources import Track
+
 
 def _is_loopback(address: object) -> bool:
     host = address[0] if isinstance(address, tuple) else address
@@ -47,6 +49,22 @@ def _guard_getaddrinfo(real):  # type: ignore[no-untyped-def]
         return real(host, *args, **kwargs)
 
     return guarded
+
+
+# ---------------------------------------------------------------- song sources
+
+# The first track of tests/fixtures/spotify_search.json, as the sources module should parse it.
+SPOTIFY_GET_LUCKY = Track(
+    title="Get Lucky (feat. Pharrell Williams & Nile Rodgers) - Radio Edit",
+    artists=("Daft Punk", "Pharrell Williams", "Nile Rodgers"),
+    album="Get Lucky (feat. Pharrell Williams & Nile Rodgers)",
+    artwork_url="https://i.scdn.co/image/ab67616d00001e021d5cf960a92bb8b03fc2be7f",
+    isrc="USQX91300108",
+    duration_s=248.413,
+    link="https://open.spotify.com/track/69kOkLUCkxIZYexIgSG8rq",
+    provider="spotify",
+    id="69kOkLUCkxIZYexIgSG8rq",
+)
 
 
 # ---------------------------------------------------------------- synthesised audio

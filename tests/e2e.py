@@ -13,6 +13,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 90.0
@@ -78,3 +82,14 @@ def serve_app(env: dict[str, str] | None = None) -> Iterator[str]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def analyse_upload(page: Page, url: str, audio: Path, timeout_s: float = 120.0) -> str:
+    """Open the app, upload ``audio`` in the Upload tab, and return the text of the result
+    headline (an `h2` such as "😄 Happy / upbeat — 72 %") once it shows."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="📁 Upload").click(timeout=timeout_s * 1000)
+    page.locator("input[type=file]").first.set_input_files(str(audio))
+    headline = page.locator("h2", has_text=" — ").first
+    headline.wait_for(timeout=timeout_s * 1000)
+    return headline.inner_text()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from conftest import SPOTIFY_GET_LUCKY
 from responses import matchers
 
 from mood.errors import SourceError
@@ -24,18 +25,6 @@ DEEZER_SEARCH_URL = "https://api.deezer.com/search"
 ITUNES_URL = "https://itunes.apple.com/search"
 DEEZER_PAGE = "https://www.deezer.com/track/67238735"
 ITUNES_PAGE = "https://music.apple.com/us/album/get-lucky-feat-pharrell-williams-nile-rodgers-radio-edit/636967993?i=636967996&uo=4"
-
-SPOTIFY_TRACK = Track(
-    title="Get Lucky (feat. Pharrell Williams & Nile Rodgers) - Radio Edit",
-    artists=("Daft Punk", "Pharrell Williams", "Nile Rodgers"),
-    album="Get Lucky (feat. Pharrell Williams & Nile Rodgers)",
-    artwork_url="https://i.scdn.co/image/ab67616d00001e021d5cf960a92bb8b03fc2be7f",
-    isrc="USQX91300108",
-    duration_s=248.413,
-    link="https://open.spotify.com/track/69kOkLUCkxIZYexIgSG8rq",
-    provider="spotify",
-    id="69kOkLUCkxIZYexIgSG8rq",
-)
 
 
 def _load(name: str) -> Any:
@@ -64,7 +53,7 @@ def _itunes_answers(body: Any) -> None:
     responses.get(ITUNES_URL, json=body, match=[matchers.query_param_matcher(query)])
 
 
-def _resolve(track: Track = SPOTIFY_TRACK) -> Preview:
+def _resolve(track: Track = SPOTIFY_GET_LUCKY) -> Preview:
     return resolve_preview(requests.Session(), track)
 
 
@@ -87,7 +76,7 @@ def test_deezer_search_picks_the_same_recording_not_the_first_hit(isrc_answer: s
 
 @responses.activate(assert_all_requests_are_fired=True)
 def test_a_deezer_track_is_looked_up_again_by_its_id() -> None:
-    deezer_track = dataclasses.replace(SPOTIFY_TRACK, isrc=None, provider="deezer", id="67238735")
+    deezer_track = dataclasses.replace(SPOTIFY_GET_LUCKY, isrc=None, provider="deezer", id="67238735")
     responses.get("https://api.deezer.com/track/67238735", json=_load("deezer_track.json"))
     assert _resolve(deezer_track).url == _load("deezer_track.json")["preview"]
 
@@ -114,7 +103,7 @@ def test_no_preview_anywhere_says_to_upload_the_file() -> None:
     _itunes_answers(_load("itunes_search_empty.json"))
     with pytest.raises(SourceError) as caught:
         _resolve()
-    assert str(caught.value) == f"No preview found for “{SPOTIFY_TRACK.label}”: upload the file instead."
+    assert str(caught.value) == f"No preview found for “{SPOTIFY_GET_LUCKY.label}”: upload the file instead."
 
 
 @responses.activate(assert_all_requests_are_fired=True)
@@ -124,7 +113,7 @@ def test_deezer_and_itunes_failures_are_reported_together() -> None:
     with pytest.raises(SourceError) as caught:
         _resolve()
     assert str(caught.value) == (
-        f"No preview found for “{SPOTIFY_TRACK.label}”: upload the file instead. "
+        f"No preview found for “{SPOTIFY_GET_LUCKY.label}”: upload the file instead. "
         "(Deezer: Deezer is receiving too many requests from this app. Try again in a few seconds. "
         "iTunes: iTunes did not answer within 10 seconds. Check your internet connection, or try again later.)"
     )
@@ -143,8 +132,8 @@ def test_a_malformed_itunes_answer_is_reported() -> None:
 def test_fetch_preview_downloads_and_checks_a_deezer_preview(song_wav_bytes: bytes) -> None:
     _isrc_answers(_load("deezer_track.json"))
     responses.get(_load("deezer_track.json")["preview"], body=song_wav_bytes, content_type="audio/mpeg")
-    assert fetch_preview(SPOTIFY_TRACK) == PreviewAudio(
-        data=song_wav_bytes, provider="deezer", page_url=DEEZER_PAGE, mime="audio/mpeg", track=SPOTIFY_TRACK
+    assert fetch_preview(SPOTIFY_GET_LUCKY) == PreviewAudio(
+        data=song_wav_bytes, provider="deezer", page_url=DEEZER_PAGE, mime="audio/mpeg", track=SPOTIFY_GET_LUCKY
     )
 
 
@@ -160,7 +149,7 @@ def test_an_expired_deezer_link_is_resolved_once_more(song_wav_bytes: bytes) -> 
     responses.get(
         fresh["preview"], body=song_wav_bytes, match=[matchers.query_string_matcher(fresh["preview"].split("?")[1])]
     )
-    assert fetch_preview(SPOTIFY_TRACK).data == song_wav_bytes
+    assert fetch_preview(SPOTIFY_GET_LUCKY).data == song_wav_bytes
     assert [str(call.request.url).split("?")[0] for call in responses.calls][::2] == [ISRC_URL, ISRC_URL]
 
 
@@ -169,7 +158,7 @@ def test_a_link_refused_twice_is_reported_as_expired() -> None:
     _isrc_answers(_load("deezer_track.json"))
     responses.get(_load("deezer_track.json")["preview"], status=403)
     with pytest.raises(SourceError, match="The preview link from Deezer has expired or was refused"):
-        fetch_preview(SPOTIFY_TRACK)
+        fetch_preview(SPOTIFY_GET_LUCKY)
     assert len(responses.calls) == 4  # lookup, download, lookup, download: no third try
 
 
@@ -180,7 +169,7 @@ def test_a_refused_itunes_link_is_not_retried() -> None:
     _itunes_answers(_load("itunes_search.json"))
     responses.get(_itunes_preview_url(1), status=403)
     with pytest.raises(SourceError, match="The preview link from iTunes has expired or was refused"):
-        fetch_preview(SPOTIFY_TRACK)
+        fetch_preview(SPOTIFY_GET_LUCKY)
     assert len(responses.calls) == 4
 
 
@@ -190,7 +179,7 @@ def test_an_itunes_preview_without_an_audio_type_is_labelled_aac(song_wav_bytes:
     _deezer_search_answers(_load("deezer_search_empty.json"))
     _itunes_answers(_load("itunes_search.json"))
     responses.get(_itunes_preview_url(1), body=song_wav_bytes, content_type="application/octet-stream")
-    preview = fetch_preview(SPOTIFY_TRACK)
+    preview = fetch_preview(SPOTIFY_GET_LUCKY)
     assert (preview.provider, preview.page_url, preview.mime) == ("itunes", ITUNES_PAGE, "audio/mp4")
 
 
@@ -201,9 +190,11 @@ def test_a_preview_that_does_not_decode_is_refused() -> None:
     with pytest.raises(
         SourceError, match=re.escape("The preview from Deezer could not be played. Upload the file instead.")
     ):
-        fetch_preview(SPOTIFY_TRACK)
+        fetch_preview(SPOTIFY_GET_LUCKY)
 
 
 def test_preview_audio_repr_leaves_out_the_bytes() -> None:
-    audio = PreviewAudio(data=b"\x00" * 1000, provider="deezer", page_url=None, mime="audio/mpeg", track=SPOTIFY_TRACK)
+    audio = PreviewAudio(
+        data=b"\x00" * 1000, provider="deezer", page_url=None, mime="audio/mpeg", track=SPOTIFY_GET_LUCKY
+    )
     assert "\\x00" not in repr(audio)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from conftest import SPOTIFY_GET_LUCKY
 from responses import matchers
 
 from mood.errors import SourceError
@@ -69,17 +70,7 @@ def test_spotify_search_returns_metadata_and_keeps_the_token_in_memory(tmp_path:
     )
     results = search_tracks("  Daft Punk - Get Lucky ", CREDENTIALS)
     assert (results.provider, results.notice, len(results.tracks)) == ("spotify", None, 2)
-    assert results.tracks[0] == Track(
-        title="Get Lucky (feat. Pharrell Williams & Nile Rodgers) - Radio Edit",
-        artists=("Daft Punk", "Pharrell Williams", "Nile Rodgers"),
-        album="Get Lucky (feat. Pharrell Williams & Nile Rodgers)",
-        artwork_url="https://i.scdn.co/image/ab67616d00001e021d5cf960a92bb8b03fc2be7f",
-        isrc="USQX91300108",
-        duration_s=248.413,
-        link="https://open.spotify.com/track/69kOkLUCkxIZYexIgSG8rq",
-        provider="spotify",
-        id="69kOkLUCkxIZYexIgSG8rq",
-    )
+    assert results.tracks[0] == SPOTIFY_GET_LUCKY
     assert results.tracks[0].label == "Daft Punk, Pharrell Williams, Nile Rodgers – " + results.tracks[0].title
     assert all(call.request.req_kwargs["timeout"] == REQUEST_TIMEOUT_S for call in responses.calls)  # type: ignore[attr-defined]
     assert search.calls[0].request.headers["Authorization"] == "Bearer BQC4YqJg7tN0aJvVZ3h2m8fake-token-for-tests-only"

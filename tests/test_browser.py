@@ -1,0 +1,72 @@
+"""The whole app in a real browser: `streamlit run` + Debian's Chromium driven by Playwright.
+
+The screenshot of the result goes to the test's temporary folder; set MOOD_SCREENSHOT to a
+path (e.g. docs/screenshot.png) to keep it for the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import write_audio
+from e2e import CHROMIUM_ARGS, analyse_upload, chromium_path, serve_app
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.demo import synthesise
+
+pytestmark = pytest.mark.browser  # the conftest network guard still applies: all traffic is on 127.0.0.1
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    with serve_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    yield tab
+    context.close()
+
+
+def test_upload_a_song_and_see_its_mood(page: Page, app_url: str, tmp_path: Path) -> None:
+    song = write_audio(synthesise("sunny-arpeggio"), tmp_path / "bright song.mp3", sr=22_050)
+    headline = analyse_upload(page, app_url, song)
+    assert any(MOOD_DISPLAY_NAMES[mood] in headline for mood in MOODS) and "%" in headline
+    for mood in MOODS:  # the four probabilities, in the bars' legend and the numbers table
+        expect(page.get_by_text(MOOD_DISPLAY_NAMES[mood]).first).to_be_attached()
+    expect(page.get_by_text("This session's songs")).to_be_visible()
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    screenshot = Path(os.environ.get("MOOD_SCREENSHOT") or tmp_path / "screenshot.png")
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 50_000
+
+
+def test_a_corrupt_file_shows_an_error_and_the_app_keeps_working(page: Page, app_url: str, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3" + os.urandom(20_000))
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="📁 Upload").click()
+    page.locator("input[type=file]").first.set_input_files(str(corrupt))
+    expect(page.get_by_text("could not be read as audio")).to_be_visible()
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    # the app still works: a demo clip from the Examples tab is analysed
+    page.get_by_role("tab", name="✨ Examples").click()
+    page.get_by_role("button", name="Still water").click()
+    expect(page.locator("h2", has_text=" — ").first).to_be_visible()
