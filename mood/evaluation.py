@@ -72,3 +72,27 @@ def plot_confusions(cvs: dict[str, dict[str, Any]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def cv_markdown(cvs: dict[str, dict[str, Any]]) -> str:
+    """The cross-validated figures of several models as Markdown: a summary table, then a
+    per-class table and a confusion matrix (counts; rows true, columns predicted) for each."""
+    lines = [
+        "| model | macro-F1 | accuracy | " + " | ".join(f"F1 {m}" for m in MOODS) + " | macro-F1 per fold |",
+        "|---|---|---|" + "---|" * len(MOODS) + "---|",
+    ]
+    for name, cv in cvs.items():
+        per_fold = ", ".join(f"{v:.3f}" for v in cv.get("per_fold_macro_f1", {}).values())
+        f1s = " | ".join(f"{cv['per_class'][m]['f1']:.3f}" for m in MOODS)
+        lines.append(f"| {name} | **{cv['macro_f1']:.3f}** | {cv['accuracy']:.3f} | {f1s} | {per_fold} |")
+    for name, cv in cvs.items():
+        lines += ["", f"**{name}**: precision / recall / F1, and the confusion matrix", ""]
+        lines += ["| true \\ predicted | " + " | ".join(MOODS) + " | precision | recall | F1 |"]
+        lines += ["|---|" + "---|" * (len(MOODS) + 3)]
+        for mood, row in zip(MOODS, cv["confusion"], strict=True):
+            scores = cv["per_class"][mood]
+            counts = " | ".join(str(n) for n in row)
+            lines.append(
+                f"| {mood} | {counts} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from mood.constants import MOODS, WINDOW_HOP_S
 from mood.dataset import Clip, augment, load_spectrograms, random_crop, read_clips
-from mood.evaluation import cv_metrics, per_fold_macro_f1, plot_confusions
+from mood.evaluation import cv_markdown, cv_metrics, per_fold_macro_f1, plot_confusions
 from mood.features import DEFAULT_CONFIG, FeatureConfig, make_windows
 from mood.models import ARCHITECTURES, build_model
 from mood.weights import (
@@ -49,6 +49,7 @@ DEFAULT_DATA_DIR = REPO_DIR.parent / "shared" / "data" / "4q"
 DEFAULT_CACHE_DIR = REPO_DIR / ".cache" / "mel"
 DEFAULT_RUNS_DIR = REPO_DIR / "runs"
 FIGURE_PATH = REPO_DIR / "docs" / "cv_confusion.png"
+TABLES_PATH = REPO_DIR / "docs" / "cv_results.md"
 ALL_FOLDS = (0, 1, 2, 3, 4)
 TRAINED_ON = "4Q audio emotion dataset (Panda et al. 2018), 900 clips, 30 s previews"
 
@@ -63,7 +64,8 @@ class Recipe:
     max_lr: float = 1e-3  # one-cycle peak
     weight_decay: float = 1e-2  # AdamW
     label_smoothing: float = 0.1
-    mixup_alpha: float = 0.2
+    mixup_alpha: float = 0.2  # 0 turns mixup off
+    augment: bool = True  # gain, EQ tilt and SpecAugment masks on every crop
     ema_decay: float = 0.99  # per step
     seed: int = 0
 
@@ -107,9 +109,10 @@ def train_network(
         losses = []
         for step in range(steps_per_epoch):
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            x = torch.from_numpy(np.stack([augment(random_crop(mels[i], width, rng), rng) for i in idx]))
+            crops = [random_crop(mels[i], width, rng) for i in idx]
+            x = torch.from_numpy(np.stack([augment(c, rng) for c in crops] if recipe.augment else crops))
             y = torch.from_numpy(labels[idx])
-            lam = float(rng.beta(recipe.mixup_alpha, recipe.mixup_alpha))
+            lam = float(rng.beta(recipe.mixup_alpha, recipe.mixup_alpha)) if recipe.mixup_alpha > 0 else 1.0
             perm = torch.from_numpy(rng.permutation(len(idx)))
             x = lam * x + (1.0 - lam) * x[perm]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
@@ -195,7 +198,7 @@ def train_and_ship(args: argparse.Namespace) -> None:
     """Cross-validate one architecture, then train it on all clips and write its weights."""
     clips = read_clips(args.data)
     config = DEFAULT_CONFIG
-    recipe = Recipe(epochs=args.epochs, seed=args.seed)
+    recipe = Recipe(epochs=args.epochs, seed=args.seed, mixup_alpha=args.mixup, augment=not args.no_augment)
     started = time.perf_counter()
     mels = load_spectrograms(clips, config, args.cache_dir)
     print(f"spectrograms ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -217,7 +220,7 @@ def train_and_ship(args: argparse.Namespace) -> None:
 
 def score_ensemble(args: argparse.Namespace) -> None:
     """CV figures of the mean of both models, from their saved out-of-fold runs; also redraws
-    the confusion-matrix figure of all three."""
+    the confusion-matrix figure and the Markdown tables of all three."""
     clips = read_clips(args.data)
     members = list(ARCHITECTURES)
     oof = np.mean([load_run(args.runs_dir / f"{m}_oof.json", clips) for m in members], axis=0)
@@ -225,8 +228,9 @@ def score_ensemble(args: argparse.Namespace) -> None:
     cv = summarise(oof, clips, folds)
     write_manifest({"name": ENSEMBLE, "members": members, "cv": cv, "created": now_iso()}, ENSEMBLE, args.weights_dir)
     print(f"ensemble: CV macro-F1 {cv['macro_f1']:.3f}, accuracy {cv['accuracy']:.3f}", file=sys.stderr)
-    cvs = {m: read_manifest(m, args.weights_dir)["cv"] for m in members}
-    plot_confusions({**cvs, ENSEMBLE: cv}, FIGURE_PATH)
+    cvs = {**{m: read_manifest(m, args.weights_dir)["cv"] for m in members}, ENSEMBLE: cv}
+    plot_confusions(cvs, FIGURE_PATH)
+    TABLES_PATH.write_text(cv_markdown(cvs))
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -236,6 +240,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--seed", type=int, default=Recipe.seed)
+    parser.add_argument("--mixup", type=float, default=Recipe.mixup_alpha, help="mixup alpha; 0 turns it off")
+    parser.add_argument("--no-augment", action="store_true", help="no gain, EQ or SpecAugment (for ablations)")
     parser.add_argument(
         "--folds", type=lambda s: [int(f) for f in s.split(",")], default=list(ALL_FOLDS),
         help="held-out folds to cross-validate, comma-separated (default: 0,1,2,3,4)",
