@@ -229,12 +229,16 @@ def examples_tab(credentials: SpotifyCredentials | None) -> None:
                     choose(tracks[0])
                 else:
                     st.warning(f"“{song.query}” was not found right now; try a demo clip below.", icon="📡")
-    st.markdown("**Demo clips** made by this app, one per mood (work offline):")
+    st.markdown("**Demo clips** synthesised by this app (work offline):")
+    st.caption(
+        "Each is a synthetic sketch of one mood, not a recording. The models learnt from real songs, "
+        "so they often judge these differently from what was intended: an honest look at their limits."
+    )
     for column, clip in zip(st.columns(len(DEMO_CLIPS)), DEMO_CLIPS, strict=True):
         column.button(
-            f"{MOOD_EMOJI[clip.mood]} {clip.title}",
+            clip.title,
             key=f"demo-{clip.key}",
-            help=clip.description,
+            help=f"{clip.description}; built to sound {clip.mood}.",
             on_click=choose_demo,
             args=(clip.key,),
             width="stretch",

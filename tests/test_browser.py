@@ -54,7 +54,9 @@ def test_upload_a_song_and_see_its_mood(page: Page, app_url: str, tmp_path: Path
     expect(page.get_by_text("This session's songs")).to_be_visible()
     expect(page.get_by_text("Traceback")).to_have_count(0)
     screenshot = Path(os.environ.get("MOOD_SCREENSHOT") or tmp_path / "screenshot.png")
-    page.screenshot(path=str(screenshot), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside the page: show more
+    expect(page.locator("img").last).to_be_visible()  # the spectrogram
+    page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 50_000
 
 
