@@ -84,11 +84,15 @@ def serve_app(env: dict[str, str] | None = None) -> Iterator[str]:
             server.kill()
 
 
-def analyse_upload(page: Page, url: str, audio: Path, timeout_s: float = 120.0) -> str:
-    """Open the app, upload ``audio`` in the Upload tab, and return the text of the result
-    headline (an `h2` such as "😄 Happy / upbeat — 72 %") once it shows."""
+def open_upload_tab(page: Page, url: str, timeout_s: float = 120.0) -> None:
+    """Open the app and switch to its Upload tab."""
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="📁 Upload").click(timeout=timeout_s * 1000)
+
+
+def upload_and_wait(page: Page, audio: Path, timeout_s: float = 120.0) -> str:
+    """Upload ``audio`` in the open Upload tab and return the text of the result headline
+    (an `h2` such as "😄 Happy / upbeat — 72 %") once it shows."""
     page.locator("input[type=file]").first.set_input_files(str(audio))
     headline = page.locator("h2", has_text=" — ").first
     headline.wait_for(timeout=timeout_s * 1000)

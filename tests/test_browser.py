@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_audio
-from e2e import CHROMIUM_ARGS, analyse_upload, chromium_path, serve_app
+from e2e import CHROMIUM_ARGS, chromium_path, open_upload_tab, serve_app, upload_and_wait
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
@@ -47,7 +47,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def test_upload_a_song_and_see_its_mood(page: Page, app_url: str, tmp_path: Path) -> None:
     song = write_audio(synthesise("sunny-arpeggio"), tmp_path / "bright song.mp3", sr=22_050)
-    headline = analyse_upload(page, app_url, song)
+    open_upload_tab(page, app_url)
+    headline = upload_and_wait(page, song)
     assert any(MOOD_DISPLAY_NAMES[mood] in headline for mood in MOODS) and "%" in headline
     for mood in MOODS:  # the four probabilities, in the bars' legend and the numbers table
         expect(page.get_by_text(MOOD_DISPLAY_NAMES[mood]).first).to_be_attached()
@@ -63,8 +64,7 @@ def test_upload_a_song_and_see_its_mood(page: Page, app_url: str, tmp_path: Path
 def test_a_corrupt_file_shows_an_error_and_the_app_keeps_working(page: Page, app_url: str, tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.mp3"
     corrupt.write_bytes(b"ID3" + os.urandom(20_000))
-    page.goto(app_url, wait_until="domcontentloaded")
-    page.get_by_role("tab", name="📁 Upload").click()
+    open_upload_tab(page, app_url)
     page.locator("input[type=file]").first.set_input_files(str(corrupt))
     expect(page.get_by_text("could not be read as audio")).to_be_visible()
     expect(page.get_by_text("Traceback")).to_have_count(0)
