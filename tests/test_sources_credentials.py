@@ -54,3 +54,11 @@ def test_the_secret_never_appears_in_repr_or_str() -> None:
 
 def test_credentials_are_hashable_values() -> None:
     assert {SpotifyCredentials("a", "b"), SpotifyCredentials("a", "b")} == {SpotifyCredentials("a", "b")}
+
+
+def test_debug_logging_never_shows_the_spotify_secret() -> None:
+    import logging
+
+    import mood.sources.spotify  # noqa: F401  (importing it sets the level)
+
+    assert not logging.getLogger("spotipy.oauth2").isEnabledFor(logging.DEBUG)

@@ -7,6 +7,7 @@ reported with its Retry-After instead of sleeping for as long as the server asks
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,10 @@ from mood.sources.credentials import SpotifyCredentials
 from mood.sources.http import malformed_answer, request_error, status_error
 from mood.sources.models import Track
 from mood.sources.parsing import as_list, as_object, as_seconds, as_text
+
+# spotipy's DEBUG messages include the token request's Basic-auth header (the client secret):
+# keep them off even when an app turns DEBUG logging on.
+logging.getLogger("spotipy.oauth2").setLevel(logging.INFO)
 
 PROVIDER = "spotify"
 _SERVICE = SERVICE_NAMES[PROVIDER]
