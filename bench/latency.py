@@ -27,10 +27,9 @@ import soundfile as sf
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))
 
-from mood.constants import SAMPLE_RATE  # noqa: E402
+from mood.constants import MODEL_NAMES, SAMPLE_RATE  # noqa: E402
 from mood.weights import WEIGHTS_DIR_ENV  # noqa: E402
 
-MODELS = ("resnet18", "cldnn", "ensemble")
 COLD_START = """
 import sys, time
 t0 = time.perf_counter()
@@ -78,7 +77,7 @@ def main() -> None:
     wav_path.write_bytes(buffer.getvalue())
 
     print(f"{'model':10s} {'cold start s':>13s} {'warm 30 s clip ms':>18s} {'warm 4 min song s':>18s}")
-    for name in MODELS:
+    for name in MODEL_NAMES:
         command = [sys.executable, "-c", COLD_START, name, str(wav_path)]
         cold = float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO_DIR, env=env).stdout)
         predictor = Predictor(name)

@@ -12,13 +12,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from mood.constants import MOODS
+from mood.constants import MODEL_NAMES, MOODS
 from mood.errors import MoodError
 
 if TYPE_CHECKING:
     from mood.inference import Prediction
 
-MODEL_CHOICES = ("resnet18", "cldnn", "ensemble")
 PROGRESS_MIN_INPUTS = 3  # show a progress bar from this many inputs on
 
 
@@ -31,7 +30,7 @@ def get_parser() -> argparse.ArgumentParser:
         "paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)"
     )
     analyze.add_argument(
-        "--model", choices=MODEL_CHOICES, default="ensemble", help="which model judges (default: ensemble)"
+        "--model", choices=MODEL_NAMES, default="ensemble", help="which model judges (default: ensemble)"
     )
     analyze.add_argument("--json", action="store_true", help="print one JSON object per input and line")
     analyze.add_argument(

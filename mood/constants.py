@@ -47,4 +47,6 @@ WINDOW_FRAMES: Final = n_frames(WINDOW_S)
 assert WINDOW_FRAMES == 216, "DESIGN.md: a 5 s window is 216 frames"
 
 # Model names as people read them (the app, exports and charts).
+# The models a user can choose (DESIGN.md: CLI `--model`); "ensemble" is the mean of the others.
+MODEL_NAMES: Final = ("resnet18", "cldnn", "ensemble")
 MODEL_DISPLAY_NAMES: Final = {"ensemble": "Average of both", "resnet18": "ResNet18", "cldnn": "CLDNN"}

@@ -15,11 +15,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mood.constants import SAMPLE_RATE
+from mood.constants import MODEL_NAMES, SAMPLE_RATE
 from mood.weights import SHIPPED_WEIGHTS_DIR, read_manifest
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden_outputs.json"
-MODELS = ("resnet18", "cldnn", "ensemble")
+MODELS = MODEL_NAMES
 
 
 def golden_clips() -> dict[str, np.ndarray]:
