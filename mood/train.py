@@ -48,8 +48,9 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_DIR.parent / "shared" / "data" / "4q"
 DEFAULT_CACHE_DIR = REPO_DIR / ".cache" / "mel"
 DEFAULT_RUNS_DIR = REPO_DIR / "runs"
-FIGURE_PATH = REPO_DIR / "docs" / "cv_confusion.png"
-TABLES_PATH = REPO_DIR / "docs" / "cv_results.md"
+DEFAULT_DOCS_DIR = REPO_DIR / "docs"
+FIGURE_NAME = "cv_confusion.png"
+TABLES_NAME = "cv_results.md"
 ALL_FOLDS = (0, 1, 2, 3, 4)
 TRAINED_ON = "4Q audio emotion dataset (Panda et al. 2018), 900 clips, 30 s previews"
 
@@ -93,7 +94,7 @@ def train_network(
     network = build_model(architecture, config.n_mels, len(MOODS)).to(memory_format=torch.channels_last)
     ema_fn = get_ema_multi_avg_fn(recipe.ema_decay)  # type: ignore[no-untyped-call]
     ema = AveragedModel(network, multi_avg_fn=ema_fn, use_buffers=True)
-    steps_per_epoch = len(mels) * recipe.crops_per_clip // recipe.batch_size
+    steps_per_epoch = max(1, len(mels) * recipe.crops_per_clip // recipe.batch_size)
     optimiser = torch.optim.AdamW(network.parameters(), lr=recipe.max_lr, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=recipe.max_lr, total_steps=recipe.epochs * steps_per_epoch
@@ -131,16 +132,23 @@ def train_network(
     return averaged.eval()
 
 
-def clip_probabilities(
+def clip_window_probabilities(
     network: nn.Module, mels: Sequence[npt.NDArray[np.float16]], config: FeatureConfig
-) -> npt.NDArray[np.float32]:
-    """Each clip's mood probabilities as the app computes them: the mean over its windows."""
-    return np.stack(
-        [
-            window_probabilities(network, make_windows(mel.astype(np.float32), config, WINDOW_HOP_S)[0]).mean(axis=0)
-            for mel in mels
-        ]
-    )
+) -> list[npt.NDArray[np.float32]]:
+    """Each clip's per-window mood probabilities, over the windows the app cuts from a song."""
+    return [
+        window_probabilities(network, make_windows(mel.astype(np.float32), config, WINDOW_HOP_S)[0]) for mel in mels
+    ]
+
+
+def clip_probabilities(per_window: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+    """Each clip's probabilities as the app computes them: the mean over its windows."""
+    return np.stack([p.mean(axis=0) for p in per_window])
+
+
+def centre_window_probabilities(per_window: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+    """Each clip's probabilities from its middle window alone (the ablation of window averaging)."""
+    return np.stack([p[len(p) // 2] for p in per_window])
 
 
 def cross_validate(
@@ -150,21 +158,26 @@ def cross_validate(
     folds: Sequence[int],
     recipe: Recipe,
     config: FeatureConfig,
-) -> npt.NDArray[np.float32]:
-    """Out-of-fold probabilities, shape ``(n_clips, n_moods)``; NaN for clips of folds not held out."""
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Out-of-fold probabilities, shape ``(n_clips, n_moods)``, NaN for clips of folds not held
+    out: first the mean over each clip's windows (as the app scores a song), then its middle
+    window alone (to measure what averaging over windows is worth)."""
     labels = np.array([c.label for c in clips])
     clip_folds = np.array([c.fold for c in clips])
     oof = np.full((len(clips), len(MOODS)), np.nan, dtype=np.float32)
+    oof_centre = oof.copy()
     for fold in folds:
         train_idx = np.flatnonzero(clip_folds != fold)
         test_idx = np.flatnonzero(clip_folds == fold)
         network = train_network(
             architecture, [mels[i] for i in train_idx], labels[train_idx], recipe, config, f"{architecture} fold {fold}"
         )
-        oof[test_idx] = clip_probabilities(network, [mels[i] for i in test_idx], config)
+        per_window = clip_window_probabilities(network, [mels[i] for i in test_idx], config)
+        oof[test_idx] = clip_probabilities(per_window)
+        oof_centre[test_idx] = centre_window_probabilities(per_window)
         fold_f1 = per_fold_macro_f1(labels[test_idx], oof[test_idx].argmax(1), clip_folds[test_idx])
         print(f"{architecture} fold {fold}: macro-F1 {fold_f1[str(fold)]:.3f}", file=sys.stderr)
-    return oof
+    return oof, oof_centre
 
 
 def summarise(oof: npt.NDArray[np.float32], clips: list[Clip], folds: Sequence[int]) -> dict[str, Any]:
@@ -198,15 +211,28 @@ def train_and_ship(args: argparse.Namespace) -> None:
     """Cross-validate one architecture, then train it on all clips and write its weights."""
     clips = read_clips(args.data)
     config = DEFAULT_CONFIG
-    recipe = Recipe(epochs=args.epochs, seed=args.seed, mixup_alpha=args.mixup, augment=not args.no_augment)
+    recipe = Recipe(
+        epochs=args.epochs,
+        crops_per_clip=args.crops_per_clip,
+        mixup_alpha=args.mixup,
+        augment=not args.no_augment,
+        ema_decay=args.ema_decay,
+        seed=args.seed,
+    )
     started = time.perf_counter()
     mels = load_spectrograms(clips, config, args.cache_dir)
     print(f"spectrograms ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
-    oof = cross_validate(args.model, clips, mels, args.folds, recipe, config)
+    oof, oof_centre = cross_validate(args.model, clips, mels, args.folds, recipe, config)
     save_run(oof, clips, args.runs_dir / f"{args.model}_oof.json")
+    save_run(oof_centre, clips, args.runs_dir / f"{args.model}_oof_centre_window.json")
     cv = summarise(oof, clips, args.folds)
-    print(f"{args.model}: CV macro-F1 {cv['macro_f1']:.3f}, accuracy {cv['accuracy']:.3f}", file=sys.stderr)
+    centre_f1 = summarise(oof_centre, clips, args.folds)["macro_f1"]
+    print(
+        f"{args.model}: CV macro-F1 {cv['macro_f1']:.3f}, accuracy {cv['accuracy']:.3f} "
+        f"(middle window alone: macro-F1 {centre_f1:.3f})",
+        file=sys.stderr,
+    )
     if args.no_final:
         return
     labels = np.array([c.label for c in clips])
@@ -229,8 +255,8 @@ def score_ensemble(args: argparse.Namespace) -> None:
     write_manifest({"name": ENSEMBLE, "members": members, "cv": cv, "created": now_iso()}, ENSEMBLE, args.weights_dir)
     print(f"ensemble: CV macro-F1 {cv['macro_f1']:.3f}, accuracy {cv['accuracy']:.3f}", file=sys.stderr)
     cvs = {**{m: read_manifest(m, args.weights_dir)["cv"] for m in members}, ENSEMBLE: cv}
-    plot_confusions(cvs, FIGURE_PATH)
-    TABLES_PATH.write_text(cv_markdown(cvs))
+    plot_confusions(cvs, args.docs_dir / FIGURE_NAME)
+    (args.docs_dir / TABLES_NAME).write_text(cv_markdown(cvs))
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -240,7 +266,13 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--seed", type=int, default=Recipe.seed)
+    parser.add_argument(
+        "--crops-per-clip", type=int, default=Recipe.crops_per_clip, help="random windows per clip per epoch"
+    )
     parser.add_argument("--mixup", type=float, default=Recipe.mixup_alpha, help="mixup alpha; 0 turns it off")
+    parser.add_argument(
+        "--ema-decay", type=float, default=Recipe.ema_decay, help="weight averaging per step; 0 ships the last weights"
+    )
     parser.add_argument("--no-augment", action="store_true", help="no gain, EQ or SpecAugment (for ablations)")
     parser.add_argument(
         "--folds", type=lambda s: [int(f) for f in s.split(",")], default=list(ALL_FOLDS),
@@ -250,6 +282,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where decoded spectrograms are kept")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where out-of-fold predictions go")
     parser.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
+    parser.add_argument(
+        "--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where --model ensemble draws the CV figure and tables"
+    )
     return parser
 
 
