@@ -59,7 +59,7 @@ TRAINED_ON = "4Q audio emotion dataset (Panda et al. 2018), 900 clips, 30 s prev
 class Recipe:
     """Every training choice, recorded in the manifest."""
 
-    epochs: int = 20
+    epochs: int = 35
     crops_per_clip: int = 1  # random 5 s windows drawn from each clip per epoch
     batch_size: int = 32
     max_lr: float = 1e-3  # one-cycle peak
