@@ -21,16 +21,17 @@ from mood.constants import MAX_DURATION_S, MODEL_DISPLAY_NAMES, MOODS, SAMPLE_RA
 from mood.demo import DEMO_CLIPS, EXAMPLE_SONGS, demo_clip, demo_wav_bytes
 from mood.errors import MoodError, SourceError
 from mood.inference import CLEAR_MARGIN, LEANING_MARGIN, Predictor
-from mood.model_card import model_cards, overview_frame, per_class_frame
+from mood.model_card import confidence_record, model_cards, overview_frame, per_class_frame
 from mood.report import (
-    CONFIDENCE_EXPLANATIONS,
     MOOD_EMOJI,
     MOOD_MEANINGS,
     SongResult,
+    confidence_explanation,
     confidence_sentence,
     mood_label,
     percent,
     probability_frame,
+    reliability_markdown,
     songs_csv,
     songs_frame,
     songs_json,
@@ -289,7 +290,8 @@ def show_result(clip: Clip, analysis: Analysis, model: str) -> None:
     st.caption(" · ".join(note for note in notes if note) or clip.origin)
 
     st.markdown(f"## {mood_label(headline.mood)} — {percent(headline.probabilities[headline.mood])}")
-    st.markdown(f"**{confidence_sentence(headline)}.** {CONFIDENCE_EXPLANATIONS[headline.confidence]}")
+    explanation = confidence_explanation(headline.confidence, confidence_record(headline.model))
+    st.markdown(f"**{confidence_sentence(headline)}.** {explanation}")
     for column, prediction in zip(st.columns(len(analysis.predictions)), analysis.predictions, strict=True):
         column.altair_chart(mood_bars(prediction), width="stretch", theme=None)
     st.altair_chart(timeline_chart(headline), width="stretch", theme=None)
@@ -341,6 +343,12 @@ def about_tab() -> None:
         f"{CLEAR_MARGIN * 100:.0f} percentage points, *leaning* by at least {LEANING_MARGIN * 100:.0f}, "
         "and *mixed* means closer than that."
     )
+    with friendly_errors():
+        if record := confidence_record("ensemble"):
+            st.markdown(
+                "How often each answer was right in cross-validation (the two networks together, "
+                "on songs by artists they had not heard in training):\n" + reliability_markdown(record)
+            )
     st.header("How well the models do")
     with friendly_errors():
         cards = model_cards()

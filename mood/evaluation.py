@@ -10,6 +10,7 @@ import numpy.typing as npt
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.inference import CONFIDENCE_LEVELS, confidence_level
 
 
 def cv_metrics(true: npt.NDArray[np.int_], predicted: npt.NDArray[np.int_], folds: list[int]) -> dict[str, Any]:
@@ -41,6 +42,29 @@ def per_fold_macro_f1(
     return {
         str(fold): round(float(f1_score(true[clip_folds == fold], predicted[clip_folds == fold], average="macro")), 4)
         for fold in sorted(set(clip_folds.tolist()))
+    }
+
+
+def confidence_reliability(
+    true: npt.NDArray[np.int_], probabilities: npt.NDArray[np.float32]
+) -> dict[str, dict[str, Any]]:
+    """How often each plain-words confidence level (clear, leaning, mixed) was right.
+
+    Args:
+        true: true mood indices, one per clip.
+        probabilities: each clip's out-of-fold probabilities, shape ``(n_clips, n_moods)``.
+
+    Returns:
+        For each level: ``clips`` that got it, and the ``accuracy`` on them (None for no clips).
+    """
+    levels = np.array([confidence_level(row) for row in probabilities])
+    correct = probabilities.argmax(axis=1) == true
+    return {
+        level: {
+            "clips": int((levels == level).sum()),
+            "accuracy": round(float(correct[levels == level].mean()), 4) if (levels == level).any() else None,
+        }
+        for level in CONFIDENCE_LEVELS
     }
 
 
@@ -85,6 +109,12 @@ def cv_markdown(cvs: dict[str, dict[str, Any]]) -> str:
         per_fold = ", ".join(f"{v:.3f}" for v in cv.get("per_fold_macro_f1", {}).values())
         f1s = " | ".join(f"{cv['per_class'][m]['f1']:.3f}" for m in MOODS)
         lines.append(f"| {name} | **{cv['macro_f1']:.3f}** | {cv['accuracy']:.3f} | {f1s} | {per_fold} |")
+    if all("confidence" in cv for cv in cvs.values()):
+        lines += ["", "How often each confidence level was right (clips that got it, and their accuracy)", ""]
+        lines += ["| model | " + " | ".join(CONFIDENCE_LEVELS) + " |", "|---|" + "---|" * len(CONFIDENCE_LEVELS)]
+        for name, cv in cvs.items():
+            cells = " | ".join(_reliability_cell(cv["confidence"][level]) for level in CONFIDENCE_LEVELS)
+            lines.append(f"| {name} | {cells} |")
     for name, cv in cvs.items():
         lines += ["", f"**{name}**: precision / recall / F1, and the confusion matrix", ""]
         lines += ["| true \\ predicted | " + " | ".join(MOODS) + " | precision | recall | F1 |"]
@@ -96,3 +126,8 @@ def cv_markdown(cvs: dict[str, dict[str, Any]]) -> str:
                 f"| {mood} | {counts} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _reliability_cell(entry: dict[str, Any]) -> str:
+    accuracy = entry["accuracy"]
+    return f"{entry['clips']} clips, {accuracy:.0%} right" if accuracy is not None else f"{entry['clips']} clips"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,15 @@ Probabilities = dict[str, float]
 # Plain-words confidence: the top mood's lead over the runner-up.
 CLEAR_MARGIN = 0.30
 LEANING_MARGIN = 0.10
+CONFIDENCE_LEVELS = ("clear", "leaning", "mixed")
+
+
+def confidence_level(probabilities: Iterable[float]) -> str:
+    """``"clear"``, ``"leaning"`` or ``"mixed"``, from the lead of the top probability over the next."""
+    top, second = sorted(probabilities, reverse=True)[:2]
+    if top - second >= CLEAR_MARGIN:
+        return "clear"
+    return "leaning" if top - second >= LEANING_MARGIN else "mixed"
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,8 @@ class Prediction:
 
     @property
     def confidence(self) -> str:
-        """``"clear"``, ``"leaning"`` or ``"mixed"``, from the lead of the top mood over the next."""
-        top, second = sorted(self.probabilities.values(), reverse=True)[:2]
-        if top - second >= CLEAR_MARGIN:
-            return "clear"
-        return "leaning" if top - second >= LEANING_MARGIN else "mixed"
+        """``"clear"``, ``"leaning"`` or ``"mixed"``: see :func:`confidence_level`."""
+        return confidence_level(self.probabilities.values())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN.md's CLI output (without ``path``)."""

@@ -54,6 +54,20 @@ def model_cards(weights_dir: Path | None = None) -> list[ModelCard]:
     return [ModelCard(name, read_manifest(name, weights_dir)) for name in names]
 
 
+def confidence_record(model: str, weights_dir: Path | None = None) -> dict[str, Any] | None:
+    """How often each confidence level of ``model`` was right in cross-validation (its
+    manifest's ``cv.confidence``), or None when the model is not installed or not evaluated that way.
+
+    Raises:
+        ModelError: the manifest is not valid JSON.
+    """
+    if model not in available_models(weights_dir):
+        return None
+    cv = ModelCard(model, read_manifest(model, weights_dir)).cv
+    record = cv.get("confidence") if cv else None
+    return record if isinstance(record, dict) else None
+
+
 def overview_frame(cards: list[ModelCard]) -> pd.DataFrame:
     """One row per model: accuracy, macro-F1, folds, parameters and training data.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 
@@ -27,6 +27,7 @@ CONFIDENCE_EXPLANATIONS: Final = {
     "leaning": "The top mood is ahead, but another one is not far behind.",
     "mixed": "Two moods are nearly tied: the song carries both, or the model cannot tell them apart.",
 }
+CONFIDENCE_WORDS: Final = {"clear": "Clearly", "leaning": "Leaning", "mixed": "Mixed"}
 SONG_COLUMNS: Final = (
     "song",
     "source",
@@ -82,6 +83,34 @@ def confidence_sentence(prediction: Prediction) -> str:
     if prediction.confidence == "leaning":
         return f"Leaning {top} ({percent(p_top)}, {second} {percent(p_second)})"
     return f"Mixed: {top} {percent(p_top)} / {second} {percent(p_second)}"
+
+
+def confidence_explanation(level: str, record: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """What a confidence level means and, when the model's cross-validation measured it, how
+    often answers this sure were right.
+
+    Args:
+        level: ``"clear"``, ``"leaning"`` or ``"mixed"``.
+        record: the manifest's ``cv.confidence`` block (see :func:`mood.model_card.confidence_record`).
+    """
+    accuracy = (record or {}).get(level, {}).get("accuracy")
+    if accuracy is None:
+        return CONFIDENCE_EXPLANATIONS[level]
+    return (
+        f"{CONFIDENCE_EXPLANATIONS[level]} On songs it had not heard in training, "
+        f"answers this sure were right {percent(accuracy)} of the time."
+    )
+
+
+def reliability_markdown(record: Mapping[str, Mapping[str, Any]]) -> str:
+    """A bullet per confidence level: the share of test songs that got it and how often it was right."""
+    total = sum(entry["clips"] for entry in record.values()) or 1
+    return "\n".join(
+        f"- *{CONFIDENCE_WORDS[level]}*: {percent(entry['clips'] / total)} of the songs, "
+        f"right {percent(entry['accuracy'])} of the time"
+        for level, entry in record.items()
+        if entry.get("accuracy") is not None
+    )
 
 
 def probability_frame(predictions: Sequence[Prediction]) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from mood.constants import MOODS, WINDOW_HOP_S
 from mood.dataset import Clip, augment, load_spectrograms, random_crop, read_clips
-from mood.evaluation import cv_markdown, cv_metrics, per_fold_macro_f1, plot_confusions
+from mood.evaluation import confidence_reliability, cv_markdown, cv_metrics, per_fold_macro_f1, plot_confusions
 from mood.features import DEFAULT_CONFIG, FeatureConfig, make_windows
 from mood.models import ARCHITECTURES, build_model
 from mood.weights import (
@@ -181,7 +181,8 @@ def cross_validate(
 
 
 def summarise(oof: npt.NDArray[np.float32], clips: list[Clip], folds: Sequence[int]) -> dict[str, Any]:
-    """The manifest's ``cv`` block (plus per-fold macro-F1) for out-of-fold probabilities."""
+    """The manifest's ``cv`` block for out-of-fold probabilities, plus per-fold macro-F1 and
+    how often each confidence level was right."""
     held_out = ~np.isnan(oof[:, 0])
     true = np.array([c.label for c in clips])[held_out]
     predicted = oof[held_out].argmax(axis=1)
@@ -189,6 +190,7 @@ def summarise(oof: npt.NDArray[np.float32], clips: list[Clip], folds: Sequence[i
     return {
         **cv_metrics(true, predicted, list(folds)),
         "per_fold_macro_f1": per_fold_macro_f1(true, predicted, clip_folds),
+        "confidence": confidence_reliability(true, oof[held_out]),
     }
 
 

@@ -251,22 +251,46 @@ def test_about_says_models_are_not_yet_evaluated(app: AppTest) -> None:
     assert any("Sad vs calm is the hard pair" in m.value for m in at.markdown)
 
 
+CV = {
+    "folds": [0, 1, 2, 3, 4],
+    "accuracy": 0.6,
+    "macro_f1": 0.59,
+    "per_class": {m: {"precision": 0.6, "recall": 0.6, "f1": 0.6} for m in MOODS},
+    "confusion": [[40, 5, 3, 2], [6, 38, 4, 2], [2, 3, 30, 15], [3, 1, 14, 32]],
+    "confidence": {
+        m: {"clips": n, "accuracy": a} for m, n, a in [("clear", 100, 0.9), ("leaning", 60, 0.5), ("mixed", 40, 0.3)]
+    },
+}
+
+
+def _evaluated_weights(random_weights_dir: Path, tmp_path: Path) -> Path:
+    """The random-weight models with cross-validated figures in their manifests."""
+    evaluated = shutil.copytree(random_weights_dir, tmp_path / "weights")
+    for name in ("ensemble", "resnet18", "cldnn"):
+        write_manifest({**read_manifest(name, evaluated), "cv": CV}, name, evaluated)
+    return evaluated
+
+
+def test_the_confidence_says_how_often_such_answers_were_right(
+    app: AppTest, random_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, song_wav_bytes: bytes
+) -> None:
+    monkeypatch.setenv("MOOD_WEIGHTS_DIR", str(_evaluated_weights(random_weights_dir, tmp_path)))
+    at = app.run()
+    at.file_uploader(key="upload").set_value(("song.wav", song_wav_bytes, "audio/wav"))
+    at.run()
+    _assert_no_failure(at)
+    explained = [m.value for m in at.markdown if re.match(r"\*\*(Clearly|Leaning|Mixed)", m.value)]
+    assert len(explained) == 1
+    assert re.search(r"answers this sure were right (90|50|30) % of the time\.$", explained[0]), explained[0]
+
+
 def test_about_shows_the_cross_validated_figures(
     app: AppTest, random_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    evaluated = shutil.copytree(random_weights_dir, tmp_path / "weights")
-    cv = {
-        "folds": [0, 1, 2, 3, 4],
-        "accuracy": 0.6,
-        "macro_f1": 0.59,
-        "per_class": {m: {"precision": 0.6, "recall": 0.6, "f1": 0.6} for m in MOODS},
-        "confusion": [[40, 5, 3, 2], [6, 38, 4, 2], [2, 3, 30, 15], [3, 1, 14, 32]],
-    }
-    for name in ("ensemble", "resnet18", "cldnn"):
-        write_manifest({**read_manifest(name, evaluated), "cv": cv}, name, evaluated)
-    monkeypatch.setenv("MOOD_WEIGHTS_DIR", str(evaluated))
+    monkeypatch.setenv("MOOD_WEIGHTS_DIR", str(_evaluated_weights(random_weights_dir, tmp_path)))
     at = app.run()
     _assert_no_failure(at)
+    assert any("- *Clearly*: 50 % of the songs, right 90 % of the time" in m.value for m in at.markdown)
     assert not [i.value for i in at.info if "not yet evaluated" in i.value]
     assert _frame(at, "macro_f1")["macro_f1"].tolist() == [0.59, 0.59, 0.59]
     per_class = [d.value for d in at.dataframe if "recall" in d.value.columns]

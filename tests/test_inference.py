@@ -11,7 +11,7 @@ from conftest import chord_progression, write_audio
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.errors import AudioError, ModelError
 from mood.features import log_mel
-from mood.inference import Prediction, Predictor, predict
+from mood.inference import Prediction, Predictor, confidence_level, predict
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,7 @@ def test_unknown_model(random_weights_dir: Path) -> None:
 def test_confidence_words(probabilities: tuple[float, ...], expected: str) -> None:
     prediction = Prediction("resnet18", dict(zip(MOODS, probabilities, strict=True)), 30.0, ())
     assert prediction.confidence == expected
+    assert confidence_level(np.array(probabilities[::-1], dtype=np.float32)) == expected  # order does not matter
 
 
 def test_to_dict_is_the_design_json(ensemble: Predictor, song_wav_bytes: bytes) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mood.constants import MOODS
-from mood.model_card import confusion_frame, model_cards, overview_frame, per_class_frame
+from mood.model_card import confidence_record, confusion_frame, model_cards, overview_frame, per_class_frame
 from mood.weights import read_manifest, write_manifest
 
 CV = {
@@ -48,3 +48,12 @@ def test_cross_validated_figures(random_weights_dir: Path, tmp_path: Path) -> No
     assert len(confusion) == len(MOODS) ** 2
     assert confusion.groupby("true")["share"].sum().tolist() == pytest.approx([1.0] * 4)
     assert confusion.set_index(["true", "predicted"]).loc[("sad", "calm"), "count"] == 15
+
+
+def test_confidence_record_comes_from_the_manifest(random_weights_dir: Path, tmp_path: Path) -> None:
+    folder = shutil.copytree(random_weights_dir, tmp_path / "weights")
+    record = {"clear": {"clips": 30, "accuracy": 0.9}, "leaning": {"clips": 10, "accuracy": 0.6}}
+    write_manifest({**read_manifest("ensemble", folder), "cv": {**CV, "confidence": record}}, "ensemble", folder)
+    assert confidence_record("ensemble", folder) == record
+    assert confidence_record("cldnn", folder) is None  # not evaluated
+    assert confidence_record("bigger", folder) is None  # not installed

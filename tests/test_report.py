@@ -13,10 +13,12 @@ from mood.inference import Prediction, WindowPrediction
 from mood.report import (
     SONG_COLUMNS,
     SongResult,
+    confidence_explanation,
     confidence_sentence,
     mood_label,
     percent,
     probability_frame,
+    reliability_markdown,
     songs_csv,
     songs_frame,
     songs_json,
@@ -40,6 +42,29 @@ def prediction(happy: float, angry: float, sad: float, calm: float, model: str =
 )
 def test_the_confidence_sentence(probabilities: tuple[float, float, float, float], sentence: str) -> None:
     assert confidence_sentence(prediction(*probabilities)) == sentence
+
+
+RECORD = {
+    "clear": {"clips": 500, "accuracy": 0.838},
+    "leaning": {"clips": 260, "accuracy": 0.558},
+    "mixed": {"clips": 140, "accuracy": 0.4},
+}
+
+
+def test_the_confidence_explanation_says_how_often_such_answers_were_right() -> None:
+    assert confidence_explanation("clear").endswith("well ahead of the others.")
+    explained = confidence_explanation("clear", RECORD)
+    assert explained.startswith(confidence_explanation("clear"))
+    assert explained.endswith("answers this sure were right 84 % of the time.")
+    assert confidence_explanation("mixed", {"mixed": {"clips": 0, "accuracy": None}}) == confidence_explanation("mixed")
+
+
+def test_the_reliability_list_gives_each_level_its_share_and_accuracy() -> None:
+    assert reliability_markdown(RECORD).splitlines() == [
+        "- *Clearly*: 56 % of the songs, right 84 % of the time",
+        "- *Leaning*: 29 % of the songs, right 56 % of the time",
+        "- *Mixed*: 16 % of the songs, right 40 % of the time",
+    ]
 
 
 def test_words_for_moods_and_percentages() -> None:
