@@ -38,7 +38,7 @@ from mood.report import (
 )
 from mood.sources import SearchResults, SpotifyCredentials, Track, credentials_from, fetch_preview, search_tracks
 from mood.sources.constants import SERVICE_NAMES
-from mood.weights import available_models
+from mood.weights import ENSEMBLE, available_models
 
 log = logging.getLogger("mood.app")
 
@@ -344,7 +344,7 @@ def about_tab() -> None:
         "and *mixed* means closer than that."
     )
     with friendly_errors():
-        if record := confidence_record("ensemble"):
+        if record := confidence_record(ENSEMBLE):
             st.markdown(
                 "How often each answer was right in cross-validation (the two networks together, "
                 "on songs by artists they had not heard in training):\n" + reliability_markdown(record)

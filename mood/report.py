@@ -78,11 +78,12 @@ def confidence_sentence(prediction: Prediction) -> str:
     "Mixed: sad 38 % / calm 35 %".
     """
     (top, p_top), (second, p_second) = sorted(prediction.probabilities.items(), key=lambda kv: -kv[1])[:2]
+    word = CONFIDENCE_WORDS[prediction.confidence]
     if prediction.confidence == "clear":
-        return f"Clearly {top} ({percent(p_top)})"
+        return f"{word} {top} ({percent(p_top)})"
     if prediction.confidence == "leaning":
-        return f"Leaning {top} ({percent(p_top)}, {second} {percent(p_second)})"
-    return f"Mixed: {top} {percent(p_top)} / {second} {percent(p_second)}"
+        return f"{word} {top} ({percent(p_top)}, {second} {percent(p_second)})"
+    return f"{word}: {top} {percent(p_top)} / {second} {percent(p_second)}"
 
 
 def confidence_explanation(level: str, record: Mapping[str, Mapping[str, Any]] | None = None) -> str:
