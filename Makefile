@@ -9,10 +9,11 @@ PORT ?= 8501
 
 .PHONY: run test bench lint browser clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(INSTALLED)
 
 run: $(INSTALLED)
@@ -26,8 +27,8 @@ test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)
-	$(BIN)/python bench/latency.py
-	$(BIN)/python bench/load.py
+	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.load
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -14,15 +14,29 @@ from typing import Any
 
 import streamlit as st
 
-from mood.analysis import Analysis, Clip, analyse, clip_from_preview
-from mood.audio import AUDIO_EXTENSIONS
-from mood.charts import confusion_chart, figure_png, mood_bars, mood_map, spectrogram_figure, timeline_chart
-from mood.constants import MAX_DURATION_S, MODEL_DISPLAY_NAMES, MOODS, SAMPLE_RATE, WINDOW_HOP_S, WINDOW_S
-from mood.demo import DEMO_CLIPS, EXAMPLE_SONGS, demo_clip, demo_wav_bytes
+from mood.constants import ENSEMBLE, MAX_DURATION_S, MOODS, SAMPLE_RATE
+from mood.engine.audio import AUDIO_EXTENSIONS
+from mood.engine.inference import CLEAR_MARGIN, LEANING_MARGIN, Predictor
 from mood.errors import MoodError, SourceError
-from mood.inference import CLEAR_MARGIN, LEANING_MARGIN, Predictor
-from mood.model_card import confidence_record, model_cards, overview_frame, per_class_frame
-from mood.report import (
+from mood.presentation.analysis import Analysis, Song, analyse, song_from_preview
+from mood.presentation.charts import (
+    confusion_chart,
+    figure_png,
+    mood_bars,
+    mood_map,
+    spectrogram_figure,
+    timeline_chart,
+)
+from mood.presentation.demo import DEMO_CLIPS, EXAMPLE_SONGS, demo_clip, demo_wav_bytes
+from mood.presentation.model_card import (
+    confidence_record,
+    display_name,
+    installed_models,
+    model_cards,
+    overview_frame,
+    per_class_frame,
+)
+from mood.presentation.report import (
     MOOD_EMOJI,
     MOOD_MEANINGS,
     SongResult,
@@ -38,11 +52,9 @@ from mood.report import (
 )
 from mood.sources import SearchResults, SpotifyCredentials, Track, credentials_from, fetch_preview, search_tracks
 from mood.sources.constants import SERVICE_NAMES
-from mood.weights import ENSEMBLE, available_models
 
 log = logging.getLogger("mood.app")
 
-MODEL_CHOICES = {"ensemble": "Both, side by side", "resnet18": "ResNet18", "cldnn": "CLDNN"}
 SEARCH_TTL_S = 600  # seconds a search result is reused
 CACHED_SONGS = 32  # previews and analyses kept in memory
 ARTWORK_PX = 72
@@ -71,9 +83,9 @@ def search(query: str, credentials: SpotifyCredentials | None) -> SearchResults:
 
 
 @st.cache_data(max_entries=CACHED_SONGS, show_spinner=False)
-def preview_clip(track: Track) -> Clip:
+def preview_song(track: Track) -> Song:
     """A track's 30 s preview, downloaded once per track."""
-    return clip_from_preview(fetch_preview(track))
+    return song_from_preview(fetch_preview(track))
 
 
 @st.cache_data(max_entries=CACHED_SONGS, show_spinner=False)
@@ -119,7 +131,7 @@ def md(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def choose(selection: Track | Clip) -> None:
+def choose(selection: Track | Song) -> None:
     """Make ``selection`` the song to analyse (a callback)."""
     st.session_state.selection = selection
 
@@ -129,7 +141,7 @@ def choose_upload(key: str, title: str | None, origin: str) -> None:
     uploaded = st.session_state[key]
     if uploaded is not None:
         mime = uploaded.type or "audio/wav"
-        choose(Clip(data=uploaded.getvalue(), title=title or uploaded.name, origin=origin, mime=mime))
+        choose(Song(data=uploaded.getvalue(), title=title or uploaded.name, origin=origin, mime=mime))
 
 
 def clear_songs() -> None:
@@ -141,7 +153,7 @@ def clear_songs() -> None:
 def choose_demo(key: str) -> None:
     """Analyse a synthesised demo clip (a callback)."""
     clip = demo_clip(key)
-    choose(Clip(data=demo_wav_bytes(key), title=clip.title, origin="Demo clip (synthesised)"))
+    choose(Song(data=demo_wav_bytes(key), title=clip.title, origin="Demo clip (synthesised)"))
 
 
 # ---------------------------------------------------------------- input tabs
@@ -251,7 +263,7 @@ def examples_tab(credentials: SpotifyCredentials | None) -> None:
 
 def current_result(model: str) -> str | None:
     """Analyse and show the chosen song; returns its name, or None when there is none."""
-    selection: Track | Clip | None = st.session_state.get("selection")
+    selection: Track | Song | None = st.session_state.get("selection")
     if selection is None:
         st.info("Pick a song above: search for one, upload a file, record, or try an example.", icon="👆")
         return None
@@ -259,12 +271,12 @@ def current_result(model: str) -> str | None:
         with st.status("Getting ready…", expanded=False) as status:
             if isinstance(selection, Track):
                 status.update(label=f"Fetching a 30 s preview of “{selection.label}”…")
-                selection = preview_clip(selection)
+                selection = preview_song(selection)
             clip = selection
             status.update(label="Loading the model…")
             load_predictor(model)
             analysis = analysis_of(clip.data, model, lambda step: status.update(label=f"{step}…"))
-            status.update(label=f"Analysed “{clip.label}” with {MODEL_CHOICES[model]}", state="complete")
+            status.update(label=f"Analysed “{clip.label}” with {display_name(model)}", state="complete")
         song = SongResult(song=clip.label, source=clip.origin, predictions=analysis.predictions)
         st.session_state.songs[clip.key] = song
         show_result(clip, analysis, model)
@@ -273,7 +285,7 @@ def current_result(model: str) -> str | None:
     return None
 
 
-def show_result(clip: Clip, analysis: Analysis, model: str) -> None:
+def show_result(clip: Song, analysis: Analysis, model: str) -> None:
     """The player, the headline mood with its confidence, bars, timeline and spectrogram."""
     headline = analysis.headline
     if clip.artwork_url:
@@ -298,13 +310,13 @@ def show_result(clip: Clip, analysis: Analysis, model: str) -> None:
     st.image(
         spectrogram_png(clip.key, model, analysis),
         width="stretch",
-        caption=f"What the model heard: the mel spectrogram, cut into {WINDOW_S:.0f} s windows "
-        f"every {WINDOW_HOP_S:.1f} s; the song's mood is the average of its windows.",
+        caption=f"What the model heard: the mel spectrogram, cut into {analysis.front_end.window_s:.0f} s windows "
+        f"every {analysis.front_end.window_hop_s:.1f} s; the song's mood is the average of its windows.",
     )
     with st.expander("The exact numbers"):
         st.dataframe(
             probability_frame(analysis.predictions),
-            column_config=dict.fromkeys([MODEL_DISPLAY_NAMES[p.model] for p in analysis.predictions], PERCENT_COLUMN),
+            column_config=dict.fromkeys([display_name(p.model) for p in analysis.predictions], PERCENT_COLUMN),
         )
 
 
@@ -397,22 +409,22 @@ def main() -> None:
     st.set_page_config(page_title="mood — what mood does a song carry?", page_icon="🎵", layout="wide")
     st.session_state.setdefault("songs", {})
     st.title("🎵 mood")
-    st.markdown("**What mood does a song carry?** Happy, angry / tense, sad or calm, judged by two neural networks.")
+    st.markdown("**What mood does a song carry?** Happy, angry / tense, sad or calm, judged by neural networks.")
     analyse_page, about_page = st.tabs(["🎧 Analyse a song", "📖 About the models"])
     with about_page:
         about_tab()
     with analyse_page:
-        installed = [m for m in MODEL_CHOICES if m in available_models()]
+        installed = installed_models()
         if not installed:
             st.error("No trained models are installed yet, so songs cannot be analysed. Try again later.")
             return
         model = st.radio(
             "Which model listens?",
             installed,
-            format_func=MODEL_CHOICES.__getitem__,
+            format_func=display_name,
             horizontal=True,
             key="model",
-            help="Two networks trained on the same songs; “both” shows each one and their average.",
+            help="Networks trained on the same songs; the ensemble combines them and shows each one beside it.",
         )
         credentials = spotify_credentials()
         search_panel, upload_panel, record_panel, examples_panel = st.tabs(

@@ -24,16 +24,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_DIR))
-
-from mood.constants import MODEL_NAMES, SAMPLE_RATE  # noqa: E402
-from mood.weights import WEIGHTS_DIR_ENV  # noqa: E402
+from mood.constants import MODEL_NAMES, SAMPLE_RATE
+from mood.engine.weights import WEIGHTS_DIR_ENV
 
 COLD_START = """
 import sys, time
 t0 = time.perf_counter()
-from mood.inference import Predictor
+from mood.engine.inference import Predictor
 Predictor(sys.argv[1]).predict(sys.argv[2])
 print(time.perf_counter() - t0)
 """
@@ -67,8 +64,8 @@ def main() -> None:
     if args.weights_dir:
         env[WEIGHTS_DIR_ENV] = os.environ[WEIGHTS_DIR_ENV] = args.weights_dir
 
-    from mood.audio import load_audio
-    from mood.inference import Predictor
+    from mood.engine.audio import load_audio
+    from mood.engine.inference import Predictor
 
     clip, song = synthetic_song(30.0), synthetic_song(240.0)
     buffer = io.BytesIO()
@@ -79,7 +76,7 @@ def main() -> None:
     print(f"{'model':10s} {'cold start s':>13s} {'warm 30 s clip ms':>18s} {'warm 4 min song s':>18s}")
     for name in MODEL_NAMES:
         command = [sys.executable, "-c", COLD_START, name, str(wav_path)]
-        cold = float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO_DIR, env=env).stdout)
+        cold = float(subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout)
         predictor = Predictor(name)
         warm_clip = median_seconds(lambda p=predictor: p.predict(clip), args.repeats)
         warm_song = median_seconds(lambda p=predictor: p.predict(song), max(1, args.repeats // 2))

@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "tests")]
-
-from conftest import write_audio  # noqa: E402
-from e2e import CHROMIUM_ARGS, chromium_path, open_upload_tab, serve_app, upload_and_wait  # noqa: E402
-
-from mood.constants import SAMPLE_RATE  # noqa: E402
-from mood.demo import DEMO_CLIPS, synthesise  # noqa: E402
+from mood.constants import SAMPLE_RATE
+from mood.presentation.demo import DEMO_CLIPS, synthesise
+from tests.e2e import CHROMIUM_ARGS, chromium_path, open_upload_tab, serve_app, upload_and_wait
+from tests.helpers import write_audio
 
 
 def one_session(url: str, song: Path) -> tuple[float, str]:

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "tests")]
-
-from conftest import write_audio  # noqa: E402
-
-from mood.audio import load_audio  # noqa: E402
-from mood.constants import MOODS, SAMPLE_RATE  # noqa: E402
-from mood.inference import Predictor  # noqa: E402
+from mood.constants import MOODS, SAMPLE_RATE
+from mood.engine.audio import load_audio
+from mood.engine.inference import Predictor
+from mood.training.train import DEFAULT_DATA_DIR
+from tests.helpers import write_audio
 
 Variant = Callable[[np.ndarray, Path], np.ndarray]
 
@@ -50,7 +46,7 @@ VARIANTS: dict[str, Variant] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO_DIR.parent / "shared" / "data" / "4q")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--clips", type=int, default=40, help="clips, taken evenly from metadata.csv")
     parser.add_argument("--model", default="ensemble")
     args = parser.parse_args()

@@ -18,16 +18,16 @@ from mood.constants import MOODS
 from mood.errors import AudioError, ModelError, MoodError, SourceError
 
 if TYPE_CHECKING:
-    from mood.audio import load_audio as load_audio
-    from mood.inference import Prediction as Prediction
-    from mood.inference import Predictor as Predictor
-    from mood.inference import predict as predict
+    from mood.engine.audio import load_audio as load_audio
+    from mood.engine.inference import Prediction as Prediction
+    from mood.engine.inference import Predictor as Predictor
+    from mood.engine.inference import predict as predict
 
 _LAZY = {
-    "load_audio": "mood.audio",
-    "predict": "mood.inference",
-    "Predictor": "mood.inference",
-    "Prediction": "mood.inference",
+    "load_audio": "mood.engine.audio",
+    "predict": "mood.engine.inference",
+    "Predictor": "mood.engine.inference",
+    "Prediction": "mood.engine.inference",
 }
 
 __all__ = ["MOODS", "AudioError", "ModelError", "MoodError", "SourceError", *_LAZY]

@@ -12,25 +12,25 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from mood.constants import MODEL_NAMES, MOODS
+from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
 from mood.errors import MoodError
 
 if TYPE_CHECKING:
-    from mood.inference import Prediction
+    from mood.engine.inference import Prediction
 
 PROGRESS_MIN_INPUTS = 3  # show a progress bar from this many inputs on
 
 
 def get_parser() -> argparse.ArgumentParser:
     """The command-line options of ``python -m mood``."""
-    parser = argparse.ArgumentParser(prog="python -m mood", description="What mood does a song carry?")
+    parser = argparse.ArgumentParser(prog="mood", description="What mood does a song carry?")
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="judge the mood of audio files")
     analyze.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)"
     )
     analyze.add_argument(
-        "--model", choices=MODEL_NAMES, default="ensemble", help="which model judges (default: ensemble)"
+        "--model", choices=MODEL_NAMES, default=ENSEMBLE, help="which model judges (default: ensemble)"
     )
     analyze.add_argument("--json", action="store_true", help="print one JSON object per input and line")
     analyze.add_argument(
@@ -44,7 +44,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
     """Files as given; folders replaced by the audio files inside them, sorted."""
-    from mood.audio import AUDIO_EXTENSIONS
+    from mood.engine.audio import AUDIO_EXTENSIONS
 
     for path in paths:
         if path.is_dir():
@@ -64,7 +64,7 @@ def analyze(paths: Sequence[Path], model: str, as_json: bool, out: TextIO, weigh
     """Judge every input, printing as it goes; 0 if all succeeded, else 1."""
     from tqdm import tqdm
 
-    from mood.inference import Predictor
+    from mood.engine.inference import Predictor
 
     inputs = list(expand_paths(paths))
     if not inputs:
@@ -92,3 +92,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except MoodError as e:  # e.g. the model's weights failed verification
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def main_exit() -> None:
+    """The ``mood`` console script: :func:`main`, its status as the exit code."""
+    sys.exit(main())

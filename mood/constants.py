@@ -1,7 +1,7 @@
 """Every constant of the mood pipeline, in one place.
 
 Audio and feature values are recorded in each model's manifest; inference always reads
-them from the manifest (see :class:`mood.features.FeatureConfig`), these are the defaults
+them from the manifest (see :class:`mood.engine.features.FeatureConfig`), these are the defaults
 that training writes there.
 """
 
@@ -18,24 +18,34 @@ MOOD_DISPLAY_NAMES: Final = {
     "calm": "Calm / relaxed",
 }
 
-# Decoding.
-SAMPLE_RATE: Final = 22_050  # Hz, every decoded signal
+# Decoding: every song is decoded once, at this rate; each front end resamples from it.
+SAMPLE_RATE: Final = 22_050  # Hz
 MAX_DURATION_S: Final = 600.0  # analysis reads at most the first 10 minutes
 MIN_DURATION_S: Final = 1.0  # shorter clips are rejected
 DECODE_TIMEOUT_S: Final = 60.0  # wall-clock limit for one ffmpeg run
 SILENCE_RMS_DBFS: Final = -60.0  # a clip quieter than this (RMS) counts as silent
-TARGET_RMS_DBFS: Final = -20.0  # loudness every clip is normalised to before features
 
-# Log-mel spectrogram (librosa).
+# The front end of the project's own networks (ResNet18, CLDNN): log-mel power in dB.
+TARGET_RMS_DBFS: Final = -20.0  # loudness every clip is normalised to before its spectrogram
 N_FFT: Final = 2048  # samples, ~93 ms
 HOP_LENGTH: Final = 512  # samples, ~23 ms
 N_MELS: Final = 128
 TOP_DB: Final = 80.0  # dynamic range kept below the loudest bin of a clip
-
-# Analysis windows.
 WINDOW_S: Final = 5.0  # seconds a model sees at once
 WINDOW_HOP_S: Final = 2.5  # seconds between the starts of consecutive windows
-INFERENCE_BATCH_SIZE: Final = 32  # windows per forward pass
+
+# musicnn's front end (Pons & Serra, the `musicnn` package): log10(1 + C * mel power).
+MUSICNN_SAMPLE_RATE: Final = 16_000  # Hz
+MUSICNN_N_FFT: Final = 512  # samples, 32 ms
+MUSICNN_HOP_LENGTH: Final = 256  # samples, 16 ms
+MUSICNN_N_MELS: Final = 96
+MUSICNN_LOG_C: Final = 10_000.0
+MUSICNN_PATCH_FRAMES: Final = 187  # 3 s patches, as musicnn cuts them
+# ... and as the fine-tuned member hears it: one loudness for every clip, windows overlapping by half.
+MUSICNN_MOOD_LOUDNESS_DBFS: Final = -14.0  # RMS, about the level of the commercial masters musicnn learnt from
+MUSICNN_MOOD_HOP_FRAMES: Final = 94  # 1.5 s
+
+INFERENCE_BATCH_SIZE: Final = 64  # windows per forward pass
 
 
 def n_frames(duration_s: float, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH) -> int:
@@ -46,7 +56,13 @@ def n_frames(duration_s: float, sample_rate: int = SAMPLE_RATE, hop_length: int 
 WINDOW_FRAMES: Final = n_frames(WINDOW_S)
 assert WINDOW_FRAMES == 216, "DESIGN.md: a 5 s window is 216 frames"
 
-# Model names as people read them (the app, exports and charts).
-# The models a user can choose (DESIGN.md: CLI `--model`); "ensemble" is the mean of the others.
-MODEL_NAMES: Final = ("resnet18", "cldnn", "ensemble")
-MODEL_DISPLAY_NAMES: Final = {"ensemble": "Average of both", "resnet18": "ResNet18", "cldnn": "CLDNN"}
+# The models, in the order people see them, with their display names (the app, the CLI's
+# `--model` choices, exports and charts). The ensemble combines the members its manifest lists.
+ENSEMBLE: Final = "ensemble"
+MODEL_DISPLAY_NAMES: Final = {
+    ENSEMBLE: "Ensemble (all models)",
+    "musicnn": "musicnn, fine-tuned",
+    "resnet18": "ResNet18",
+    "cldnn": "CLDNN",
+}
+MODEL_NAMES: Final = tuple(MODEL_DISPLAY_NAMES)

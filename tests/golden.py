@@ -2,24 +2,21 @@
 
 After retraining, regenerate them (and commit the JSON) with:
 
-    .venv/bin/python tests/golden.py
+    .venv/bin/python -m tests.golden
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mood.constants import MODEL_NAMES, SAMPLE_RATE
-from mood.weights import SHIPPED_WEIGHTS_DIR, read_manifest
+from mood.constants import ENSEMBLE, SAMPLE_RATE
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models, read_network_manifest
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden_outputs.json"
-MODELS = MODEL_NAMES
+MODELS = tuple(available_models(SHIPPED_WEIGHTS_DIR))  # every shipped model, the ensemble included
 
 
 def golden_clips() -> dict[str, np.ndarray]:
@@ -37,10 +34,10 @@ def golden_clips() -> dict[str, np.ndarray]:
 
 def compute_outputs() -> dict[str, object]:
     """Each shipped model's probabilities on each golden clip, with the weights' checksums."""
-    from mood.inference import Predictor
+    from mood.engine.inference import Predictor
 
     outputs: dict[str, object] = {
-        "sha256": {name: read_manifest(name)["sha256"] for name in MODELS if name != "ensemble"}
+        "sha256": {name: read_network_manifest(name).sha256 for name in MODELS if name != ENSEMBLE}
     }
     for name in MODELS:
         predictor = Predictor(name, SHIPPED_WEIGHTS_DIR)

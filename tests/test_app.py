@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -18,7 +19,8 @@ from responses import matchers
 from streamlit.testing.v1 import AppTest
 
 from mood.constants import MODEL_DISPLAY_NAMES, MOOD_DISPLAY_NAMES, MOODS
-from mood.weights import read_manifest, write_manifest
+from mood.engine.weights import read_manifest, write_manifest
+from tests.helpers import typed_cv
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,6 +29,7 @@ DEEZER_SEARCH_URL = "https://api.deezer.com/search"
 DEEZER_TRACK_URL = "https://api.deezer.com/track/67238735"
 TOKEN_URL = "https://accounts.spotify.com/api/token"
 SPOTIFY_SEARCH_URL = "https://api.spotify.com/v1/search"
+ENSEMBLE_NAME = MODEL_DISPLAY_NAMES["ensemble"]
 HEADLINE = re.compile(r"^## \S+ (?P<mood>.+) — (?P<percent>\d+) %$")
 
 
@@ -78,7 +81,7 @@ def test_the_page_opens_with_every_input_and_nothing_to_analyse(app: AppTest) ->
     assert [t.label for t in at.tabs] == [
         "🎧 Analyse a song", "🔎 Search", "📁 Upload", "🎙️ Record", "✨ Examples", "📖 About the models",
     ]  # fmt: skip
-    assert at.radio(key="model").options == ["Both, side by side", "ResNet18", "CLDNN"]
+    assert at.radio(key="model").options == ["Ensemble (all models)", "ResNet18", "CLDNN"]
     assert any("Pick a song above" in i.value for i in at.info)
     uploader = at.file_uploader(key="upload")
     assert {".wav", ".mp3", ".ogg", ".flac", ".m4a", ".webm"} <= set(uploader.allowed_type)
@@ -93,14 +96,14 @@ def test_an_uploaded_wav_shows_the_headline_the_four_probabilities_and_the_sessi
     at.run()
     _assert_no_failure(at)
 
-    numbers = _frame(at, "Average of both")
+    numbers = _frame(at, ENSEMBLE_NAME)
     assert list(numbers.index) == [MOOD_DISPLAY_NAMES[m] for m in MOODS]
-    assert list(numbers.columns) == ["Average of both", "ResNet18", "CLDNN"]
+    assert list(numbers.columns) == [ENSEMBLE_NAME, "ResNet18", "CLDNN"]
     assert numbers.sum().to_numpy() == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
     headline = _headline(at)
-    top = numbers["Average of both"].idxmax()
+    top = numbers[ENSEMBLE_NAME].idxmax()
     assert headline["mood"] == top
-    assert int(headline["percent"]) == round(100 * numbers["Average of both"].max())
+    assert int(headline["percent"]) == round(100 * numbers[ENSEMBLE_NAME].max())
     assert any(re.match(r"\*\*(Clearly|Leaning|Mixed)", m.value) for m in at.markdown)
 
     songs = _frame(at, "source")
@@ -124,7 +127,7 @@ def test_garbage_is_a_friendly_error_and_the_app_keeps_working(app: AppTest) -> 
 def test_switching_models_reanalyses_the_same_song(app: AppTest) -> None:
     at = app.run()
     at.button(key="demo-storm-bursts").click().run()
-    assert list(_frame(at, "Average of both").columns) == ["Average of both", "ResNet18", "CLDNN"]
+    assert list(_frame(at, ENSEMBLE_NAME).columns) == [ENSEMBLE_NAME, "ResNet18", "CLDNN"]
     for model in ("resnet18", "cldnn"):
         at.radio(key="model").set_value(model).run()
         _assert_no_failure(at)
@@ -229,7 +232,7 @@ def test_an_unexpected_failure_is_an_apology_and_is_logged(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("internal detail 0xdeadbeef")
 
-    monkeypatch.setattr("mood.analysis.spectrogram", broken)
+    monkeypatch.setattr("mood.presentation.analysis.spectrogram", broken)
     at = app.run()
     with caplog.at_level(logging.ERROR, logger="mood.app"):
         at.button(key="demo-sunny-arpeggio").click().run()
@@ -246,7 +249,7 @@ def test_about_says_models_are_not_yet_evaluated(app: AppTest) -> None:
     waiting = [i.value for i in at.info if "not yet evaluated" in i.value]
     assert len(waiting) == 3
     overview = _frame(at, "macro_f1")
-    assert overview["model"].tolist() == ["Average of both", "ResNet18", "CLDNN"]
+    assert overview["model"].tolist() == ["Ensemble (all models)", "ResNet18", "CLDNN"]
     assert overview["macro_f1"].isna().all()
     assert any("Sad vs calm is the hard pair" in m.value for m in at.markdown)
 
@@ -267,7 +270,7 @@ def _evaluated_weights(random_weights_dir: Path, tmp_path: Path) -> Path:
     """The random-weight models with cross-validated figures in their manifests."""
     evaluated = shutil.copytree(random_weights_dir, tmp_path / "weights")
     for name in ("ensemble", "resnet18", "cldnn"):
-        write_manifest({**read_manifest(name, evaluated), "cv": CV}, name, evaluated)
+        write_manifest(dataclasses.replace(read_manifest(name, evaluated), cv=typed_cv(CV)), evaluated)
     return evaluated
 
 

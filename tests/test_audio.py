@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SR, chord_progression, tone, write_audio
 
-from mood.audio import load_audio
 from mood.constants import SAMPLE_RATE
+from mood.engine.audio import load_audio
 from mood.errors import AudioError
+from tests.helpers import SR, chord_progression, tone, write_audio
 
 
 def dominant_frequency(wav: np.ndarray, sr: int = SAMPLE_RATE) -> float:
@@ -60,7 +60,7 @@ def test_stereo_from_ffmpeg_path_is_mono(tmp_path: Path) -> None:
     stereo = np.stack([tone(440.0, 2.0), tone(440.0, 2.0)], axis=1)
     wav_path = tmp_path / "stereo.wav"
     sf.write(wav_path, stereo, SR)
-    from conftest import write_with_ffmpeg
+    from tests.helpers import write_with_ffmpeg
 
     m4a = write_with_ffmpeg(load_audio(wav_path, sr=SR), SR, tmp_path / "stereo.m4a", "-c:a", "aac", "-ac", "2")
     assert load_audio(m4a).ndim == 1

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_audio
-from e2e import CHROMIUM_ARGS, chromium_path, open_upload_tab, serve_app, upload_and_wait
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
-from mood.demo import synthesise
+from mood.presentation.demo import synthesise
+from tests.e2e import CHROMIUM_ARGS, chromium_path, open_upload_tab, serve_app, upload_and_wait
+from tests.helpers import write_audio
 
 pytestmark = pytest.mark.browser  # the conftest network guard still applies: all traffic is on 127.0.0.1
 TIMEOUT_MS = 120_000

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from mood.charts import (
+from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.engine.features import Spectrogram
+from mood.engine.inference import Prediction, WindowPrediction
+from mood.presentation.charts import (
     MOOD_COLOURS,
     confusion_chart,
     figure_png,
@@ -19,9 +22,7 @@ from mood.charts import (
     spectrogram_figure,
     timeline_chart,
 )
-from mood.constants import MOOD_DISPLAY_NAMES, MOODS
-from mood.features import Spectrogram
-from mood.inference import Prediction, WindowPrediction
+from tests.helpers import cv_block, typed_cv
 
 
 def _window(start_s: float, top: str) -> WindowPrediction:
@@ -95,7 +96,7 @@ def test_the_mood_map_labels_the_quadrants_and_places_every_song() -> None:
 
 
 def test_the_confusion_chart_shows_row_shares() -> None:
-    cv = {"confusion": [[8, 2, 0, 0], [1, 9, 0, 0], [0, 0, 5, 5], [0, 0, 4, 6]]}
+    cv = typed_cv(cv_block([[8, 2, 0, 0], [1, 9, 0, 0], [0, 0, 5, 5], [0, 0, 4, 6]]))
     spec = confusion_chart(cv, "ResNet18").to_dict()
     cells = _layers(spec)[0]
     assert cells["encoding"]["x"]["title"] == "Predicted mood"
@@ -109,7 +110,7 @@ def test_the_confusion_chart_shows_row_shares() -> None:
 def test_the_spectrogram_figure_has_labelled_axes_a_colour_bar_and_the_windows() -> None:
     n_mels, n_frames = 128, 431
     spec = Spectrogram(
-        mel_db=np.random.default_rng(0).normal(-40, 10, (n_mels, n_frames)).astype(np.float32),
+        mel=np.random.default_rng(0).normal(-40, 10, (n_mels, n_frames)).astype(np.float32),
         times_s=(np.arange(n_frames) * 512 / 22050).astype(np.float32),
         freqs_hz=np.linspace(0, 11025, n_mels).astype(np.float32),
     )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import chord_progression, write_audio
 
 from mood.cli import main
 from mood.constants import MOODS
+from mood.engine.manifest import EnsembleManifest
+from mood.engine.weights import clear_cache, write_manifest
+from tests.helpers import chord_progression, write_audio
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,47 @@ def test_readable_table(songs: Path, random_weights_dir: Path) -> None:
 def test_unknown_weights_folder_exits_nonzero(tmp_path: Path, songs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", "--weights-dir", str(tmp_path), str(songs)]) == 2
     assert "No model named 'ensemble'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def weights_copy(random_weights_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the random-weight models to break; no network loaded from it outlives the test."""
+    clear_cache()
+    yield shutil.copytree(random_weights_dir, tmp_path / "weights")
+    clear_cache()
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_a_manifest_missing_a_field_is_a_one_line_error(
+    weights_copy: Path, songs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest_path = weights_copy / "cldnn.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["features"]["n_fft"]
+    manifest_path.write_text(json.dumps(manifest))
+    status = main(["analyze", "--model", "cldnn", "--weights-dir", str(weights_copy), str(songs / "b.mp3")])
+    assert status != 0
+    error = _one_line_error(capsys)
+    assert "cldnn.json" in error and "features.n_fft" in error
+
+
+def test_an_ensemble_member_that_is_missing_is_a_one_line_error(
+    weights_copy: Path, songs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(EnsembleManifest(name="ensemble", members=["resnet18", "musicnn"]), weights_copy)
+    status = main(["analyze", "--model", "ensemble", "--weights-dir", str(weights_copy), str(songs / "b.mp3")])
+    assert status != 0
+    error = _one_line_error(capsys)
+    assert "'musicnn'" in error and "Available" in error
 
 
 def test_python_dash_m_help_is_a_real_entry_point() -> None:

@@ -6,12 +6,12 @@ import io
 
 import numpy as np
 import soundfile as sf
-from conftest import tone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mood.audio import load_audio
+from mood.engine.audio import load_audio
 from mood.errors import AudioError
+from tests.helpers import tone
 
 _buffer = io.BytesIO()
 sf.write(_buffer, tone(440.0, seconds=0.5, sr=8_000), 8_000, format="WAV")

@@ -6,9 +6,9 @@ import librosa
 import numpy as np
 import pytest
 
-from mood.audio import load_audio
 from mood.constants import MOODS, SAMPLE_RATE
-from mood.demo import DEMO_CLIPS, DEMO_DURATION_S, EXAMPLE_SONGS, demo_clip, demo_wav_bytes, synthesise
+from mood.engine.audio import load_audio
+from mood.presentation.demo import DEMO_CLIPS, DEMO_DURATION_S, EXAMPLE_SONGS, demo_clip, demo_wav_bytes, synthesise
 
 KEYS = [clip.key for clip in DEMO_CLIPS]
 

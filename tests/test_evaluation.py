@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 
-from mood.evaluation import confidence_reliability, cv_markdown, cv_metrics
+from mood.engine.manifest import Reliability
+from mood.training.evaluation import (
+    confidence_reliability,
+    cv_markdown,
+    cv_metrics,
+    plot_confusions,
+    row_shares,
+)
+from tests.helpers import typed_cv
 
 # Rows: clear and right, clear and wrong, leaning and right, mixed and wrong, mixed and right.
 PROBABILITIES = np.array(
@@ -37,8 +48,38 @@ def test_a_level_no_clip_got_has_no_accuracy() -> None:
 
 def test_markdown_has_the_reliability_table_when_every_model_has_one() -> None:
     cv = cv_metrics(TRUE, PROBABILITIES.argmax(axis=1), [0])
-    assert "confidence level was right" not in cv_markdown({"resnet18": cv})
+    assert "confidence level was right" not in cv_markdown({"resnet18": typed_cv(cv)})
 
-    with_record = {**cv, "confidence": confidence_reliability(TRUE[:2], PROBABILITIES[:2])}
+    with_record = typed_cv({**cv, "confidence": confidence_reliability(TRUE[:2], PROBABILITIES[:2])})
+    assert with_record.confidence["leaning"] == Reliability(clips=0, accuracy=None)
     markdown = cv_markdown({"resnet18": with_record})
     assert "| resnet18 | 2 clips, 50% right | 0 clips | 0 clips |" in markdown
+    # ... and only when every model has one
+    assert "confidence level was right" not in cv_markdown({"resnet18": with_record, "cldnn": typed_cv(cv)})
+
+
+# No "sad" clip in these folds: the third row of the confusion matrix is all zeros.
+CONFUSION_WITH_AN_EMPTY_ROW = [[3, 1, 0, 0], [0, 2, 0, 2], [0, 0, 0, 0], [1, 0, 0, 3]]
+
+
+def test_a_mood_without_clips_has_a_row_of_zero_shares() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shares = row_shares(CONFUSION_WITH_AN_EMPTY_ROW)
+    assert not np.isnan(shares).any()
+    np.testing.assert_array_equal(shares[2], [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(shares[0], [0.75, 0.25, 0.0, 0.0])
+    np.testing.assert_allclose(shares[1], [0.0, 0.5, 0.0, 0.5])
+    np.testing.assert_allclose(shares.sum(axis=1), [1.0, 1.0, 0.0, 1.0])
+
+
+def test_the_confusion_figure_of_a_mood_without_clips(tmp_path: Path) -> None:
+    true = np.array([0, 0, 0, 0, 1, 1, 1, 1, 3, 3, 3, 3])
+    predicted = np.array([0, 0, 0, 1, 1, 1, 3, 3, 0, 3, 3, 3])
+    cv = typed_cv(cv_metrics(true, predicted, [0]))
+    assert cv.confusion == CONFUSION_WITH_AN_EMPTY_ROW
+    path = tmp_path / "figures" / "confusion.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_confusions({"resnet18": cv, "cldnn": cv}, path)
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

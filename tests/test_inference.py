@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import chord_progression, write_audio
 
 from mood.constants import MOODS, SAMPLE_RATE
+from mood.engine.features import SCRATCH_FRONT_END, log_mels
+from mood.engine.inference import Prediction, Predictor, confidence_level, predict
 from mood.errors import AudioError, ModelError
-from mood.features import log_mel
-from mood.inference import Prediction, Predictor, confidence_level, predict
+from tests.helpers import chord_progression, write_audio
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,10 @@ def test_prediction_fields(ensemble: Predictor, song_wav_bytes: bytes) -> None:
 
 def test_ensemble_is_the_mean_of_its_members(ensemble: Predictor, random_weights_dir: Path) -> None:
     wav = chord_progression(seconds=6.0, sr=SAMPLE_RATE)
-    mean, *members = ensemble.predict_members(log_mel(wav), 6.0)
+    mels = log_mels(wav, ensemble.front_ends)
+    assert list(mels) == [SCRATCH_FRONT_END]  # both members hear the same front end: computed once
+    mean, *members = ensemble.predict_mels(mels, 6.0)
+    assert mean.model == "ensemble"
     assert [m.model for m in members] == ["resnet18", "cldnn"]
     alone = [Predictor(name, random_weights_dir).predict(wav) for name in ("resnet18", "cldnn")]
     for member, single in zip(members, alone, strict=True):
@@ -48,6 +51,7 @@ def test_ensemble_is_the_mean_of_its_members(ensemble: Predictor, random_weights
         assert mean.probabilities[mood] == pytest.approx(
             (alone[0].probabilities[mood] + alone[1].probabilities[mood]) / 2, abs=2e-6
         )
+    assert ensemble.analyse(wav).predictions == (mean, *members)
 
 
 def test_a_four_minute_song_gets_a_full_timeline(random_weights_dir: Path) -> None:
@@ -93,6 +97,22 @@ def test_confidence_words(probabilities: tuple[float, ...], expected: str) -> No
     prediction = Prediction("resnet18", dict(zip(MOODS, probabilities, strict=True)), 30.0, ())
     assert prediction.confidence == expected
     assert confidence_level(np.array(probabilities[::-1], dtype=np.float32)) == expected  # order does not matter
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        ((0.45, 0.35, 0.1, 0.1), "leaning"),  # 0.45 - 0.35 is 0.10000000000000003 in floats
+        ((0.35, 0.25, 0.2, 0.2), "leaning"),  # 0.35 - 0.25 is 0.09999999999999998
+        ((0.6, 0.3, 0.05, 0.05), "clear"),  # a lead of exactly 30 points
+        ((0.399, 0.3, 0.201, 0.1), "mixed"),  # 9.9 points
+    ],
+)
+def test_confidence_thresholds_are_exact_percentage_points(probabilities: tuple[float, ...], expected: str) -> None:
+    assert confidence_level(probabilities) == expected
+    assert confidence_level(np.array(probabilities, dtype=np.float32)) == expected
+    prediction = Prediction("cldnn", dict(zip(MOODS, probabilities, strict=True)), 30.0, ())
+    assert prediction.confidence == expected
 
 
 def test_to_dict_is_the_design_json(ensemble: Predictor, song_wav_bytes: bytes) -> None:

@@ -11,22 +11,27 @@ import numpy as np
 import pytest
 import torch
 
-from mood.constants import MOODS, N_MELS, WINDOW_FRAMES
+from mood.constants import MOODS
+from mood.engine.features import SCRATCH_FRONT_END
+from mood.engine.inference import network_logits, window_outputs
+from mood.engine.models import build_model
+from mood.engine.weights import available_models, clear_cache, load_network, member_names
 from mood.errors import ModelError
-from mood.models import build_model
-from mood.weights import available_models, clear_cache, load_model, load_models
+
+N_MELS = SCRATCH_FRONT_END.n_mels
+WINDOW_FRAMES = SCRATCH_FRONT_END.window_frames
 
 
 @pytest.mark.parametrize("architecture", ["resnet18", "cldnn"])
 def test_architectures_map_windows_to_four_logits(architecture: str) -> None:
-    network = build_model(architecture, N_MELS, len(MOODS)).eval()
+    network = build_model(architecture, SCRATCH_FRONT_END, len(MOODS)).eval()
     with torch.inference_mode():
         assert network(torch.randn(3, N_MELS, WINDOW_FRAMES)).shape == (3, 4)
         assert network(torch.randn(1, N_MELS, 2 * WINDOW_FRAMES)).shape == (1, 4)
 
 
 def test_cldnn_lstm_stays_fp32_under_autocast() -> None:
-    network = build_model("cldnn", N_MELS, 4).eval()
+    network = build_model("cldnn", SCRATCH_FRONT_END, 4).eval()
     x = torch.randn(2, N_MELS, WINDOW_FRAMES)
     seen: list[torch.dtype] = []
     network.lstm.register_forward_hook(lambda _m, _i, out: seen.append(out[0].dtype))
@@ -37,23 +42,31 @@ def test_cldnn_lstm_stays_fp32_under_autocast() -> None:
 
 def test_unknown_architecture() -> None:
     with pytest.raises(ModelError, match="known: resnet18, cldnn"):
-        build_model("vgg", N_MELS, 4)
+        build_model("vgg", SCRATCH_FRONT_END, 4)
 
 
 def test_registry_loads_verifies_and_caches(random_weights_dir: Path) -> None:
     assert available_models(random_weights_dir) == ["cldnn", "ensemble", "resnet18"]
-    model = load_model("resnet18", random_weights_dir)
-    assert model is load_model("resnet18", random_weights_dir)
+    model = load_network("resnet18", random_weights_dir)
+    assert model is load_network("resnet18", random_weights_dir)
     assert not model.network.training
-    assert [m.name for m in load_models("ensemble", random_weights_dir)] == ["resnet18", "cldnn"]
-    probs = model.window_probabilities(np.zeros((40, N_MELS, WINDOW_FRAMES), dtype=np.float32))
-    assert probs.shape == (40, 4)
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.manifest.features == SCRATCH_FRONT_END
+    assert member_names("ensemble", random_weights_dir) == ["resnet18", "cldnn"]
+    assert member_names("cldnn", random_weights_dir) == ["cldnn"]
+    mel = np.zeros((N_MELS, 40 * 108 + 108), dtype=np.float32)
+    outputs = window_outputs(model, mel)
+    assert outputs.probabilities.shape == (40, 4)
+    np.testing.assert_allclose(outputs.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_ensemble_has_no_weights_of_its_own(random_weights_dir: Path) -> None:
+    with pytest.raises(ModelError, match="'ensemble' combines other models \\(resnet18, cldnn\\)"):
+        load_network("ensemble", random_weights_dir)
 
 
 def test_unknown_model_lists_the_available_ones(random_weights_dir: Path) -> None:
     with pytest.raises(ModelError, match="Available: cldnn, ensemble, resnet18"):
-        load_model("vggish", random_weights_dir)
+        load_network("vggish", random_weights_dir)
 
 
 @pytest.fixture
@@ -64,44 +77,67 @@ def weights_copy(random_weights_dir: Path, tmp_path: Path) -> Path:
     return folder
 
 
+def _edit_manifest(folder: Path, name: str, edit: object) -> None:
+    path = folder / f"{name}.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)  # type: ignore[operator]
+    path.write_text(json.dumps(manifest))
+
+
 def test_sha256_mismatch_is_refused(weights_copy: Path) -> None:
     with (weights_copy / "cldnn.pt").open("ab") as f:
         f.write(b"tampered")
     with pytest.raises(ModelError, match="does not match its manifest"):
-        load_model("cldnn", weights_copy)
+        load_network("cldnn", weights_copy)
 
 
 def test_label_mismatch_is_refused(weights_copy: Path) -> None:
-    manifest_path = weights_copy / "cldnn.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["labels"] = ["happy", "sad", "angry", "calm"]
-    manifest_path.write_text(json.dumps(manifest))
+    _edit_manifest(weights_copy, "cldnn", lambda m: m.update(labels=["happy", "sad", "angry", "calm"]))
     with pytest.raises(ModelError, match="expects"):
-        load_model("cldnn", weights_copy)
+        load_network("cldnn", weights_copy)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m["features"].pop("n_fft"), "In cldnn.json, the field 'features.n_fft' is missing"),
+        (lambda m: m["features"].pop("loudness_dbfs"), "'features.loudness_dbfs' is missing"),
+        (lambda m: m.pop("sha256"), "the field 'sha256' is missing"),
+        (lambda m: m["features"].update(n_mels="128"), "'features.n_mels' must be int"),
+        (lambda m: m["features"].update(scaling="linear"), "'features.scaling' must be one of"),
+        (lambda m: m.update(params=True), "'params' must be int"),
+        (lambda m: m.update(labels="happy"), "'labels' must be a list"),
+    ],
+)
+def test_a_missing_or_wrong_manifest_field_is_named(weights_copy: Path, edit: object, message: str) -> None:
+    _edit_manifest(weights_copy, "cldnn", edit)
+    with pytest.raises(ModelError, match=message.replace("(", "\\(")):
+        load_network("cldnn", weights_copy)
 
 
 def test_missing_weights_and_corrupt_manifest(weights_copy: Path) -> None:
     (weights_copy / "resnet18.pt").unlink()
     with pytest.raises(ModelError, match="missing"):
-        load_model("resnet18", weights_copy)
+        load_network("resnet18", weights_copy)
     (weights_copy / "cldnn.json").write_text("{not json")
     with pytest.raises(ModelError, match="corrupt"):
-        load_model("cldnn", weights_copy)
+        load_network("cldnn", weights_copy)
 
 
 def test_concurrent_inference_matches_serial(random_weights_dir: Path) -> None:
-    model = load_model("cldnn", random_weights_dir)
+    model = load_network("cldnn", random_weights_dir)
     batches = [np.random.default_rng(i).normal(size=(3, N_MELS, WINDOW_FRAMES)).astype(np.float32) for i in range(6)]
-    expected = [model.window_probabilities(b) for b in batches]
+    expected = [network_logits(model.network, b) for b in batches]
     results: dict[int, np.ndarray] = {}
 
     def work(i: int) -> None:
-        results[i] = model.window_probabilities(batches[i])
+        with model.lock:
+            results[i] = network_logits(model.network, batches[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for i, probs in enumerate(expected):
-        np.testing.assert_allclose(results[i], probs, rtol=1e-5)
+    for i, logits in enumerate(expected):
+        np.testing.assert_allclose(results[i], logits, rtol=1e-5)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
-from mood.inference import Prediction, WindowPrediction
-from mood.report import (
+from mood.engine.inference import Prediction, WindowPrediction
+from mood.engine.manifest import Reliability
+from mood.presentation.report import (
     SONG_COLUMNS,
     SongResult,
     confidence_explanation,
@@ -45,9 +46,9 @@ def test_the_confidence_sentence(probabilities: tuple[float, float, float, float
 
 
 RECORD = {
-    "clear": {"clips": 500, "accuracy": 0.838},
-    "leaning": {"clips": 260, "accuracy": 0.558},
-    "mixed": {"clips": 140, "accuracy": 0.4},
+    "clear": Reliability(clips=500, accuracy=0.838),
+    "leaning": Reliability(clips=260, accuracy=0.558),
+    "mixed": Reliability(clips=140, accuracy=0.4),
 }
 
 
@@ -56,7 +57,8 @@ def test_the_confidence_explanation_says_how_often_such_answers_were_right() -> 
     explained = confidence_explanation("clear", RECORD)
     assert explained.startswith(confidence_explanation("clear"))
     assert explained.endswith("answers this sure were right 84 % of the time.")
-    assert confidence_explanation("mixed", {"mixed": {"clips": 0, "accuracy": None}}) == confidence_explanation("mixed")
+    unmeasured = {"mixed": Reliability(clips=0, accuracy=None)}
+    assert confidence_explanation("mixed", unmeasured) == confidence_explanation("mixed")
 
 
 def test_the_reliability_list_gives_each_level_its_share_and_accuracy() -> None:
@@ -64,6 +66,12 @@ def test_the_reliability_list_gives_each_level_its_share_and_accuracy() -> None:
         "- *Clearly*: 56 % of the songs, right 84 % of the time",
         "- *Leaning*: 29 % of the songs, right 56 % of the time",
         "- *Mixed*: 16 % of the songs, right 40 % of the time",
+    ]
+    # a level no test song got has no accuracy to give, and no line
+    with_empty = {**RECORD, "mixed": Reliability(clips=0, accuracy=None)}
+    assert [line.split(":")[0] for line in reliability_markdown(with_empty).splitlines()] == [
+        "- *Clearly*",
+        "- *Leaning*",
     ]
 
 
@@ -75,7 +83,7 @@ def test_words_for_moods_and_percentages() -> None:
 
 def test_the_probability_frame_puts_models_side_by_side() -> None:
     frame = probability_frame([prediction(0.4, 0.2, 0.2, 0.2), prediction(0.7, 0.1, 0.1, 0.1, model="resnet18")])
-    assert list(frame.columns) == ["Average of both", "ResNet18"]
+    assert list(frame.columns) == ["Ensemble (all models)", "ResNet18"]
     assert list(frame.index) == [MOOD_DISPLAY_NAMES[m] for m in MOODS]
     assert frame.loc["Happy / upbeat", "ResNet18"] == 0.7
 

@@ -1,7 +1,7 @@
 """The weights in weights/ load, match their manifests, and still give their golden outputs.
 
 A change to decoding or features that silently shifts predictions fails here. After a
-deliberate retraining, regenerate the goldens: `.venv/bin/python tests/golden.py`.
+deliberate retraining, regenerate the goldens: `.venv/bin/python -m tests.golden`.
 """
 
 from __future__ import annotations
@@ -10,34 +10,38 @@ import json
 
 import numpy as np
 import pytest
-from golden import GOLDEN_PATH, MODELS, golden_clips
 
-from mood.constants import MOODS
-from mood.features import DEFAULT_CONFIG, FeatureConfig
-from mood.inference import Predictor
-from mood.weights import SHIPPED_WEIGHTS_DIR, read_manifest, sha256_of
+from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
+from mood.engine.inference import Predictor
+from mood.engine.manifest import NetworkManifest
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, sha256_of
+from tests.golden import GOLDEN_PATH, MODELS, golden_clips
 
 GOLDEN = json.loads(GOLDEN_PATH.read_text())
+NETWORKS = [name for name in MODELS if name != ENSEMBLE]
 
 
-@pytest.mark.parametrize("name", ["resnet18", "cldnn"])
+def test_every_shipped_model_is_a_known_model_with_golden_outputs() -> None:
+    assert ENSEMBLE in MODELS and set(MODELS) <= set(MODEL_NAMES)
+    assert set(GOLDEN) - {"sha256"} == set(MODELS)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
 def test_manifest_describes_the_weights(name: str) -> None:
     manifest = read_manifest(name, SHIPPED_WEIGHTS_DIR)
-    assert manifest["name"] == name and manifest["architecture"] == name
-    assert manifest["labels"] == list(MOODS)
-    assert manifest["sha256"] == sha256_of(SHIPPED_WEIGHTS_DIR / f"{name}.pt") == GOLDEN["sha256"][name]
-    assert FeatureConfig.from_dict(manifest) == DEFAULT_CONFIG
-    assert manifest["params"] > 1e6
+    assert isinstance(manifest, NetworkManifest)
+    assert manifest.name == name and manifest.labels == list(MOODS)
+    assert manifest.sha256 == sha256_of(SHIPPED_WEIGHTS_DIR / f"{name}.pt") == GOLDEN["sha256"][name]
+    assert manifest.params > 1e5
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_cross_validated_figures_are_recorded(name: str) -> None:
-    cv = read_manifest(name, SHIPPED_WEIGHTS_DIR)["cv"]
-    assert cv["folds"] == [0, 1, 2, 3, 4]
-    assert set(cv["per_class"]) == set(MOODS)
-    confusion = np.array(cv["confusion"])
+    cv = read_manifest(name, SHIPPED_WEIGHTS_DIR).cv
+    assert cv is not None and cv.folds == [0, 1, 2, 3, 4]
+    confusion = np.array(cv.confusion)
     assert confusion.shape == (4, 4) and confusion.sum() == 900
-    assert cv["accuracy"] == pytest.approx(np.trace(confusion) / 900, abs=1e-4)
+    assert cv.accuracy == pytest.approx(np.trace(confusion) / 900, abs=1e-4)
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mood.sources.constants import DURATION_TOLERANCE_S
 from mood.sources.matching import best_match, core_title
-from mood.sources.models import Track
+from mood.sources.records import Track
 
 WANTED = Track(
     title="Get Lucky (feat. Pharrell Williams & Nile Rodgers) - Radio Edit",

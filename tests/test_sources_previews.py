@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import requests
 import responses
-from conftest import SPOTIFY_GET_LUCKY
 from responses import matchers
 
 from mood.errors import SourceError
 from mood.sources import PreviewAudio, Track, fetch_preview
-from mood.sources.models import Preview
 from mood.sources.previews import resolve_preview
+from mood.sources.records import Preview
+from tests.helpers import SPOTIFY_GET_LUCKY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ISRC_URL = "https://api.deezer.com/track/isrc:USQX91300108"

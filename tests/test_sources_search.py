@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import requests
 import responses
-from conftest import SPOTIFY_GET_LUCKY
 from responses import matchers
 
 from mood.errors import SourceError
 from mood.sources import SpotifyCredentials, Track, search_tracks
 from mood.sources.constants import REQUEST_TIMEOUT_S
+from tests.helpers import SPOTIFY_GET_LUCKY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN_URL = "https://accounts.spotify.com/api/token"

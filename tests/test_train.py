@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import chord_progression, tone, write_audio
 
 from mood.constants import MOODS
-from mood.train import main
-from mood.weights import load_model, read_manifest
+from mood.engine.weights import load_model, read_manifest
+from mood.training.train import main
+from tests.helpers import chord_progression, tone, write_audio
 
 CLIPS_PER_MOOD = 12  # 48 clips in 4 folds: 36 training clips, one batch of 32 per epoch
 N_FOLDS = 4

@@ -5,8 +5,8 @@ Deezer or iTunes preview, never from Spotify.
 """
 
 from mood.sources.credentials import SpotifyCredentials, credentials_from
-from mood.sources.models import PreviewAudio, SearchResults, Track
 from mood.sources.previews import fetch_preview
+from mood.sources.records import PreviewAudio, SearchResults, Track
 from mood.sources.search import search_tracks
 
 __all__ = [

@@ -22,8 +22,8 @@ from mood.sources.constants import (
 )
 from mood.sources.http import get_json, malformed_answer
 from mood.sources.matching import best_match, core_title
-from mood.sources.models import Preview, Track
 from mood.sources.parsing import as_object, as_seconds, as_text
+from mood.sources.records import Preview, Track
 
 PROVIDER = "deezer"
 _SERVICE = SERVICE_NAMES[PROVIDER]

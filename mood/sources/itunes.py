@@ -7,8 +7,8 @@ import requests
 from mood.sources.constants import ITUNES_SEARCH_URL, MAX_RESULTS, SERVICE_NAMES
 from mood.sources.http import get_json, malformed_answer
 from mood.sources.matching import best_match, core_title
-from mood.sources.models import Preview, Track
 from mood.sources.parsing import as_list, as_object, as_seconds, as_text
+from mood.sources.records import Preview, Track
 
 PROVIDER = "itunes"
 _SERVICE = SERVICE_NAMES[PROVIDER]

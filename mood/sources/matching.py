@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from mood.sources.constants import DURATION_TOLERANCE_S
-from mood.sources.models import Track
+from mood.sources.records import Track
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from mood.errors import AudioError, SourceError
 from mood.sources import deezer, itunes
 from mood.sources.constants import PREVIEW_MIME_TYPES, SERVICE_NAMES
 from mood.sources.http import Download, ExpiredLinkError, download
-from mood.sources.models import Preview, PreviewAudio, Track
+from mood.sources.records import Preview, PreviewAudio, Track
 
 _Finder = Callable[[requests.Session, Track], Preview | None]
 _FINDERS: tuple[tuple[str, _Finder], ...] = (
@@ -86,7 +86,7 @@ def _download(session: requests.Session, preview: Preview) -> Download:
 
 def _check_plays(data: bytes, preview: Preview) -> None:
     # Imported here: decoding pulls in librosa, which only fetching a preview needs.
-    from mood.audio import load_audio
+    from mood.engine.audio import load_audio
 
     try:
         load_audio(data)

@@ -10,7 +10,7 @@ from mood.errors import SourceError
 from mood.sources import deezer, spotify
 from mood.sources.constants import MAX_RESULTS
 from mood.sources.credentials import SpotifyCredentials
-from mood.sources.models import SearchResults
+from mood.sources.records import SearchResults
 
 _SEPARATOR = re.compile(r"\s+[-–—]\s+")  # the " - " of "artist - title"
 

@@ -26,8 +26,8 @@ from mood.sources.constants import (
 )
 from mood.sources.credentials import SpotifyCredentials
 from mood.sources.http import malformed_answer, request_error, status_error
-from mood.sources.models import Track
 from mood.sources.parsing import as_list, as_object, as_seconds, as_text
+from mood.sources.records import Track
 
 # spotipy's DEBUG messages include the token request's Basic-auth header (the client secret):
 # keep them off even when an app turns DEBUG logging on.

@@ -1,8 +1,8 @@
-"""One song through the whole pipeline, once: decode, spectrogram, every model.
+"""One song through the whole pipeline, once: decode, spectrograms, every model.
 
-The app analyses a :class:`Clip` (audio bytes and how to present them) with
-:func:`analyse`; the decoded samples and the spectrogram are computed once and shared by
-every model and every chart.
+The app analyses a :class:`Song` (audio bytes and how to present them) with
+:func:`analyse`; the decoded samples and each front end's spectrogram are computed once
+and shared by every model and every chart.
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from mood.audio import AudioSource
-from mood.features import Spectrogram, spectrogram, to_samples
-from mood.inference import Prediction, Predictor
+from mood.constants import SAMPLE_RATE
+from mood.engine.audio import AudioSource
+from mood.engine.features import FrontEnd, Spectrogram, log_mels, spectrogram, to_samples
+from mood.engine.inference import Prediction, Predictor
 from mood.sources.constants import SERVICE_NAMES
-from mood.sources.models import PreviewAudio
+from mood.sources.records import PreviewAudio
 
-ANALYSIS_STEPS: Final = ("Decoding the audio", "Computing the spectrogram", "Listening with the model")
+ANALYSIS_STEPS: Final = ("Decoding the audio", "Computing the spectrograms", "Listening with the models")
 
 
 @dataclass(frozen=True)
-class Clip:
+class Song:
     """A song to analyse: its audio file, and what to call it and credit.
 
     Attributes:
@@ -60,11 +61,11 @@ class Clip:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def clip_from_preview(preview: PreviewAudio) -> Clip:
-    """The clip of a downloaded 30 s preview, crediting its provider and linking the song's page."""
+def song_from_preview(preview: PreviewAudio) -> Song:
+    """The song of a downloaded 30 s preview, crediting its provider and linking the song's page."""
     track = preview.track
     provider = SERVICE_NAMES[preview.provider]
-    return Clip(
+    return Song(
         data=preview.data,
         title=track.title,
         origin=f"{provider} preview",
@@ -80,15 +81,17 @@ def clip_from_preview(preview: PreviewAudio) -> Clip:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Everything the app shows about one clip.
+    """Everything the app shows about one song.
 
     Attributes:
-        spectrogram: the clip's log-mel spectrogram with its axes.
+        spectrogram: the spectrogram of the first member's front end, with its axes.
+        front_end: that front end (its window length and hop say how the song was cut).
         predictions: the chosen model's prediction first, then (for the ensemble) each
             member's own, in the order of the ensemble's manifest.
     """
 
     spectrogram: Spectrogram
+    front_end: FrontEnd
     predictions: tuple[Prediction, ...]
 
     @property
@@ -98,7 +101,7 @@ class Analysis:
 
 
 def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], None] | None = None) -> Analysis:
-    """Decode a clip once and judge it with every model behind ``predictor``.
+    """Decode a song once and judge it with every model behind ``predictor``.
 
     Args:
         source: a path or the audio file's bytes.
@@ -114,9 +117,10 @@ def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], 
     report = on_step or (lambda step: None)
     decode_step, spectrogram_step, model_step = ANALYSIS_STEPS
     report(decode_step)
-    wav = to_samples(source, predictor.config)
+    wav = to_samples(source)
     report(spectrogram_step)
-    spec = spectrogram(wav, predictor.config)
+    mels = log_mels(wav, predictor.front_ends)
     report(model_step)
-    duration_s = wav.size / predictor.config.sample_rate
-    return Analysis(spectrogram=spec, predictions=tuple(predictor.predict_members(spec.mel_db, duration_s)))
+    predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE)
+    shown = predictor.front_end
+    return Analysis(spectrogram=spectrogram(mels[shown], shown), front_end=shown, predictions=predictions)

@@ -10,7 +10,8 @@ import numpy.typing as npt
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
-from mood.inference import CONFIDENCE_LEVELS, confidence_level
+from mood.engine.inference import confidence_level
+from mood.engine.manifest import CONFIDENCE_LEVELS, CrossValidation, Reliability, row_shares
 
 
 def cv_metrics(true: npt.NDArray[np.int_], predicted: npt.NDArray[np.int_], folds: list[int]) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def confidence_reliability(
     }
 
 
-def plot_confusions(cvs: dict[str, dict[str, Any]], path: Path) -> None:
+def plot_confusions(cvs: dict[str, CrossValidation], path: Path) -> None:
     """Save one row-normalised confusion matrix per model, side by side, as a PNG."""
     import matplotlib
 
@@ -79,8 +80,7 @@ def plot_confusions(cvs: dict[str, dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
     ticks = [MOOD_DISPLAY_NAMES[m].split(" / ")[0] for m in MOODS]
     for ax, name in zip(axes[0], names, strict=True):
-        counts = np.array(cvs[name]["confusion"], dtype=float)
-        shares = counts / counts.sum(axis=1, keepdims=True)
+        shares = row_shares(cvs[name].confusion)
         ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
         for i in range(len(MOODS)):
             for j in range(len(MOODS)):
@@ -90,7 +90,7 @@ def plot_confusions(cvs: dict[str, dict[str, Any]], path: Path) -> None:
         ax.set_yticks(range(len(MOODS)), ticks)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{name}: macro-F1 {cvs[name]['macro_f1']:.3f}")
+        ax.set_title(f"{name}: macro-F1 {cvs[name].macro_f1:.3f}")
     fig.suptitle("5-fold artist-disjoint cross-validation on 4Q (rows: true mood)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def plot_confusions(cvs: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def cv_markdown(cvs: dict[str, dict[str, Any]]) -> str:
+def cv_markdown(cvs: dict[str, CrossValidation]) -> str:
     """The cross-validated figures of several models as Markdown: a summary table, then a
     per-class table and a confusion matrix (counts; rows true, columns predicted) for each."""
     lines = [
@@ -106,28 +106,32 @@ def cv_markdown(cvs: dict[str, dict[str, Any]]) -> str:
         "|---|---|---|" + "---|" * len(MOODS) + "---|",
     ]
     for name, cv in cvs.items():
-        per_fold = ", ".join(f"{v:.3f}" for v in cv.get("per_fold_macro_f1", {}).values())
-        f1s = " | ".join(f"{cv['per_class'][m]['f1']:.3f}" for m in MOODS)
-        lines.append(f"| {name} | **{cv['macro_f1']:.3f}** | {cv['accuracy']:.3f} | {f1s} | {per_fold} |")
-    if all("confidence" in cv for cv in cvs.values()):
+        per_fold = ", ".join(f"{v:.3f}" for v in cv.per_fold_macro_f1.values())
+        f1s = " | ".join(f"{cv.per_class[m].f1:.3f}" for m in MOODS)
+        lines.append(f"| {name} | **{cv.macro_f1:.3f}** | {cv.accuracy:.3f} | {f1s} | {per_fold} |")
+    if all(cv.confidence for cv in cvs.values()):
         lines += ["", "How often each confidence level was right (clips that got it, and their accuracy)", ""]
         lines += ["| model | " + " | ".join(CONFIDENCE_LEVELS) + " |", "|---|" + "---|" * len(CONFIDENCE_LEVELS)]
         for name, cv in cvs.items():
-            cells = " | ".join(_reliability_cell(cv["confidence"][level]) for level in CONFIDENCE_LEVELS)
+            cells = " | ".join(_reliability_cell(cv.confidence[level]) for level in CONFIDENCE_LEVELS)
             lines.append(f"| {name} | {cells} |")
+    calibrated = {name: cv.calibration for name, cv in cvs.items() if cv.calibration}
+    if calibrated:
+        lines += ["", "Calibration: expected calibration error of the top probability (10 bins)", ""]
+        lines += ["| model | temperature | ECE before | ECE after |", "|---|---|---|---|"]
+        for name, c in calibrated.items():
+            lines.append(f"| {name} | {c.temperature:.2f} | {c.ece_before:.3f} | {c.ece_after:.3f} |")
     for name, cv in cvs.items():
         lines += ["", f"**{name}**: precision / recall / F1, and the confusion matrix", ""]
         lines += ["| true \\ predicted | " + " | ".join(MOODS) + " | precision | recall | F1 |"]
         lines += ["|---|" + "---|" * (len(MOODS) + 3)]
-        for mood, row in zip(MOODS, cv["confusion"], strict=True):
-            scores = cv["per_class"][mood]
+        for mood, row in zip(MOODS, cv.confusion, strict=True):
+            s = cv.per_class[mood]
             counts = " | ".join(str(n) for n in row)
-            lines.append(
-                f"| {mood} | {counts} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} |"
-            )
+            lines.append(f"| {mood} | {counts} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} |")
     return "\n".join(lines) + "\n"
 
 
-def _reliability_cell(entry: dict[str, Any]) -> str:
-    accuracy = entry["accuracy"]
-    return f"{entry['clips']} clips, {accuracy:.0%} right" if accuracy is not None else f"{entry['clips']} clips"
+def _reliability_cell(entry: Reliability) -> str:
+    accuracy = entry.accuracy
+    return f"{entry.clips} clips, {accuracy:.0%} right" if accuracy is not None else f"{entry.clips} clips"

@@ -1,14 +1,13 @@
 """The 4Q training data: its metadata, a cache of decoded spectrograms, and augmented crops.
 
-Every clip is decoded and turned into a log-mel spectrogram once, by the same
-:func:`mood.features.log_mel` that inference uses, and kept as float16 in a cache folder.
+Every clip is decoded and turned into each front end's spectrogram once, by the same
+:func:`mood.engine.features.log_mel` that inference uses, and kept as float16 in a cache
+folder named by the front end's every value.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from mood.constants import MOODS
-from mood.features import FeatureConfig, FloatArray, log_mel
+from mood.engine.features import FloatArray, FrontEnd, log_mel
 
 # Augmentation strengths (training only).
 FREQ_MASKS, FREQ_MASK_MAX = 2, 16  # SpecAugment: count and largest width in mel bands
@@ -27,24 +26,24 @@ GAIN_MAX_DB = 3.0  # a random level offset, so normalisation need not be exact
 
 
 @dataclass(frozen=True)
-class Clip:
+class TrainingClip:
     """One labelled clip of the data set."""
 
     song_id: str
     path: Path
-    label: int  # index into MOODS
+    mood: int  # index into MOODS
     fold: int
     artist: str
 
 
-def read_clips(data_dir: Path) -> list[Clip]:
+def read_clips(data_dir: Path) -> list[TrainingClip]:
     """The clips listed in ``data_dir/metadata.csv``, in its order."""
     with (data_dir / "metadata.csv").open(newline="") as f:
         return [
-            Clip(
+            TrainingClip(
                 song_id=row["song_id"],
                 path=data_dir / row["path"],
-                label=MOODS.index(row["mood"]),
+                mood=MOODS.index(row["mood"]),
                 fold=int(row["fold"]),
                 artist=row["artist"],
             )
@@ -52,20 +51,15 @@ def read_clips(data_dir: Path) -> list[Clip]:
         ]
 
 
-def cache_key(config: FeatureConfig) -> str:
-    """A short name for the feature settings, so a cache never mixes two of them."""
-    return hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-
-
-def load_spectrograms(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> list[npt.NDArray[np.float16]]:
-    """Each clip's log-mel spectrogram, shape ``(n_mels, n_frames)``, decoded once and cached."""
-    folder = cache_dir / cache_key(config)
+def load_spectrograms(clips: list[TrainingClip], front_end: FrontEnd, cache_dir: Path) -> list[npt.NDArray[np.float16]]:
+    """Each clip's spectrogram, shape ``(n_mels, n_frames)``, computed once and cached."""
+    folder = cache_dir / front_end.cache_key()
     folder.mkdir(parents=True, exist_ok=True)
     mels = []
     for clip in tqdm(clips, desc="spectrograms", unit="clip", leave=False):
         cached = folder / f"{clip.song_id}.npy"
         if not cached.exists():
-            np.save(cached, log_mel(clip.path, config).astype(np.float16))
+            np.save(cached, log_mel(clip.path, front_end).astype(np.float16))
         mels.append(np.load(cached))
     return mels
 

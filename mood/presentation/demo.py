@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from mood.constants import SAMPLE_RATE
-from mood.features import FloatArray
+from mood.engine.features import FloatArray
 
 DEMO_DURATION_S: Final = 10.0  # seconds of every synthesised clip: three overlapping analysis windows
 _PEAK: Final = 0.8  # peak amplitude of a clip, leaving headroom in 16-bit PCM

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import pandas as pd
 
-from mood.constants import MODEL_DISPLAY_NAMES, MOOD_DISPLAY_NAMES, MOODS
-from mood.inference import Prediction
+from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.engine.inference import Prediction
+from mood.engine.manifest import Reliability
+from mood.presentation.model_card import display_name
 
 MOOD_EMOJI: Final = {"happy": "😄", "angry": "😠", "sad": "😢", "calm": "😌"}
 MOOD_MEANINGS: Final = {
@@ -86,15 +88,16 @@ def confidence_sentence(prediction: Prediction) -> str:
     return f"{word}: {top} {percent(p_top)} / {second} {percent(p_second)}"
 
 
-def confidence_explanation(level: str, record: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+def confidence_explanation(level: str, record: Mapping[str, Reliability] | None = None) -> str:
     """What a confidence level means and, when the model's cross-validation measured it, how
     often answers this sure were right.
 
     Args:
         level: ``"clear"``, ``"leaning"`` or ``"mixed"``.
-        record: the manifest's ``cv.confidence`` block (see :func:`mood.model_card.confidence_record`).
+        record: the manifest's ``cv.confidence`` block (see :func:`mood.presentation.model_card.confidence_record`).
     """
-    accuracy = (record or {}).get(level, {}).get("accuracy")
+    entry = (record or {}).get(level)
+    accuracy = entry.accuracy if entry else None
     if accuracy is None:
         return CONFIDENCE_EXPLANATIONS[level]
     return (
@@ -103,14 +106,14 @@ def confidence_explanation(level: str, record: Mapping[str, Mapping[str, Any]] |
     )
 
 
-def reliability_markdown(record: Mapping[str, Mapping[str, Any]]) -> str:
+def reliability_markdown(record: Mapping[str, Reliability]) -> str:
     """A bullet per confidence level: the share of test songs that got it and how often it was right."""
-    total = sum(entry["clips"] for entry in record.values()) or 1
+    total = sum(entry.clips for entry in record.values()) or 1
     return "\n".join(
-        f"- *{CONFIDENCE_WORDS[level]}*: {percent(entry['clips'] / total)} of the songs, "
-        f"right {percent(entry['accuracy'])} of the time"
+        f"- *{CONFIDENCE_WORDS[level]}*: {percent(entry.clips / total)} of the songs, "
+        f"right {percent(entry.accuracy)} of the time"
         for level, entry in record.items()
-        if entry.get("accuracy") is not None
+        if entry.accuracy is not None
     )
 
 
@@ -122,7 +125,7 @@ def probability_frame(predictions: Sequence[Prediction]) -> pd.DataFrame:
         (display names), probabilities in [0, 1].
     """
     return pd.DataFrame(
-        {MODEL_DISPLAY_NAMES.get(p.model, p.model): [p.probabilities[m] for m in MOODS] for p in predictions},
+        {display_name(p.model): [p.probabilities[m] for m in MOODS] for p in predictions},
         index=pd.Index([MOOD_DISPLAY_NAMES[m] for m in MOODS], name="mood"),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any, Final, TypeVar, cast
+from typing import Final, TypeVar, cast
 
 import altair as alt
 import librosa.display
@@ -19,11 +19,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from mood.constants import MODEL_DISPLAY_NAMES, MOOD_DISPLAY_NAMES, MOODS
-from mood.features import Spectrogram
-from mood.inference import Prediction, WindowPrediction
-from mood.model_card import confusion_frame
-from mood.report import confidence_sentence, percent
+from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.engine.features import Spectrogram
+from mood.engine.inference import Prediction, WindowPrediction
+from mood.engine.manifest import CrossValidation
+from mood.presentation.model_card import confusion_frame, display_name
+from mood.presentation.report import confidence_sentence, percent
 
 MOOD_COLOURS: Final = {"happy": "#E69F00", "angry": "#D55E00", "sad": "#0072B2", "calm": "#009E73"}
 FONT_SIZE: Final = 14  # points, every chart's labels
@@ -63,9 +64,7 @@ def mood_bars(prediction: Prediction) -> alt.LayerChart:
     )
     bars = base.mark_bar(cornerRadiusEnd=4)
     labels = base.mark_text(align="left", dx=6, fontSize=FONT_SIZE + 2, fontWeight="bold").encode(text="percent:N")
-    title = alt.Title(
-        MODEL_DISPLAY_NAMES.get(prediction.model, prediction.model), subtitle=confidence_sentence(prediction)
-    )
+    title = alt.Title(display_name(prediction.model), subtitle=confidence_sentence(prediction))
     chart: alt.LayerChart = (bars + labels).properties(title=title, height=alt.Step(BAR_STEP_PX))
     return _styled(chart)
 
@@ -113,7 +112,7 @@ def mood_map(songs: pd.DataFrame, highlight: str | None = None) -> alt.LayerChar
 
     Args:
         songs: one row per song with columns ``song``, ``mood`` (a key of ``MOODS``),
-            ``valence`` and ``arousal`` (the frame of :func:`mood.report.songs_frame`).
+            ``valence`` and ``arousal`` (the frame of :func:`mood.presentation.report.songs_frame`).
         highlight: the ``song`` to draw larger (the one just analysed).
     """
     corners = [(MOOD_DISPLAY_NAMES[m], *quadrant_corner(m)) for m in MOODS]
@@ -165,7 +164,7 @@ def mood_map(songs: pd.DataFrame, highlight: str | None = None) -> alt.LayerChar
     return _styled(chart)
 
 
-def confusion_chart(cv: dict[str, Any], title: str) -> alt.LayerChart:
+def confusion_chart(cv: CrossValidation, title: str) -> alt.LayerChart:
     """A row-normalised confusion matrix (rows: true mood) with each cell's share of its row."""
     frame = confusion_frame(cv).replace({"true": MOOD_DISPLAY_NAMES, "predicted": MOOD_DISPLAY_NAMES})
     base = alt.Chart(frame).encode(
@@ -191,7 +190,7 @@ def spectrogram_figure(spec: Spectrogram, windows: Sequence[WindowPrediction]) -
         fig = Figure(figsize=(11, 5), layout="constrained")
         strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 5])
         image = librosa.display.specshow(
-            spec.mel_db, x_coords=spec.times_s, y_coords=spec.freqs_hz, x_axis="s", y_axis="mel", ax=ax, cmap="magma"
+            spec.mel, x_coords=spec.times_s, y_coords=spec.freqs_hz, x_axis="s", y_axis="mel", ax=ax, cmap="magma"
         )
         ax.set(xlabel="Time (s)", ylabel="Frequency (Hz)")
         fig.colorbar(image, ax=[strip, ax], format="%+.0f dB", label="Power (dB)")

@@ -1,0 +1,275 @@
+"""From audio to moods: the forward pass, :class:`Predictor` and :class:`Prediction`.
+
+A song is decoded once; each distinct front end of the loaded networks is computed once;
+each network judges its own windows; an ensemble combines its members' (calibrated)
+window probabilities on the timeline of its first member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from mood.constants import INFERENCE_BATCH_SIZE, MOODS, SAMPLE_RATE
+from mood.engine.audio import AudioSource
+from mood.engine.features import FloatArray, FrontEnd, log_mels, make_windows, to_samples
+from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest
+from mood.engine.weights import LoadedNetwork, load_network, read_manifest
+
+Probabilities = dict[str, float]
+
+# Plain-words confidence: the top mood's lead over the runner-up, in tenths of a percentage
+# point (rounded first, so a 10-point lead is "leaning" whatever the float rounding).
+CLEAR_MARGIN = 0.30
+LEANING_MARGIN = 0.10
+_LEAD_RESOLUTION = 1000
+
+
+def confidence_level(probabilities: Iterable[float]) -> ConfidenceLevel:
+    """``"clear"``, ``"leaning"`` or ``"mixed"``, from the lead of the top probability over the next."""
+    top, second = sorted((float(p) for p in probabilities), reverse=True)[:2]
+    lead = round((top - second) * _LEAD_RESOLUTION)
+    clear, leaning, mixed = CONFIDENCE_LEVELS
+    if lead >= round(CLEAR_MARGIN * _LEAD_RESOLUTION):
+        return clear
+    return leaning if lead >= round(LEANING_MARGIN * _LEAD_RESOLUTION) else mixed
+
+
+@dataclass(frozen=True)
+class WindowPrediction:
+    """The moods of one analysis window."""
+
+    start_s: float
+    end_s: float
+    probabilities: Probabilities
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The mood of a clip: mean of its windows' probabilities, and the windows as a timeline."""
+
+    model: str
+    probabilities: Probabilities
+    duration_s: float
+    timeline: tuple[WindowPrediction, ...]
+
+    @property
+    def mood(self) -> str:
+        """The most probable mood."""
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    @property
+    def valence(self) -> float:
+        """Pleasantness in [-1, 1]: happy + calm - angry - sad."""
+        p = self.probabilities
+        return p["happy"] + p["calm"] - p["angry"] - p["sad"]
+
+    @property
+    def arousal(self) -> float:
+        """Energy in [-1, 1]: happy + angry - sad - calm."""
+        p = self.probabilities
+        return p["happy"] + p["angry"] - p["sad"] - p["calm"]
+
+    @property
+    def confidence(self) -> ConfidenceLevel:
+        """``"clear"``, ``"leaning"`` or ``"mixed"``: see :func:`confidence_level`."""
+        return confidence_level(self.probabilities.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN.md's CLI output (without ``path``)."""
+        return {
+            "model": self.model,
+            "mood": self.mood,
+            "probabilities": self.probabilities,
+            "valence": round(self.valence, 6),
+            "arousal": round(self.arousal, 6),
+            "duration_s": round(self.duration_s, 3),
+            "timeline": [
+                {"start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3), "probabilities": w.probabilities}
+                for w in self.timeline
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class WindowOutputs:
+    """One network's probabilities for each of its windows over a clip."""
+
+    probabilities: npt.NDArray[np.float32]  # shape (n_windows, n_moods)
+    starts_s: npt.NDArray[np.float64]  # shape (n_windows,)
+    window_s: float
+
+    @property
+    def centres_s(self) -> npt.NDArray[np.float64]:
+        """The middle of each window, in seconds."""
+        return self.starts_s + self.window_s / 2
+
+
+@dataclass(frozen=True)
+class SongPredictions:
+    """Everything the engine computed for one song.
+
+    Attributes:
+        duration_s: the analysed length in seconds.
+        mels: each distinct front end's spectrogram of the song.
+        predictions: the chosen model's prediction first, then (for an ensemble) each
+            member's own, in the order of the ensemble's manifest.
+    """
+
+    duration_s: float
+    mels: dict[FrontEnd, FloatArray]
+    predictions: tuple[Prediction, ...]
+
+
+def network_logits(network: nn.Module, windows: FloatArray) -> npt.NDArray[np.float32]:
+    """Logits of an eval-mode network for a stack of windows, in batches of ``INFERENCE_BATCH_SIZE``.
+
+    Args:
+        network: a model from :func:`mood.engine.models.build_model`, in eval mode.
+        windows: float32, shape ``(n_windows, n_mels, window_frames)``.
+
+    Returns:
+        float32, shape ``(n_windows, n_outputs)``.
+    """
+    batches = []
+    with torch.inference_mode():
+        for start in range(0, len(windows), INFERENCE_BATCH_SIZE):
+            batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_BATCH_SIZE]))
+            batches.append(network(batch).float().numpy())
+    return np.concatenate(batches).astype(np.float32)
+
+
+def softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> npt.NDArray[np.float32]:
+    """Row-wise softmax of ``logits / temperature``."""
+    scaled = logits.astype(np.float64) / temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def window_outputs(loaded: LoadedNetwork, mel: FloatArray) -> WindowOutputs:
+    """A network's calibrated probabilities for each window it cuts from ``mel``."""
+    front_end = loaded.manifest.features
+    windows, starts = make_windows(mel, front_end)
+    with loaded.lock:
+        logits = network_logits(loaded.network, windows)
+    return WindowOutputs(
+        probabilities=softmax(logits, loaded.manifest.temperature),
+        starts_s=np.asarray(starts, dtype=np.float64) * front_end.frame_s,
+        window_s=front_end.window_s,
+    )
+
+
+def on_timeline(outputs: WindowOutputs, timeline: WindowOutputs) -> npt.NDArray[np.float32]:
+    """``outputs`` read at each window of ``timeline``: the window whose centre is nearest
+    (the identity when both cut the same windows)."""
+    distance = np.abs(outputs.centres_s[None, :] - timeline.centres_s[:, None])
+    return outputs.probabilities[distance.argmin(axis=1)]
+
+
+def sharpen(probabilities: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
+    """Probabilities recalibrated by a temperature on their logarithms (1 leaves them as they are)."""
+    if temperature == 1.0:
+        return probabilities
+    return softmax(np.log(np.clip(probabilities, 1e-12, None)).astype(np.float32), temperature)
+
+
+def combine(members: Sequence[WindowOutputs], weights: Sequence[float], temperature: float = 1.0) -> WindowOutputs:
+    """The weighted mean of members' window probabilities on the first member's windows,
+    recalibrated by the ensemble's own ``temperature``."""
+    grid = members[0]
+    combined = sum(w * on_timeline(m, grid) for m, w in zip(members, weights, strict=True))
+    return WindowOutputs(sharpen(np.asarray(combined, dtype=np.float32), temperature), grid.starts_s, grid.window_s)
+
+
+def clip_probabilities(outputs: WindowOutputs) -> npt.NDArray[np.float32]:
+    """A clip's probabilities, as DESIGN.md defines them: the mean over its windows."""
+    return outputs.probabilities.mean(axis=0).astype(np.float32)
+
+
+def _as_probabilities(row: npt.NDArray[np.float32]) -> Probabilities:
+    return {mood: round(float(p), 6) for mood, p in zip(MOODS, row, strict=True)}
+
+
+def to_prediction(name: str, outputs: WindowOutputs, duration_s: float) -> Prediction:
+    """The :class:`Prediction` of one model's window outputs."""
+    timeline = tuple(
+        WindowPrediction(
+            start_s=float(start),
+            end_s=min(float(start) + outputs.window_s, duration_s),
+            probabilities=_as_probabilities(row),
+        )
+        for start, row in zip(outputs.starts_s, outputs.probabilities, strict=True)
+    )
+    return Prediction(name, _as_probabilities(clip_probabilities(outputs)), duration_s, timeline)
+
+
+class Predictor:
+    """Loads a model once (a network, or the ensemble's members) and judges many clips with it.
+
+    Args:
+        model: a model id (``mood.constants.MODEL_NAMES``), e.g. ``"ensemble"``.
+        weights_dir: where the weights and manifests are (default: ``$MOOD_WEIGHTS_DIR``,
+            else the shipped ones).
+
+    Raises:
+        ModelError: unknown model, or weights that fail verification.
+    """
+
+    def __init__(self, model: str = "ensemble", weights_dir: Path | None = None) -> None:
+        manifest = read_manifest(model, weights_dir)
+        self.name = model
+        if isinstance(manifest, EnsembleManifest):
+            self.members = [load_network(m, weights_dir) for m in manifest.members]
+            self.weights = manifest.member_weights
+        else:
+            self.members = [load_network(model, weights_dir)]
+            self.weights = [1.0]
+        self.temperature = manifest.temperature
+        self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))
+
+    @property
+    def front_end(self) -> FrontEnd:
+        """The front end of the first member: the one whose spectrogram the app draws."""
+        return self.front_ends[0]
+
+    def predict(self, source: AudioSource | FloatArray) -> Prediction:
+        """Judge a clip: a path, file bytes, or mono float32 samples at ``SAMPLE_RATE``.
+
+        Raises:
+            AudioError: undecodable, too short or silent audio.
+        """
+        return self.analyse(source).predictions[0]
+
+    def analyse(self, source: AudioSource | FloatArray) -> SongPredictions:
+        """Decode once, compute each front end once, and judge with every network.
+
+        Raises:
+            AudioError: undecodable, too short or silent audio.
+        """
+        wav = to_samples(source)
+        mels = log_mels(wav, self.front_ends)
+        duration_s = wav.size / SAMPLE_RATE
+        return SongPredictions(duration_s, mels, self.predict_mels(mels, duration_s))
+
+    def predict_mels(self, mels: dict[FrontEnd, FloatArray], duration_s: float) -> tuple[Prediction, ...]:
+        """The prediction of ``self.name`` first, then (for an ensemble) each member's own."""
+        outputs = [window_outputs(m, mels[m.manifest.features]) for m in self.members]
+        if len(self.members) == 1:
+            return (to_prediction(self.name, outputs[0], duration_s),)
+        combined = to_prediction(self.name, combine(outputs, self.weights, self.temperature), duration_s)
+        members = (to_prediction(m.name, o, duration_s) for m, o in zip(self.members, outputs, strict=True))
+        return (combined, *members)
+
+
+def predict(source: AudioSource | FloatArray, model: str | Predictor = "ensemble") -> Prediction:
+    """Judge one clip with a model name or an already loaded :class:`Predictor`."""
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    return predictor.predict(source)

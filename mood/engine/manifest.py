@@ -1,0 +1,245 @@
+"""Typed manifests: `weights/<name>.json` read into dataclasses and validated once.
+
+DESIGN.md's weights contract. A network's manifest describes its `.pt` (architecture,
+labels, front end, checksum, provenance and cross-validated figures); the ensemble's
+names its members and how they are combined. A missing or wrong field is a
+:class:`~mood.errors.ModelError` naming the file and the field, never a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import numpy as np
+import numpy.typing as npt
+
+from mood.constants import MOODS
+from mood.engine.features import FrontEnd
+from mood.errors import ModelError
+
+ConfidenceLevel = Literal["clear", "leaning", "mixed"]
+CONFIDENCE_LEVELS: tuple[ConfidenceLevel, ...] = get_args(ConfidenceLevel)
+Combination = Literal["mean", "weighted"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall and F1 of one mood."""
+
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """How many clips got one confidence level, and how often they were right (None: no clips)."""
+
+    clips: int
+    accuracy: float | None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The temperature dividing the logits, fitted inside the training folds only, and the
+    expected calibration error (10 equal bins of the top probability) before and after it."""
+
+    method: str
+    temperature: float
+    ece_before: float
+    ece_after: float
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold figures on artist-disjoint folds (DESIGN.md's ``cv``)."""
+
+    folds: list[int]
+    accuracy: float
+    macro_f1: float
+    per_class: dict[str, ClassScores]
+    confusion: list[list[int]]  # rows: true mood, columns: predicted, in MOODS order
+    per_fold_macro_f1: dict[str, float] = field(default_factory=dict)
+    confidence: dict[str, Reliability] = field(default_factory=dict)
+    calibration: Calibration | None = None
+
+    def __post_init__(self) -> None:
+        if set(self.per_class) != set(MOODS):
+            raise ValueError(f"per_class must cover exactly {list(MOODS)}")
+        if len(self.confusion) != len(MOODS) or any(len(row) != len(MOODS) for row in self.confusion):
+            raise ValueError(f"confusion must be {len(MOODS)} x {len(MOODS)}")
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Where a network's pretrained weights came from (a package registry, with its licence)."""
+
+    package: str
+    version: str
+    model: str  # which of the package's networks (comma-separated when several)
+    licence: str
+    authors: str
+    trained_on: str
+    files: dict[str, str]  # file in the package -> its sha256
+    copyright: str = ""
+    wheel_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkManifest:
+    """A network's `.json`: how to rebuild it, what it hears, and how well it did."""
+
+    name: str
+    architecture: str
+    labels: list[str]
+    features: FrontEnd
+    params: int
+    sha256: str
+    created: str
+    trained_on: str = ""
+    cv: CrossValidation | None = None
+    pretrained: Pretrained | None = None  # where its pretrained weights came from
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def temperature(self) -> float:
+        """What the logits are divided by before the softmax (1 when not calibrated)."""
+        return self.cv.calibration.temperature if self.cv and self.cv.calibration else 1.0
+
+
+@dataclass(frozen=True)
+class EnsembleManifest:
+    """The ensemble's `.json`: its members and how their probabilities are combined."""
+
+    name: str
+    members: list[str]
+    created: str = ""
+    combination: Combination = "mean"
+    weights: list[float] = field(default_factory=list)  # one per member, for "weighted"
+    cv: CrossValidation | None = None
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError("an ensemble needs members")
+        if self.combination == "weighted" and len(self.weights) != len(self.members):
+            raise ValueError("weights must give one weight per member")
+
+    @property
+    def temperature(self) -> float:
+        """What the combined probabilities' logarithms are divided by (1 when not calibrated)."""
+        return self.cv.calibration.temperature if self.cv and self.cv.calibration else 1.0
+
+    @property
+    def member_weights(self) -> list[float]:
+        """Each member's share of the combined probabilities (they sum to 1)."""
+        raw = self.weights if self.combination == "weighted" else [1.0] * len(self.members)
+        return [w / sum(raw) for w in raw]
+
+
+Manifest = NetworkManifest | EnsembleManifest
+
+
+def row_shares(confusion: list[list[int]]) -> npt.NDArray[np.float64]:
+    """A confusion matrix as the share of each true mood's clips (a mood with no clips: zeros)."""
+    counts = np.asarray(confusion, dtype=float)
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``.
+
+    Raises:
+        ModelError: it is missing, unreadable or not a JSON object.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"The manifest {path.name} is missing; restore it from the repository.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"The manifest {path.name} is corrupt ({e}); restore it from the repository.") from e
+    if not isinstance(data, dict):
+        raise ModelError(f"The manifest {path.name} is not a JSON object; restore it from the repository.")
+    return data
+
+
+def parse_manifest(data: dict[str, Any], source: str) -> Manifest:
+    """Validate a manifest's fields into its dataclass.
+
+    Args:
+        data: the decoded JSON object.
+        source: the file it came from, for messages.
+
+    Raises:
+        ModelError: a field is missing or of the wrong type; the message names the file and the field.
+    """
+    cls: type[Manifest] = EnsembleManifest if "members" in data else NetworkManifest
+    return parse(cls, data, source, "")
+
+
+def read_manifest_file(path: Path) -> Manifest:
+    """:func:`parse_manifest` of the file at ``path``."""
+    return parse_manifest(read_json(path), path.name)
+
+
+def manifest_dict(manifest: Manifest) -> dict[str, Any]:
+    """The JSON object of a manifest (None fields left out)."""
+    return {k: v for k, v in dataclasses.asdict(manifest).items() if v is not None}
+
+
+def parse(cls: type[T], data: Any, source: str, where: str) -> T:
+    """Build dataclass ``cls`` from ``data``, checking each field against its type hint."""
+    if not isinstance(data, dict):
+        raise ModelError(f"In {source}, {where or 'the manifest'} must be an object.")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        path = f"{where}.{f.name}" if where else f.name
+        if f.name in data:
+            values[f.name] = _convert(hints[f.name], data[f.name], source, path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ModelError(f"In {source}, the field {path!r} is missing; restore the file from the repository.")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"In {source}, {where or 'the manifest'} is invalid: {e}.") from e
+
+
+def _convert(hint: Any, value: Any, source: str, path: str) -> Any:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, source, path)
+    if dataclasses.is_dataclass(hint):
+        return parse(hint, value, source, path)  # type: ignore[type-var]
+    if origin is Literal:
+        if value not in args:
+            raise ModelError(f"In {source}, the field {path!r} must be one of {list(args)}, not {value!r}.")
+        return value
+    if origin is list:
+        _expect(isinstance(value, list), source, path, "a list")
+        return [_convert(args[0], v, source, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _expect(isinstance(value, dict), source, path, "an object")
+        return {k: _convert(args[1], v, source, f"{path}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float:
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), source, path, "a number")
+        return float(value)
+    _expect(isinstance(value, hint) and not (hint is int and isinstance(value, bool)), source, path, hint.__name__)
+    return value
+
+
+def _expect(ok: bool, source: str, path: str, what: str) -> None:
+    if not ok:
+        raise ModelError(f"In {source}, the field {path!r} must be {what}; restore the file from the repository.")

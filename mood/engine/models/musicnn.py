@@ -1,0 +1,232 @@
+"""PyTorch ports of the pretrained musicnn audio taggers.
+
+musicnn, by Jordi Pons and Xavier Serra (ISC licence), "musicnn: pre-trained convolutional
+neural networks for music audio tagging", ISMIR 2019 late-breaking demo,
+https://github.com/jordipons/musicnn . This module ports ``musicnn/models.py`` of the PyPI
+release ``musicnn==0.1.0``: :class:`Musicnn` is its ``build_musicnn`` (the ``MSD_musicnn`` and
+``MTT_musicnn`` checkpoints), :class:`MusicnnVGG` its ``vgg`` (``MSD_vgg`` and ``MTT_vgg``).
+``mood.training.convert_musicnn`` maps the original TensorFlow checkpoints onto these modules
+and proves the port against the original. The original code and weights are Copyright (c)
+Music Technology Group, Universitat Pompeu Fabra 2019, under the ISC licence (use, copy,
+modify and distribute with the copyright and permission notice kept).
+
+Layout: the original takes ``(batch, 187 frames, 96 mels)`` and works channels-last with time
+as height and frequency as width. These ports take ``(batch, n_mels, n_frames)``, the project's
+convention, and internally work on ``(batch, channels, time, frequency)``, so that every
+kernel keeps the original's (time, frequency) axes. The input is musicnn's log-compressed
+mel spectrogram, ``log10(1 + 10000 * mel_power)`` (16 kHz, n_fft 512, hop 256, 96 mels), in
+patches of 187 frames (3 s); musicnn also accepts other lengths, the VGG does not. (musicnn's
+``extractor.batch_data`` rounds the mel power to float16 before the log: the networks were
+run, and are proved, on that rounding.)
+
+All batch norms use TensorFlow's epsilon; dropout, active only in training, is kept so that
+fine-tuning behaves as the original's training did.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BN_EPS = 1e-3  # epsilon of tf.compat.v1.layers.batch_normalization (PyTorch's default is 1e-5)
+
+# musicnn front end: vertical (timbral) and horizontal (temporal) filters, "7774timbraltemporal".
+FRONT_END_FILTER_SCALE = 1.6  # musicnn's num_filt
+TIMBRAL_FILTERS = int(FRONT_END_FILTER_SCALE * 128)  # 204 per timbral branch
+TEMPORAL_FILTERS = int(FRONT_END_FILTER_SCALE * 32)  # 51 per temporal branch
+TIMBRAL_KERNEL_FRAMES = 7
+TIMBRAL_KERNEL_MEL_FRACTIONS = (0.4, 0.7)  # kernel height in mel bands = int(fraction * n_mels)
+TEMPORAL_KERNEL_FRAMES = (128, 64, 32)  # frequency extent 1, 'same' padding in time
+# musicnn mid end: 1-D convolutions over time, the second and third with a residual connection.
+MIDEND_LAYERS = 3
+MIDEND_KERNEL_FRAMES = 7
+MIDEND_FILTERS = 64  # MSD_musicnn and MTT_musicnn (the unreleased MSD_musicnn_big: 512)
+# musicnn back end: max and mean over time, then dense layers.
+BACKEND_UNITS = 200  # MSD_musicnn and MTT_musicnn (MSD_musicnn_big: 500)
+BACKEND_DROPOUT = 0.5
+
+# The VGG baseline: five 3x3 'same' convolutions, each followed by ReLU, batch norm and a max pool.
+VGG_FILTERS = 128
+VGG_KERNEL = 3
+VGG_POOLS = ((4, 1), (2, 2), (2, 2), (2, 2), (4, 4))  # (time, frequency) window of each max pool
+VGG_POOL_STRIDES = ((2, 2), (2, 2), (2, 2), (2, 2), (4, 4))
+VGG_CONV_DROPOUT = 0.25  # before the 2nd to 5th convolutions
+VGG_DENSE_DROPOUT = 0.5
+VGG_PATCH_FRAMES = 187  # the only input length the VGG's dense layer fits
+
+
+def tf_same_padding(kernel: int) -> tuple[int, int]:
+    """TensorFlow's 'same' padding at stride 1, (before, after): the odd frame goes after."""
+    total = kernel - 1
+    return total // 2, total - total // 2
+
+
+def _to_time_frequency(mel: torch.Tensor) -> torch.Tensor:
+    """``(batch, n_mels, n_frames)`` -> ``(batch, 1, n_frames, n_mels)``, the original's axes."""
+    return mel.transpose(1, 2).unsqueeze(1)
+
+
+class _FrequencyMaxBlock(nn.Module):
+    """Conv2d -> ReLU -> batch norm -> max over all frequencies: ``(B, 1, T, F)`` -> ``(B, C, T)``.
+
+    musicnn's ``timbral_block`` and ``tempo_block``; ``time_padding`` (before, after) zero-pads
+    the time axis first, which is how both blocks keep the original number of frames.
+    """
+
+    def __init__(self, filters: int, kernel: tuple[int, int], time_padding: tuple[int, int]) -> None:
+        super().__init__()
+        self.time_padding = time_padding
+        self.conv = nn.Conv2d(1, filters, kernel)
+        self.bn = nn.BatchNorm2d(filters, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, 1, n_frames, n_mels)`` -> ``(batch, filters, n_frames)``."""
+        normed: torch.Tensor = self.bn(F.relu(self.conv(F.pad(x, (0, 0, *self.time_padding)))))
+        return normed.amax(dim=3)
+
+
+class _MidendLayer(nn.Module):
+    """Conv1d over time ('same', zero padded) -> ReLU -> batch norm: ``(B, C_in, T)`` -> ``(B, C, T)``."""
+
+    def __init__(self, in_channels: int, filters: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, filters, MIDEND_KERNEL_FRAMES, padding=MIDEND_KERNEL_FRAMES // 2)
+        self.bn = nn.BatchNorm1d(filters, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in_channels, n_frames)`` -> ``(batch, filters, n_frames)``."""
+        normed: torch.Tensor = self.bn(F.relu(self.conv(x)))
+        return normed
+
+
+class Musicnn(nn.Module):
+    """musicnn: musically motivated front end, residual 1-D mid end, pooled dense back end.
+
+    Front end: on the batch-normalised input, two timbral branches (kernels 7 frames x 38 and
+    x 67 mel bands, 204 filters each) and three temporal branches (kernels 128, 64 and 32
+    frames x 1 band, 51 filters each), each max-pooled over all frequencies: 561 channels per
+    frame. Mid end: three 1-D convolutions of ``midend_filters`` (kernel 7), the 2nd and 3rd
+    residual; the front end and the three mid-end outputs are concatenated (753 channels for
+    64 filters). Back end: max and mean over time (1506, interleaved), batch norm, dense ``backend_units``
+    with ReLU, batch norm (the "penultimate" features), dense ``n_tags`` logits.
+
+    The state dict's tensors are registered in the order the original creates its variables.
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 96,
+        n_tags: int = 50,
+        midend_filters: int = MIDEND_FILTERS,
+        backend_units: int = BACKEND_UNITS,
+    ) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
+        timbral_padding = tf_same_padding(TIMBRAL_KERNEL_FRAMES)
+        self.timbral = nn.ModuleList(
+            _FrequencyMaxBlock(TIMBRAL_FILTERS, (TIMBRAL_KERNEL_FRAMES, int(fraction * n_mels)), timbral_padding)
+            for fraction in TIMBRAL_KERNEL_MEL_FRACTIONS
+        )
+        self.temporal = nn.ModuleList(
+            _FrequencyMaxBlock(TEMPORAL_FILTERS, (frames, 1), tf_same_padding(frames))
+            for frames in TEMPORAL_KERNEL_FRAMES
+        )
+        front_end_channels = len(self.timbral) * TIMBRAL_FILTERS + len(self.temporal) * TEMPORAL_FILTERS
+        self.midend = nn.ModuleList(
+            _MidendLayer(front_end_channels if i == 0 else midend_filters, midend_filters) for i in range(MIDEND_LAYERS)
+        )
+        self.pooled_dim = 2 * (front_end_channels + MIDEND_LAYERS * midend_filters)
+        self.embedding_dim = backend_units
+        self.pool_bn = nn.BatchNorm1d(self.pooled_dim, eps=BN_EPS)
+        self.dense = nn.Linear(self.pooled_dim, backend_units)
+        self.dense_bn = nn.BatchNorm1d(backend_units, eps=BN_EPS)
+        self.output = nn.Linear(backend_units, n_tags)
+        self.dropout = nn.Dropout(BACKEND_DROPOUT)
+
+    def front_end(self, mel: torch.Tensor) -> torch.Tensor:
+        """The original's "timbral" then "temporal" features: ``(batch, 561, n_frames)``."""
+        x = self.input_bn(_to_time_frequency(mel))
+        return torch.cat([block(x) for block in (*self.timbral, *self.temporal)], dim=1)
+
+    def pooled(self, mel: torch.Tensor) -> torch.Tensor:
+        """Max and mean over time of the front- and mid-end features: ``(batch, pooled_dim)``.
+
+        Interleaved per channel as the original flattens them, (max, mean) of channel 0, then of
+        channel 1, ...: its ``max_pool`` is ``pooled[:, 0::2]``, its ``mean_pool`` ``pooled[:, 1::2]``.
+        """
+        features = [self.front_end(mel)]
+        for i, layer in enumerate(self.midend):
+            out = layer(features[-1])
+            features.append(out if i == 0 else out + features[-1])  # "cnn1", "cnn2", "cnn3"
+        stacked = torch.cat(features, dim=1)
+        return torch.stack([stacked.amax(dim=2), stacked.mean(dim=2)], dim=2).flatten(1)
+
+    def back_end(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The "penultimate" embedding ``(batch, backend_units)`` of :meth:`pooled`'s ``(batch, pooled_dim)``.
+
+        Batch norm, dropout, dense, ReLU, batch norm: the original's "penultimate" is taken
+        after its ReLU and its batch norm (and before the dropout that precedes ``output``).
+        """
+        hidden = self.dense(self.dropout(self.pool_bn(pooled)))
+        embedding: torch.Tensor = self.dense_bn(F.relu(hidden))
+        return embedding
+
+    def back_end_modules(self) -> tuple[nn.Module, ...]:
+        """The layers from the pooled features to the tag logits: what fine-tuning may train
+        while the front and mid ends stay frozen."""
+        return self.pool_bn, self.dense, self.dense_bn, self.output
+
+    def embed(self, mel: torch.Tensor) -> torch.Tensor:
+        """The original's "penultimate" features, ``(batch, backend_units)``, of ``(batch, n_mels, n_frames)``."""
+        return self.back_end(self.pooled(mel))
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Tag logits ``(batch, n_tags)`` for ``mel`` of shape ``(batch, n_mels, n_frames)``."""
+        logits: torch.Tensor = self.output(self.dropout(self.embed(mel)))
+        return logits
+
+
+class MusicnnVGG(nn.Module):
+    """musicnn's VGG baseline: five 3x3 convolutions of 128 filters, each with ReLU, batch norm
+    and max pooling; the last pool's 2 x 1 x 128 map feeds one dense layer of ``n_tags`` logits.
+
+    The dense layer's width follows from 187-frame patches of ``n_mels`` bands (256 for 96):
+    the pretrained weights fit 96 bands by 187 frames only. Its "pool5" is both the embedding
+    and the pooled features before the dense layer.
+    """
+
+    def __init__(self, n_mels: int = 96, n_tags: int = 50) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
+        layers: list[nn.Module] = []
+        frames, bands = VGG_PATCH_FRAMES, n_mels
+        for i, (pool, stride) in enumerate(zip(VGG_POOLS, VGG_POOL_STRIDES, strict=True)):
+            layers += [
+                nn.Conv2d(1 if i == 0 else VGG_FILTERS, VGG_FILTERS, VGG_KERNEL, padding=VGG_KERNEL // 2),
+                nn.ReLU(),
+                nn.BatchNorm2d(VGG_FILTERS, eps=BN_EPS),
+                nn.MaxPool2d(pool, stride),
+            ]
+            if i < len(VGG_POOLS) - 1:
+                layers.append(nn.Dropout(VGG_CONV_DROPOUT))
+            frames, bands = (frames - pool[0]) // stride[0] + 1, (bands - pool[1]) // stride[1] + 1
+        if bands < 1:
+            raise ValueError(f"MusicnnVGG's pools leave nothing of {n_mels} mel bands")
+        self.features = nn.Sequential(*layers)
+        self.embedding_dim = VGG_FILTERS * frames * bands
+        self.dropout = nn.Dropout(VGG_DENSE_DROPOUT)
+        self.output = nn.Linear(self.embedding_dim, n_tags)
+
+    def embed(self, mel: torch.Tensor) -> torch.Tensor:
+        """The original's "pool5", flattened channels-last as it does: ``(batch, 256)``.
+
+        ``mel`` must be ``(batch, 96, 187)``.
+        """
+        pooled: torch.Tensor = self.features(self.input_bn(_to_time_frequency(mel)))  # (batch, 128, 2, 1)
+        return pooled.permute(0, 2, 3, 1).flatten(1)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Tag logits ``(batch, n_tags)`` for ``mel`` of shape ``(batch, 96, 187)``."""
+        logits: torch.Tensor = self.output(self.dropout(self.embed(mel)))
+        return logits

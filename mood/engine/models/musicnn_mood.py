@@ -1,0 +1,53 @@
+"""The pretrained member: musicnn taggers (Pons & Serra) with fine-tuned back ends and a mood head.
+
+Two ported musicnn networks, one pretrained on the Million Song Dataset and one on
+MagnaTagATune, hear the same 3 s patch. Each one's front and mid end (pretrained, frozen
+in training) pool the patch into a vector; each one's back end (pretrained, fine-tuned on
+4Q) turns that into its 200-d "penultimate" embedding and its 50 tag logits; a new head
+maps all four to the moods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from mood.engine.models.musicnn import Musicnn
+
+BACKBONES = ("msd_musicnn", "mtt_musicnn")  # converted by mood.training.convert_musicnn
+N_TAGS = 50
+HEAD_DROPOUT = 0.3
+
+
+class MusicnnMood(nn.Module):
+    """musicnn (MSD) + musicnn (MTT) -> [embedding, tag logits] of each -> batch norm -> linear."""
+
+    def __init__(self, n_mels: int, n_classes: int) -> None:
+        super().__init__()
+        self.backbones = nn.ModuleList(Musicnn(n_mels, N_TAGS) for _ in BACKBONES)
+        width = sum(b.embedding_dim + N_TAGS for b in self.backbones)
+        self.head = nn.Sequential(nn.BatchNorm1d(width), nn.Dropout(HEAD_DROPOUT), nn.Linear(width, n_classes))
+
+    def pooled(self, mel: torch.Tensor) -> torch.Tensor:
+        """The frozen part: each backbone's pooled patch, shape ``(batch, n_backbones, pooled_dim)``."""
+        return torch.stack([b.pooled(mel) for b in self.backbones], dim=1)
+
+    def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The trained part: mood logits ``(batch, n_classes)`` from :meth:`pooled`'s output."""
+        features: list[torch.Tensor] = []
+        for i, backbone in enumerate(self.backbones):
+            embedding = backbone.back_end(pooled[:, i])
+            features += [embedding, backbone.output(embedding)]
+        logits: torch.Tensor = self.head(torch.cat(features, dim=1))
+        return logits
+
+    def trained_parameters(self) -> Sequence[nn.Parameter]:
+        """What fine-tuning changes: the back ends and the head (the front and mid ends stay)."""
+        back_ends = [p for b in self.backbones for m in b.back_end_modules() for p in m.parameters()]
+        return [*back_ends, *self.head.parameters()]
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Mood logits ``(batch, n_classes)`` for patches ``(batch, n_mels, n_frames)``."""
+        return self.from_pooled(self.pooled(mel))

@@ -1,0 +1,207 @@
+"""The weights registry: save, verify and load `weights/<name>.pt` with its typed manifest.
+
+Loading checks the file's sha256 and the labels before the state dict is read
+(``weights_only``); loaded networks are cached per process and folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mood.constants import ENSEMBLE, MOODS
+from mood.engine.features import FrontEnd
+from mood.engine.manifest import (
+    EnsembleManifest,
+    Manifest,
+    NetworkManifest,
+    manifest_dict,
+    read_manifest_file,
+)
+from mood.engine.models import build_model
+from mood.errors import ModelError
+
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+BACKBONES = "backbones"  # sub-folder of converted pretrained networks (not mood models)
+WEIGHTS_DIR_ENV = "MOOD_WEIGHTS_DIR"  # overrides the shipped folder (deployments, tests)
+
+
+def resolve_weights_dir(weights_dir: Path | None = None) -> Path:
+    """``weights_dir`` if given, else ``$MOOD_WEIGHTS_DIR`` if set, else the shipped weights."""
+    if weights_dir is not None:
+        return Path(weights_dir)
+    return Path(os.environ.get(WEIGHTS_DIR_ENV) or SHIPPED_WEIGHTS_DIR)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedNetwork:
+    """A verified network in eval mode, with its manifest; ``lock`` serialises its forward passes."""
+
+    manifest: NetworkManifest
+    network: nn.Module
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The model's id, e.g. ``"resnet18"``."""
+        return self.manifest.name
+
+
+def available_models(weights_dir: Path | None = None) -> list[str]:
+    """Names of the mood models whose manifests are in ``weights_dir`` (the ensemble included)."""
+    return sorted(p.stem for p in resolve_weights_dir(weights_dir).glob("*.json"))
+
+
+def read_manifest(name: str, weights_dir: Path | None = None) -> Manifest:
+    """The typed manifest `weights_dir/<name>.json`.
+
+    Raises:
+        ModelError: no such model (the message lists the available ones), or an invalid manifest.
+    """
+    folder = resolve_weights_dir(weights_dir)
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        available = ", ".join(available_models(folder)) or "none"
+        raise ModelError(f"No model named {name!r} in {folder}. Available: {available}.")
+    return read_manifest_file(path)
+
+
+def read_network_manifest(name: str, weights_dir: Path | None = None) -> NetworkManifest:
+    """The manifest of one network (not the ensemble).
+
+    Raises:
+        ModelError: as :func:`read_manifest`, or ``name`` is an ensemble.
+    """
+    manifest = read_manifest(name, weights_dir)
+    if not isinstance(manifest, NetworkManifest):
+        raise ModelError(
+            f"{name!r} combines other models ({', '.join(manifest.members)}); it has no weights of its own."
+        )
+    return manifest
+
+
+def read_ensemble_manifest(weights_dir: Path | None = None) -> EnsembleManifest:
+    """The ensemble's manifest.
+
+    Raises:
+        ModelError: it is missing or invalid.
+    """
+    manifest = read_manifest(ENSEMBLE, weights_dir)
+    if not isinstance(manifest, EnsembleManifest):
+        raise ModelError(f"{ENSEMBLE}.json does not list the ensemble's members; restore it from the repository.")
+    return manifest
+
+
+def member_names(name: str, weights_dir: Path | None = None) -> list[str]:
+    """The networks behind a model name: the ensemble's members, else the name itself."""
+    manifest = read_manifest(name, weights_dir)
+    return list(manifest.members) if isinstance(manifest, EnsembleManifest) else [name]
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's contents."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_load_lock = threading.Lock()
+
+
+def load_network(name: str, weights_dir: Path | None = None) -> LoadedNetwork:
+    """Load, verify and cache one mood network (once per process and folder).
+
+    Raises:
+        ModelError: an ensemble name, missing files, a sha256 or label mismatch, or weights that do not fit.
+    """
+    with _load_lock:
+        return _load_network_cached(name, resolve_weights_dir(weights_dir).resolve())
+
+
+@cache
+def _load_network_cached(name: str, weights_dir: Path) -> LoadedNetwork:
+    manifest = read_network_manifest(name, weights_dir)
+    if manifest.labels != list(MOODS):
+        raise ModelError(f"Model {name!r} predicts {manifest.labels} but this version of mood expects {list(MOODS)}.")
+    network = build_model(manifest.architecture, manifest.features, len(MOODS))
+    load_verified_state(network, manifest, weights_dir / f"{name}.pt")
+    network = network.to(memory_format=torch.channels_last).eval()  # faster fp32 convolutions on CPU
+    return LoadedNetwork(manifest=manifest, network=network)
+
+
+def load_verified_state(network: nn.Module, manifest: NetworkManifest, weights_path: Path) -> None:
+    """Check ``weights_path`` against the manifest's sha256, then load it into ``network``.
+
+    Raises:
+        ModelError: the file is missing, does not match, or does not fit the network.
+    """
+    if not weights_path.is_file():
+        raise ModelError(f"The weights file {weights_path.name} is missing; restore it from the repository.")
+    actual = sha256_of(weights_path)
+    if actual != manifest.sha256:
+        raise ModelError(
+            f"The weights file {weights_path.name} does not match its manifest "
+            f"(expected sha256 {manifest.sha256[:12]}…, found {actual[:12]}…); restore both from the repository."
+        )
+    try:
+        network.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    except (RuntimeError, KeyError, EOFError) as e:
+        raise ModelError(f"The weights in {weights_path.name} do not fit the {manifest.architecture} network.") from e
+
+
+def clear_cache() -> None:
+    """Forget every loaded network (after weights on disk changed)."""
+    _load_network_cached.cache_clear()
+
+
+def save_network(
+    network: nn.Module,
+    name: str,
+    weights_dir: Path,
+    architecture: str,
+    features: FrontEnd,
+    **fields: Any,
+) -> NetworkManifest:
+    """Write `<name>.pt` (state dict) and `<name>.json` (manifest) and return the manifest.
+
+    ``fields`` are the manifest's optional fields (``trained_on``, ``cv``, ``recipe``, ...).
+    """
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    weights_path = weights_dir / f"{name}.pt"
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    torch.save(state, weights_path)
+    manifest = NetworkManifest(
+        name=name,
+        architecture=architecture,
+        labels=list(MOODS),
+        features=features,
+        params=sum(p.numel() for p in network.parameters()),
+        sha256=sha256_of(weights_path),
+        created=now_iso(),
+        **fields,
+    )
+    write_manifest(manifest, weights_dir)
+    return manifest
+
+
+def write_manifest(manifest: Manifest, weights_dir: Path) -> None:
+    """Write a manifest as readable JSON to `weights_dir/<name>.json`."""
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    (weights_dir / f"{manifest.name}.json").write_text(json.dumps(manifest_dict(manifest), indent=2) + "\n")
+
+
+def now_iso() -> str:
+    """The current UTC time, to the second, for manifests."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

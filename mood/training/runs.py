@@ -1,0 +1,63 @@
+"""Out-of-fold runs: each held-out clip's window logits, kept so that calibration and the
+ensemble can be scored exactly as the app scores a song, without retraining."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mood.engine.inference import WindowOutputs, softmax
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """A model's out-of-fold window logits, per held-out clip.
+
+    Attributes:
+        logits: song id -> logits of its windows, shape ``(n_windows, n_moods)``.
+        starts_s: song id -> the start of each window, in seconds.
+        window_s: how long each window is, in seconds.
+    """
+
+    logits: dict[str, npt.NDArray[np.float32]]
+    starts_s: dict[str, npt.NDArray[np.float64]]
+    window_s: float
+
+    def outputs(self, song_id: str, temperature: float = 1.0) -> WindowOutputs:
+        """One clip's window probabilities after dividing the logits by ``temperature``."""
+        return WindowOutputs(softmax(self.logits[song_id], temperature), self.starts_s[song_id], self.window_s)
+
+    def merged(self, other: OutOfFold) -> OutOfFold:
+        """This run with another run's clips added (e.g. folds trained in two commands)."""
+        return OutOfFold({**self.logits, **other.logits}, {**self.starts_s, **other.starts_s}, self.window_s)
+
+
+def save_run(run: OutOfFold, path: Path) -> None:
+    """Write a run as one ``.npz`` (flattened windows with per-clip offsets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = list(run.logits)
+    counts = np.array([len(run.logits[i]) for i in ids])
+    np.savez_compressed(
+        path,
+        song_ids=np.array(ids),
+        counts=counts,
+        logits=np.concatenate([run.logits[i] for i in ids]) if ids else np.zeros((0, 4), np.float32),
+        starts_s=np.concatenate([run.starts_s[i] for i in ids]) if ids else np.zeros(0),
+        window_s=np.array(run.window_s),
+    )
+
+
+def load_run(path: Path) -> OutOfFold:
+    """The run saved by :func:`save_run`."""
+    with np.load(path) as data:
+        offsets = np.concatenate([[0], np.cumsum(data["counts"])])
+        ids = [str(i) for i in data["song_ids"]]
+        spans = list(zip(offsets[:-1], offsets[1:], strict=True))
+        return OutOfFold(
+            logits={i: data["logits"][a:b].astype(np.float32) for i, (a, b) in zip(ids, spans, strict=True)},
+            starts_s={i: data["starts_s"][a:b] for i, (a, b) in zip(ids, spans, strict=True)},
+            window_s=float(data["window_s"]),
+        )

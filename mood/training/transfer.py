@@ -1,0 +1,122 @@
+"""How the shipped models do on music from another collection: the Grekow set (321 six-second
+GTZAN excerpts with valence/arousal ratings and quadrants), never used in training.
+
+    python -m mood.training.transfer                 # every shipped model; writes docs/transfer_results.md
+    python -m mood.training.transfer --model musicnn
+
+Each excerpt is judged exactly as the app judges a song; the figures are the quadrant
+macro-F1 and the Spearman correlation of the predicted valence and arousal with the ratings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.metrics import f1_score
+from tqdm import tqdm
+
+from mood.constants import MODEL_NAMES, MOODS
+from mood.engine.inference import Predictor
+from mood.engine.weights import available_models
+from mood.presentation.model_card import display_name
+from mood.training.train import DEFAULT_DOCS_DIR, REPO_DIR
+
+DEFAULT_GREKOW_DIR = REPO_DIR.parent / "shared" / "data" / "grekow"
+TABLE_NAME = "transfer_results.md"
+
+
+@dataclass(frozen=True)
+class RatedExcerpt:
+    """One excerpt of the Grekow set with its ratings (-10..10) and quadrant mood."""
+
+    path: Path
+    genre: str
+    valence: float
+    arousal: float
+    mood: str
+
+
+@dataclass(frozen=True)
+class TransferFigures:
+    """A model's figures on the Grekow set."""
+
+    model: str
+    macro_f1: float
+    accuracy: float
+    valence_rho: float
+    arousal_rho: float
+    per_genre_accuracy: dict[str, float]
+
+
+def read_excerpts(data_dir: Path) -> list[RatedExcerpt]:
+    """The excerpts listed in ``data_dir/metadata.csv``."""
+    with (data_dir / "metadata.csv").open(newline="") as f:
+        return [
+            RatedExcerpt(data_dir / r["path"], r["genre"], float(r["valence"]), float(r["arousal"]), r["mood"])
+            for r in csv.DictReader(f)
+        ]
+
+
+def measure(model: str, excerpts: Sequence[RatedExcerpt], weights_dir: Path | None = None) -> TransferFigures:
+    """Judge every excerpt with ``model`` and score the answers against the ratings."""
+    predictor = Predictor(model, weights_dir)
+    predictions = [predictor.predict(e.path) for e in tqdm(excerpts, desc=model, unit="clip", file=sys.stderr)]
+    true = np.array([MOODS.index(e.mood) for e in excerpts])
+    predicted = np.array([MOODS.index(p.mood) for p in predictions])
+    genres = np.array([e.genre for e in excerpts])
+    return TransferFigures(
+        model=model,
+        macro_f1=round(float(f1_score(true, predicted, average="macro")), 4),
+        accuracy=round(float((true == predicted).mean()), 4),
+        valence_rho=round(float(spearmanr([p.valence for p in predictions], [e.valence for e in excerpts])[0]), 4),
+        arousal_rho=round(float(spearmanr([p.arousal for p in predictions], [e.arousal for e in excerpts])[0]), 4),
+        per_genre_accuracy={
+            g: round(float((true[genres == g] == predicted[genres == g]).mean()), 3) for g in sorted(set(genres))
+        },
+    )
+
+
+def transfer_markdown(figures: Sequence[TransferFigures]) -> str:
+    """The figures as a Markdown table, then accuracy per genre."""
+    lines = [
+        "| model | quadrant macro-F1 | accuracy | valence Spearman rho | arousal Spearman rho |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {display_name(f.model)} | **{f.macro_f1:.3f}** | {f.accuracy:.3f} | {f.valence_rho:.2f} | {f.arousal_rho:.2f} |"
+        for f in figures
+    ]
+    genres = list(figures[0].per_genre_accuracy) if figures else []
+    lines += ["", "Accuracy per genre", "", "| model | " + " | ".join(genres) + " |", "|---|" + "---|" * len(genres)]
+    lines += [
+        f"| {display_name(f.model)} | " + " | ".join(f"{f.per_genre_accuracy[g]:.2f}" for g in genres) + " |"
+        for f in figures
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``python -m mood.training.transfer``."""
+    parser = argparse.ArgumentParser(prog="python -m mood.training.transfer", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=MODEL_NAMES, action="append", help="default: every shipped model")
+    parser.add_argument("--data", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder (with metadata.csv)")
+    parser.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where the table is written")
+    args = parser.parse_args(argv)
+    excerpts = read_excerpts(args.data)
+    models = args.model or [m for m in MODEL_NAMES if m in available_models()]
+    figures = [measure(m, excerpts) for m in models]
+    table = transfer_markdown(figures)
+    print(table)
+    if not args.model:
+        (args.docs_dir / TABLE_NAME).write_text(table)
+
+
+if __name__ == "__main__":
+    main()
