@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mood.constants import MOODS
-from mood.engine.weights import load_model, read_manifest
+from mood.engine.features import SCRATCH_FRONT_END
+from mood.engine.weights import load_network, read_ensemble_manifest, read_network_manifest
+from mood.training.calibration import TEMPERATURE_BOUNDS
+from mood.training.finetune import FINETUNE_FRONT_END, pretrained_network
+from mood.training.runs import load_run
 from mood.training.train import main
 from tests.helpers import chord_progression, tone, write_audio
 
@@ -19,6 +23,7 @@ CLIPS_PER_MOOD = 12  # 48 clips in 4 folds: 36 training clips, one batch of 32 p
 N_FOLDS = 4
 CLIP_S = 6.0  # two 5 s windows with a 2.5 s hop, plus the one ending on the clip's end
 CV_FOLDS = "0,1"
+NETWORKS = ("resnet18", "cldnn", "musicnn")
 
 
 def _clip(mood_index: int, n: int) -> np.ndarray:
@@ -50,70 +55,73 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Both networks cross-validated on folds 0 and 1 and trained on all clips, then the ensemble scored."""
+    """Every network cross-validated on folds 0 and 1 and trained on all clips, then the ensemble scored."""
     root = tmp_path_factory.mktemp("training")
     dirs = {name: root / name for name in ("cache", "runs", "weights", "docs")}
     dirs["docs"].mkdir()
     common = ["--data", str(data_dir), "--epochs", "1", "--folds", CV_FOLDS, "--cache-dir", str(dirs["cache"]),
               "--runs-dir", str(dirs["runs"]), "--weights-dir", str(dirs["weights"])]  # fmt: skip
-    for model in ("resnet18", "cldnn"):
+    for model in NETWORKS:
         main(["--model", model, *common])
     main(["--model", "ensemble", *common, "--docs-dir", str(dirs["docs"])])
     return dirs
 
 
-def _run(path: Path) -> dict[str, list[float] | None]:
-    rows: dict[str, list[float] | None] = json.loads(path.read_text())
-    return rows
-
-
-@pytest.mark.parametrize("model", ["resnet18", "cldnn"])
+@pytest.mark.parametrize("model", NETWORKS)
 def test_training_ships_verified_weights_with_cv_figures(trained: dict[str, Path], model: str) -> None:
-    manifest = read_manifest(model, trained["weights"])
-    cv = manifest["cv"]
-    assert cv["folds"] == [0, 1]
+    manifest = read_network_manifest(model, trained["weights"])
+    cv = manifest.cv
+    assert cv is not None and cv.folds == [0, 1]
     held_out = 2 * len(MOODS) * CLIPS_PER_MOOD // N_FOLDS
-    assert np.array(cv["confusion"]).sum() == held_out
-    assert set(cv["per_class"]) == set(MOODS)
-    assert 0.0 <= cv["macro_f1"] <= 1.0
-    assert manifest["recipe"]["epochs"] == 1
-    assert manifest["window_s"] == 5.0 and manifest["n_mels"] == 128
-    loaded = load_model(model, trained["weights"])  # verifies the sha256 and labels
-    assert loaded.manifest["sha256"] == manifest["sha256"]
+    assert np.array(cv.confusion).sum() == held_out
+    assert 0.0 <= cv.macro_f1 <= 1.0
+    assert cv.calibration is not None and TEMPERATURE_BOUNDS[0] <= cv.calibration.temperature <= TEMPERATURE_BOUNDS[1]
+    assert manifest.recipe["epochs"] == 1
+    assert manifest.features == (FINETUNE_FRONT_END if model == "musicnn" else SCRATCH_FRONT_END)
+    loaded = load_network(model, trained["weights"])  # verifies the sha256 and labels
+    assert loaded.manifest == manifest
 
 
-@pytest.mark.parametrize("model", ["resnet18", "cldnn"])
+def test_the_finetuned_member_keeps_its_pretrained_front_end_and_says_where_it_came_from(
+    trained: dict[str, Path],
+) -> None:
+    manifest = read_network_manifest("musicnn", trained["weights"])
+    assert manifest.pretrained is not None and manifest.pretrained.package == "musicnn"
+    assert manifest.pretrained.licence == "ISC" and "MSD_musicnn" in manifest.pretrained.model
+    tuned = load_network("musicnn", trained["weights"]).network
+    pretrained, _ = pretrained_network()
+    for tuned_backbone, original in zip(tuned.backbones, pretrained.backbones, strict=True):
+        torch.testing.assert_close(tuned_backbone.midend.state_dict(), original.midend.state_dict())
+        assert not torch.equal(tuned_backbone.dense.weight, original.dense.weight)  # the back end was fine-tuned
+
+
+@pytest.mark.parametrize("model", NETWORKS)
 def test_out_of_fold_runs_cover_exactly_the_held_out_clips(trained: dict[str, Path], model: str) -> None:
-    for suffix in ("oof", "oof_centre_window"):
-        rows = _run(trained["runs"] / f"{model}_{suffix}.json")
-        assert len(rows) == len(MOODS) * CLIPS_PER_MOOD
-        scored = [song for song, p in rows.items() if p is not None]
-        assert len(scored) == 2 * len(MOODS) * CLIPS_PER_MOOD // N_FOLDS
-        assert all(int(song[-3:]) % N_FOLDS in (0, 1) for song in scored)
-        np.testing.assert_allclose([sum(rows[s]) for s in scored], 1.0, atol=1e-4)  # type: ignore[arg-type]
+    run = load_run(trained["runs"] / f"{model}_oof.npz")
+    assert len(run.logits) == 2 * len(MOODS) * CLIPS_PER_MOOD // N_FOLDS
+    assert all(int(song[-3:]) % N_FOLDS in (0, 1) for song in run.logits)
+    # 6 s clips: the windows the app cuts (5 s every 2.5 s, or 3 s every 3 s, plus one ending at the end)
+    assert {len(starts) for starts in run.starts_s.values()} == {3}
 
 
-def test_ensemble_is_scored_on_the_mean_of_both_runs(trained: dict[str, Path]) -> None:
-    manifest = read_manifest("ensemble", trained["weights"])
-    assert manifest["members"] == ["resnet18", "cldnn"]
-    runs = [_run(trained["runs"] / f"{m}_oof.json") for m in manifest["members"]]
-    correct = [
-        MOODS[int(np.argmax(np.mean([r[song] for r in runs], axis=0)))] == MOODS[int(song[3])]
-        for song, p in runs[0].items()
-        if p is not None
-    ]
-    assert manifest["cv"]["accuracy"] == pytest.approx(np.mean(correct), abs=1e-4)
+def test_ensemble_is_scored_as_the_app_combines_its_members(trained: dict[str, Path]) -> None:
+    manifest = read_ensemble_manifest(trained["weights"])
+    assert manifest.members == sorted(NETWORKS)  # every network in the folder
+    runs = [load_run(trained["runs"] / f"{m}_oof.npz") for m in manifest.members]
+    members = [read_network_manifest(m, trained["weights"]) for m in manifest.members]
+    assert manifest.cv is not None and manifest.cv.calibration is not None
     assert (trained["docs"] / "cv_confusion.png").stat().st_size > 0
-    assert "ensemble" in (trained["docs"] / "cv_results.md").read_text()
+    tables = (trained["docs"] / "cv_results.md").read_text()
+    assert "ensemble" in tables and "ECE before" in tables
+    for member in members:
+        assert member.cv is not None and f"| {member.name} | **{member.cv.macro_f1:.3f}**" in tables
+    assert all(set(r.logits) == set(runs[0].logits) for r in runs)
 
 
 def test_the_same_command_gives_the_same_figures(data_dir: Path, trained: dict[str, Path], tmp_path: Path) -> None:
     main(["--model", "cldnn", "--data", str(data_dir), "--epochs", "1", "--folds", CV_FOLDS, "--no-final",
           "--cache-dir", str(trained["cache"]), "--runs-dir", str(tmp_path)])  # fmt: skip
-    again, first = _run(tmp_path / "cldnn_oof.json"), _run(trained["runs"] / "cldnn_oof.json")
-    assert again.keys() == first.keys()
-    for song, p in first.items():
-        if p is None:
-            assert again[song] is None
-        else:
-            np.testing.assert_allclose(again[song], p, atol=1e-5)  # type: ignore[arg-type]
+    again, first = load_run(tmp_path / "cldnn_oof.npz"), load_run(trained["runs"] / "cldnn_oof.npz")
+    assert again.logits.keys() == first.logits.keys()
+    for song, logits in first.logits.items():
+        np.testing.assert_allclose(again.logits[song], logits, atol=1e-4)

@@ -61,6 +61,7 @@ class FrontEnd:
             ``"log1p"`` (``log10(1 + log_c * power)``).
         top_db: the dB floor, for ``"db"``; None otherwise.
         log_c: the compression constant, for ``"log1p"``; None otherwise.
+        float16_power: round the mel power to float16 before scaling, as musicnn's own code does.
         loudness_dbfs: the RMS level every clip is normalised to first; None keeps its level.
         window_frames: spectrogram frames a model sees at once.
         hop_frames: frames between the starts of consecutive windows.
@@ -75,6 +76,7 @@ class FrontEnd:
     scaling: Scaling
     top_db: float | None
     log_c: float | None
+    float16_power: bool
     loudness_dbfs: float | None
     window_frames: int
     hop_frames: int
@@ -123,6 +125,7 @@ SCRATCH_FRONT_END = FrontEnd(
     scaling="db",
     top_db=TOP_DB,
     log_c=None,
+    float16_power=False,
     loudness_dbfs=TARGET_RMS_DBFS,
     window_frames=n_frames(WINDOW_S),
     hop_frames=round(WINDOW_HOP_S * SAMPLE_RATE / HOP_LENGTH),
@@ -140,6 +143,7 @@ MUSICNN_FRONT_END = FrontEnd(
     scaling="log1p",
     top_db=None,
     log_c=MUSICNN_LOG_C,
+    float16_power=True,
     loudness_dbfs=None,
     window_frames=MUSICNN_PATCH_FRAMES,
     hop_frames=MUSICNN_PATCH_FRAMES,
@@ -230,6 +234,8 @@ def mel_power(wav: FloatArray, front_end: FrontEnd) -> FloatArray:
 
 def scale_power(power: FloatArray, front_end: FrontEnd) -> FloatArray:
     """Mel power in the front end's scaling, float32."""
+    if front_end.float16_power:
+        power = power.astype(np.float16).astype(np.float32)
     if front_end.scaling == "db":
         scaled = librosa.power_to_db(power, ref=1.0, top_db=front_end.top_db)
     else:

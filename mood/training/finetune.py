@@ -42,7 +42,7 @@ FINETUNE_FRONT_END = dataclasses.replace(
     MUSICNN_FRONT_END, loudness_dbfs=MUSICNN_MOOD_LOUDNESS_DBFS, hop_frames=MUSICNN_MOOD_HOP_FRAMES
 )
 """musicnn's own front end, with every clip first brought to one loudness (so the model
-cannot learn how loud 4Q's files are) and windows overlapping by half."""
+cannot learn how loud 4Q's files are) and musicnn's own non-overlapping patches."""
 FEATURE_BATCH = 64  # windows per frozen forward pass while caching
 
 
