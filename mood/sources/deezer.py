@@ -44,7 +44,7 @@ def search(session: requests.Session, query: str, limit: int = MAX_RESULTS) -> t
         SourceError: Deezer could not be reached or answered with an error.
     """
     items = _search_items(session, query, limit)
-    return tuple(track for track in map(_parse_track, items) if track is not None)[:limit]
+    return tuple(track for track in map(parse_track, items) if track is not None)[:limit]
 
 
 def find_preview(session: requests.Session, track: Track) -> Preview | None:
@@ -72,7 +72,7 @@ def find_preview(session: requests.Session, track: Track) -> Preview | None:
     candidates = (
         (candidate, preview)
         for item in _search_items(session, query, MAX_RESULTS)
-        if (candidate := _parse_track(item)) is not None and (preview := _parse_preview(item)) is not None
+        if (candidate := parse_track(item)) is not None and (preview := _parse_preview(item)) is not None
     )
     return best_match(track, candidates)
 
@@ -106,7 +106,8 @@ def _call(session: requests.Session, path: str, params: dict[str, str | int] | N
     raise SourceError(f"Deezer reported an error ({detail}). Try again later.")
 
 
-def _parse_track(item: object) -> Track | None:
+def parse_track(item: object) -> Track | None:
+    """A Deezer track object (search, playlist or album item) as a Track; None without an id, title or artist."""
     fields = as_object(item)
     album = as_object(fields.get("album"))
     track_id = as_text(fields.get("id"))

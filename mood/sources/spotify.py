@@ -32,6 +32,8 @@ from mood.sources.records import Track
 # spotipy's DEBUG messages include the token request's Basic-auth header (the client secret):
 # keep them off even when an app turns DEBUG logging on.
 logging.getLogger("spotipy.oauth2").setLevel(logging.INFO)
+# Its client's DEBUG messages include each request's Bearer token.
+logging.getLogger("spotipy.client").setLevel(logging.INFO)
 
 PROVIDER = "spotify"
 _SERVICE = SERVICE_NAMES[PROVIDER]
@@ -55,24 +57,13 @@ def search(
         SourceError: the credentials were refused, Spotify could not be reached, limited
             the rate, failed, or sent an answer that could not be read.
     """
-    if not (credentials.client_id and credentials.client_secret):
-        raise _credentials_error()  # spotipy would read the environment instead of empty values
-    auth = SpotifyClientCredentials(
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        requests_session=session,
-        requests_timeout=REQUEST_TIMEOUT_S,
-        cache_handler=MemoryCacheHandler(),
-    )
-    client = spotipy.Spotify(
-        auth_manager=auth, requests_session=session, requests_timeout=REQUEST_TIMEOUT_S, retries=0, status_retries=0
-    )
+    client = make_client(session, credentials)
     try:
         body = client.search(q=query, limit=limit, type="track")
     except SpotifyOauthError as error:
-        raise _token_error(error) from error
+        raise token_error(error) from error
     except SpotifyException as error:
-        raise _status_error(error.http_status, error.headers) from error
+        raise error_for_status(error.http_status, error.headers) from error
     except (ValueError, KeyError, TypeError) as error:  # a token answer that is not the documented JSON
         raise malformed_answer(_SERVICE) from error
     except requests.RequestException as error:
@@ -80,32 +71,52 @@ def search(
     items = as_object(as_object(body).get("tracks")).get("items")
     if not isinstance(items, list):
         raise malformed_answer(_SERVICE)
-    return tuple(track for track in map(_parse_track, items) if track is not None)[:limit]
+    return tuple(track for track in map(parse_track, items) if track is not None)[:limit]
 
 
-def _credentials_error() -> SourceError:
+def make_client(session: requests.Session, credentials: SpotifyCredentials) -> spotipy.Spotify:
+    """A spotipy client with the client-credentials flow: token in memory, no retries, timeouts.
+
+    Raises:
+        SourceError: a credential is blank (spotipy would read the environment instead).
+    """
+    if not (credentials.client_id and credentials.client_secret):
+        raise credentials_error()
+    auth = SpotifyClientCredentials(
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        requests_session=session,
+        requests_timeout=REQUEST_TIMEOUT_S,
+        cache_handler=MemoryCacheHandler(),
+    )
+    return spotipy.Spotify(
+        auth_manager=auth, requests_session=session, requests_timeout=REQUEST_TIMEOUT_S, retries=0, status_retries=0
+    )
+
+
+def credentials_error() -> SourceError:
     return SourceError(
         "Spotify did not accept this app's credentials. Check the SPOTIPY_CLIENT_ID and "
         "SPOTIPY_CLIENT_SECRET settings (environment variables or Streamlit secrets)."
     )
 
 
-def _token_error(error: SpotifyOauthError) -> SourceError:
+def token_error(error: SpotifyOauthError) -> SourceError:
     """Map a failed token request (spotipy raises it while handling the HTTPError)."""
     http_error = error.__context__
     response = http_error.response if isinstance(http_error, requests.HTTPError) else None
     if response is None or response.status_code in (400, 401, 403):  # 400: "invalid_client"
-        return _credentials_error()
-    return _status_error(response.status_code, response.headers)
+        return credentials_error()
+    return error_for_status(response.status_code, response.headers)
 
 
-def _status_error(status: int, headers: Mapping[str, str] | None) -> SourceError:
+def error_for_status(status: int, headers: Mapping[str, str] | None) -> SourceError:
     if status in (401, 403):
-        return _credentials_error()
+        return credentials_error()
     return status_error(_SERVICE, status, (headers or {}).get("Retry-After"))
 
 
-def _parse_track(item: object) -> Track | None:
+def parse_track(item: object) -> Track | None:
     fields = as_object(item)
     album = as_object(fields.get("album"))
     track_id = as_text(fields.get("id"))

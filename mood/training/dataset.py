@@ -64,12 +64,12 @@ def load_spectrograms(clips: list[TrainingClip], front_end: FrontEnd, cache_dir:
     return mels
 
 
-def random_crop(mel: npt.NDArray[np.float16], width: int, rng: np.random.Generator) -> FloatArray:
-    """A random ``width``-frame window of a spectrogram (looped if the clip is shorter)."""
+def random_crop(mel: npt.NDArray[np.float16], width: int, rng: np.random.Generator) -> tuple[FloatArray, int]:
+    """A random ``width``-frame window of a spectrogram (looped if the clip is shorter) and its first frame."""
     if mel.shape[1] < width:
         mel = np.pad(mel, ((0, 0), (0, width - mel.shape[1])), mode="wrap")
     start = int(rng.integers(0, mel.shape[1] - width + 1))
-    return mel[:, start : start + width].astype(np.float32)
+    return mel[:, start : start + width].astype(np.float32), start
 
 
 def augment(window: FloatArray, rng: np.random.Generator) -> FloatArray:

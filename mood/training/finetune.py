@@ -28,13 +28,14 @@ from tqdm import tqdm
 
 from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS
 from mood.engine.features import MUSICNN_FRONT_END, FrontEnd, log_mel, make_windows
+from mood.engine.inference import softmax
 from mood.engine.manifest import NetworkManifest, Pretrained, read_manifest_file
 from mood.engine.models.musicnn_mood import BACKBONES, MusicnnMood
 from mood.engine.weights import BACKBONES as BACKBONES_DIR
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, load_verified_state, save_network
 from mood.training.dataset import TrainingClip, read_clips
 from mood.training.runs import OutOfFold, save_run
-from mood.training.train import TRAINED_ON, calibrated_cv, held_out_clips, network_scorer
+from mood.training.train import TRAINED_ON, Teacher, TeacherFactory, calibrated_cv, held_out_clips, network_scorer
 
 MODEL_NAME = "musicnn"
 ARCHITECTURE = "musicnn_mood"
@@ -96,7 +97,10 @@ def pooled_windows(model: MusicnnMood, mel: npt.NDArray[np.float32], front_end: 
     """The frozen part's output for every window the app cuts: ``(n_windows, n_backbones, pooled_dim)``."""
     windows, _ = make_windows(mel, front_end)
     with torch.inference_mode():
-        out = [model.pooled(torch.from_numpy(windows[i : i + FEATURE_BATCH])) for i in range(0, len(windows), FEATURE_BATCH)]
+        out = [
+            model.pooled(torch.from_numpy(windows[i : i + FEATURE_BATCH]))
+            for i in range(0, len(windows), FEATURE_BATCH)
+        ]
     return torch.cat(out).numpy().astype(np.float16)
 
 
@@ -112,7 +116,9 @@ def load_pooled(
         if not cached.exists():
             mel = log_mel(clip.path, front_end)
             _, starts = make_windows(mel, front_end)
-            np.savez(cached, pooled=pooled_windows(model, mel, front_end), starts_s=np.array(starts) * front_end.frame_s)
+            np.savez(
+                cached, pooled=pooled_windows(model, mel, front_end), starts_s=np.array(starts) * front_end.frame_s
+            )
         with np.load(cached) as data:
             pooled.append(data["pooled"])
             starts_s.append(data["starts_s"])
@@ -192,20 +198,50 @@ def score_pooled(
     return OutOfFold(logits, {c.song_id: s for c, s in zip(clips, starts_s, strict=True)}, FINETUNE_FRONT_END.window_s)
 
 
-def finetune_and_ship(args: argparse.Namespace) -> None:
-    """Cross-validate the fine-tuned musicnn member, then train it on all clips and write its weights."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    started = time.perf_counter()
-    clips = read_clips(args.data)
-    recipe = FinetuneRecipe(
+def features_cache_dir(args: argparse.Namespace) -> Path:
+    """Where the frozen musicnn features are cached: beside the spectrogram cache."""
+    return Path(args.cache_dir).parent / "musicnn"
+
+
+def recipe_from(args: argparse.Namespace) -> FinetuneRecipe:
+    """The fine-tuning recipe the command-line flags ask for."""
+    return FinetuneRecipe(
         epochs=args.epochs or FinetuneRecipe.epochs,
         mixup_alpha=args.mixup,
         freeze_back_ends=args.freeze_back_ends,
         ema_decay=args.ema_decay,
         seed=args.seed,
     )
+
+
+def musicnn_teacher(clips: Sequence[TrainingClip], args: argparse.Namespace) -> TeacherFactory:
+    """Soft targets from the fine-tuned member, for distilling it into another network: given
+    training clips, a musicnn fine-tuned on those clips alone, and its probabilities on them."""
+    pretrained, _ = pretrained_network()
+    pooled, starts_s = load_pooled(clips, pretrained, FINETUNE_FRONT_END, features_cache_dir(args))
+    moods = np.array([c.mood for c in clips])
+    recipe = recipe_from(argparse.Namespace(**{**vars(args), "epochs": None, "freeze_back_ends": False}))
+
+    def teacher_for(train_idx: Sequence[int]) -> Teacher:
+        idx = list(train_idx)
+        model = train_head(pretrained, [pooled[i] for i in idx], moods[idx], recipe, "musicnn teacher")
+        run = score_pooled(model, [clips[i] for i in idx], [pooled[i] for i in idx], [starts_s[i] for i in idx])
+        return Teacher(
+            probabilities=[softmax(run.logits[clips[i].song_id]) for i in idx],
+            centres_s=[starts_s[i] + FINETUNE_FRONT_END.window_s / 2 for i in idx],
+        )
+
+    return teacher_for
+
+
+def finetune_and_ship(args: argparse.Namespace) -> None:
+    """Cross-validate the fine-tuned musicnn member, then train it on all clips and write its weights."""
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    started = time.perf_counter()
+    clips = read_clips(args.data)
+    recipe = recipe_from(args)
     pretrained, provenance = pretrained_network()
-    pooled, starts_s = load_pooled(clips, pretrained, FINETUNE_FRONT_END, args.cache_dir.parent / "musicnn")
+    pooled, starts_s = load_pooled(clips, pretrained, FINETUNE_FRONT_END, features_cache_dir(args))
     print(f"musicnn features ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     moods = np.array([c.mood for c in clips])
     run = OutOfFold({}, {}, FINETUNE_FRONT_END.window_s)

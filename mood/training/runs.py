@@ -3,6 +3,7 @@ ensemble can be scored exactly as the app scores a song, without retraining."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def load_run(path: Path) -> OutOfFold:
     with np.load(path) as data:
         offsets = np.concatenate([[0], np.cumsum(data["counts"])])
         ids = [str(i) for i in data["song_ids"]]
-        spans = list(zip(offsets[:-1], offsets[1:], strict=True))
+        spans = list(itertools.pairwise(offsets))
         return OutOfFold(
             logits={i: data["logits"][a:b].astype(np.float32) for i, (a, b) in zip(ids, spans, strict=True)},
             starts_s={i: data["starts_s"][a:b] for i, (a, b) in zip(ids, spans, strict=True)},

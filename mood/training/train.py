@@ -82,6 +82,31 @@ class Recipe:
     augment: bool = True  # gain, EQ tilt and SpecAugment masks on every crop
     ema_decay: float = 0.99  # per step
     seed: int = 0
+    teacher: str | None = None  # a model whose soft window probabilities the network also learns
+    distill_weight: float = 0.5  # share of the loss that matches the teacher (with a teacher)
+    distill_temperature: float = 2.0  # both distributions softened by it, as in Hinton et al. 2015
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A stronger model's window probabilities on each training clip: soft targets for distillation."""
+
+    probabilities: list[npt.NDArray[np.float32]]  # per clip, shape (n_windows, n_moods)
+    centres_s: list[npt.NDArray[np.float64]]  # per clip, the middle of each window in seconds
+
+    def target(self, clip: int, centre_s: float) -> npt.NDArray[np.float32]:
+        """The teacher's probabilities for the window of ``clip`` nearest ``centre_s``."""
+        return self.probabilities[clip][int(np.abs(self.centres_s[clip] - centre_s).argmin())]
+
+
+TeacherFactory = Callable[[Sequence[int]], Teacher]  # training clip indices -> their teacher
+
+
+def distillation_loss(logits: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) with both softened by ``temperature``, scaled by its square."""
+    soft_teacher = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / temperature, dim=1)
+    log_student = torch.log_softmax(logits / temperature, dim=1)
+    return nn.functional.kl_div(log_student, soft_teacher, reduction="batchmean") * temperature**2
 
 
 def bf16_autocast_supported() -> bool:
@@ -100,8 +125,13 @@ def train_network(
     recipe: Recipe,
     front_end: FrontEnd,
     desc: str,
+    teacher: Teacher | None = None,
 ) -> nn.Module:
-    """Train a fresh network on random augmented crops and return its EMA weights, in eval mode."""
+    """Train a fresh network on random augmented crops and return its EMA weights, in eval mode.
+
+    With a ``teacher``, each crop also learns the teacher's probabilities for the window
+    nearest it (``recipe.distill_weight`` of the loss).
+    """
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     network = build_model(architecture, front_end, len(MOODS)).to(memory_format=torch.channels_last)
@@ -123,7 +153,7 @@ def train_network(
         losses = []
         for step in range(steps_per_epoch):
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            crops = [random_crop(mels[i], width, rng) for i in idx]
+            crops, starts = zip(*(random_crop(mels[i], width, rng) for i in idx), strict=True)
             x = torch.from_numpy(np.stack([augment(c, rng) for c in crops] if recipe.augment else crops))
             y = torch.from_numpy(moods[idx])
             lam = float(rng.beta(recipe.mixup_alpha, recipe.mixup_alpha)) if recipe.mixup_alpha > 0 else 1.0
@@ -132,6 +162,12 @@ def train_network(
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = network(x).float()
             loss = lam * loss_fn(logits, y) + (1.0 - lam) * loss_fn(logits, y[perm])
+            if teacher is not None:
+                centres = [(start + width / 2) * front_end.frame_s for start in starts]
+                soft = torch.from_numpy(np.stack([teacher.target(i, c) for i, c in zip(idx, centres, strict=True)]))
+                soft = lam * soft + (1.0 - lam) * soft[perm]
+                distilled = distillation_loss(logits, soft, recipe.distill_temperature)
+                loss = (1.0 - recipe.distill_weight) * loss + recipe.distill_weight * distilled
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"training loss became {loss.item()}; try a smaller --epochs or another --seed"
@@ -166,8 +202,10 @@ def cross_validate(
     folds: Sequence[int],
     recipe: Recipe,
     front_end: FrontEnd,
+    teacher_for: TeacherFactory | None = None,
 ) -> OutOfFold:
-    """Out-of-fold window logits of every clip of the held-out ``folds``."""
+    """Out-of-fold window logits of every clip of the held-out ``folds`` (each fold's teacher,
+    if any, trained on that fold's training clips only)."""
     run = OutOfFold({}, {}, front_end.window_s)
     for fold in folds:
         train_idx = [i for i, c in enumerate(clips) if c.fold != fold]
@@ -179,6 +217,7 @@ def cross_validate(
             recipe,
             front_end,
             f"{architecture} fold {fold}",
+            teacher_for(train_idx) if teacher_for else None,
         )
         run = run.merged(score_clips(network, [clips[i] for i in test_idx], [mels[i] for i in test_idx], front_end))
         print(f"{architecture} fold {fold} done", file=sys.stderr)
@@ -242,6 +281,7 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
         augment=not args.no_augment,
         ema_decay=args.ema_decay,
         seed=args.seed,
+        teacher=args.teacher,
     )
 
 
@@ -253,16 +293,23 @@ def train_and_ship(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     mels = load_spectrograms(clips, front_end, args.cache_dir)
     print(f"spectrograms ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    teacher_for: TeacherFactory | None = None
+    if recipe.teacher:
+        from mood.training.finetune import musicnn_teacher
 
-    run = cross_validate(args.model, clips, mels, args.folds, recipe, front_end)
+        teacher_for = musicnn_teacher(clips, args)
+
+    run = cross_validate(args.model, clips, mels, args.folds, recipe, front_end, teacher_for)
     save_run(run, args.runs_dir / f"{args.model}_oof.npz")
     cv, _ = calibrated_cv(network_scorer(run, held := held_out_clips(clips, run)), held)
     print(f"{args.model}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr)
     if args.no_final:
         return
+    everything = list(range(len(clips)))
     network = train_network(
-        args.model, mels, np.array([c.mood for c in clips]), recipe, front_end, f"{args.model} all clips"
-    )
+        args.model, mels, np.array([c.mood for c in clips]), recipe, front_end, f"{args.model} all clips",
+        teacher_for(everything) if teacher_for else None,
+    )  # fmt: skip
     save_network(
         network, args.model, args.weights_dir, args.model, front_end,
         trained_on=TRAINED_ON, recipe=asdict(recipe), cv=cv,
@@ -329,6 +376,10 @@ def get_parser() -> argparse.ArgumentParser:
         "--ema-decay", type=float, default=Recipe.ema_decay, help="weight averaging per step; 0 ships the last weights"
     )
     parser.add_argument("--no-augment", action="store_true", help="no gain, EQ or SpecAugment (for ablations)")
+    parser.add_argument(
+        "--teacher", choices=[FINETUNED], default=None,
+        help="also learn this model's window probabilities (distillation; its folds' versions are retrained here)",
+    )  # fmt: skip
     parser.add_argument(
         "--freeze-back-ends", action="store_true", help="musicnn: train the mood head alone (for ablations)"
     )

@@ -89,10 +89,9 @@ def transfer_markdown(figures: Sequence[TransferFigures]) -> str:
         "| model | quadrant macro-F1 | accuracy | valence Spearman rho | arousal Spearman rho |",
         "|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {display_name(f.model)} | **{f.macro_f1:.3f}** | {f.accuracy:.3f} | {f.valence_rho:.2f} | {f.arousal_rho:.2f} |"
-        for f in figures
-    ]
+    for f in figures:
+        rhos = f"{f.valence_rho:.2f} | {f.arousal_rho:.2f}"
+        lines.append(f"| {display_name(f.model)} | **{f.macro_f1:.3f}** | {f.accuracy:.3f} | {rhos} |")
     genres = list(figures[0].per_genre_accuracy) if figures else []
     lines += ["", "Accuracy per genre", "", "| model | " + " | ".join(genres) + " |", "|---|" + "---|" * len(genres)]
     lines += [
