@@ -53,8 +53,9 @@ def test_loudness_normalisation_is_part_of_the_front_end() -> None:
 
 def test_every_front_end_value_is_in_the_cache_key() -> None:
     keys = {SCRATCH_FRONT_END.cache_key()}
-    changes = {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256, "n_mels": 96, "fmin": 20.0, "fmax": 8000.0,
-               "top_db": 60.0, "float16_power": True, "loudness_dbfs": -14.0, "window_frames": 100, "hop_frames": 50}  # fmt: skip
+    changes = {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256, "n_mels": 96, "fmin": 20.0,
+               "fmax": 8000.0, "top_db": 60.0, "float16_power": True, "loudness_dbfs": -14.0,
+               "window_frames": 100, "hop_frames": 50}  # fmt: skip
     assert set(changes) | {"scaling", "log_c"} == {f.name for f in dataclasses.fields(FrontEnd)}
     for name, value in changes.items():
         keys.add(dataclasses.replace(SCRATCH_FRONT_END, **{name: value}).cache_key())

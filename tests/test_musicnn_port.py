@@ -10,7 +10,6 @@ own front end.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
