@@ -151,7 +151,8 @@ def softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> npt.ND
     scaled = logits.astype(np.float64) / temperature
     scaled -= scaled.max(axis=-1, keepdims=True)
     exp = np.exp(scaled)
-    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+    probabilities: npt.NDArray[np.float32] = (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return probabilities
 
 
 def window_outputs(loaded: LoadedNetwork, mel: FloatArray) -> WindowOutputs:
@@ -171,7 +172,8 @@ def on_timeline(outputs: WindowOutputs, timeline: WindowOutputs) -> npt.NDArray[
     """``outputs`` read at each window of ``timeline``: the window whose centre is nearest
     (the identity when both cut the same windows)."""
     distance = np.abs(outputs.centres_s[None, :] - timeline.centres_s[:, None])
-    return outputs.probabilities[distance.argmin(axis=1)]
+    nearest: npt.NDArray[np.float32] = outputs.probabilities[distance.argmin(axis=1)]
+    return nearest
 
 
 def sharpen(probabilities: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
@@ -191,7 +193,8 @@ def combine(members: Sequence[WindowOutputs], weights: Sequence[float], temperat
 
 def clip_probabilities(outputs: WindowOutputs) -> npt.NDArray[np.float32]:
     """A clip's probabilities, as DESIGN.md defines them: the mean over its windows."""
-    return outputs.probabilities.mean(axis=0).astype(np.float32)
+    mean: npt.NDArray[np.float32] = outputs.probabilities.mean(axis=0).astype(np.float32)
+    return mean
 
 
 def _as_probabilities(row: npt.NDArray[np.float32]) -> Probabilities:

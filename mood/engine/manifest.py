@@ -149,8 +149,9 @@ Manifest = NetworkManifest | EnsembleManifest
 
 def row_shares(confusion: list[list[int]]) -> npt.NDArray[np.float64]:
     """A confusion matrix as the share of each true mood's clips (a mood with no clips: zeros)."""
-    counts = np.asarray(confusion, dtype=float)
-    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    counts = np.asarray(confusion, dtype=np.float64)
+    shares: npt.NDArray[np.float64] = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    return shares
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -219,8 +220,8 @@ def _convert(hint: Any, value: Any, source: str, path: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _convert(inner, value, source, path)
-    if dataclasses.is_dataclass(hint):
-        return parse(hint, value, source, path)  # type: ignore[type-var]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return parse(hint, value, source, path)
     if origin is Literal:
         if value not in args:
             raise ModelError(f"In {source}, the field {path!r} must be one of {list(args)}, not {value!r}.")

@@ -4,6 +4,7 @@ expected calibration error (ECE) that shows whether "70 %" means right 70 % of t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +64,12 @@ def cross_fitted_temperatures(
     """
     temperatures = {}
     for fold in sorted(set(clip_folds.tolist())):
-        others = np.flatnonzero(clip_folds != fold)
-        temperatures[fold] = fit_temperature(lambda t, idx=others: clip_probabilities(t, idx), true[others])
+        others = [int(i) for i in np.flatnonzero(clip_folds != fold)]
+        temperatures[fold] = fit_temperature(partial(_on_clips, clip_probabilities, others), true[others])
     return temperatures
+
+
+def _on_clips(
+    clip_probabilities: Callable[[float, Sequence[int]], npt.NDArray[np.float32]], idx: Sequence[int], t: float
+) -> npt.NDArray[np.float32]:
+    return clip_probabilities(t, idx)

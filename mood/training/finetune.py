@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -145,7 +146,7 @@ def train_head(
     optimiser = torch.optim.AdamW(groups, weight_decay=recipe.weight_decay)
     steps_per_epoch = max(1, len(pooled) * recipe.windows_per_clip // recipe.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=[g["lr"] for g in groups], total_steps=recipe.epochs * steps_per_epoch
+        optimiser, max_lr=[group["lr"] for group in optimiser.param_groups], total_steps=recipe.epochs * steps_per_epoch
     )
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_decay), use_buffers=True)  # type: ignore[no-untyped-call]
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
@@ -169,7 +170,7 @@ def train_head(
             ema.update_parameters(model)
             losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-    averaged: MusicnnMood = ema.module
+    averaged = cast(MusicnnMood, ema.module)
     return averaged.eval()
 
 
@@ -178,7 +179,7 @@ def _set_training(model: MusicnnMood, freeze_back_ends: bool) -> None:
     model.eval()
     model.head.train()
     if not freeze_back_ends:
-        for backbone in model.backbones:
+        for backbone in model.musicnns():
             for module in backbone.back_end_modules():
                 module.train()
 

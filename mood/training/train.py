@@ -14,6 +14,7 @@ test fold. The weights are an exponential moving average of the training weights
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,12 @@ from mood.engine.weights import (
     save_network,
     write_manifest,
 )
-from mood.training.calibration import cross_fitted_temperatures, expected_calibration_error, fit_temperature
+from mood.training.calibration import (
+    cross_fitted_temperatures,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+)
 from mood.training.dataset import TrainingClip, augment, load_spectrograms, random_crop, read_clips
 from mood.training.evaluation import (
     confidence_reliability,
@@ -63,6 +69,8 @@ ALL_FOLDS = (0, 1, 2, 3, 4)
 TRAINED_ON = "4Q audio emotion dataset (Panda et al. 2018), 900 clips, 30 s previews"
 TRAINED_FROM_SCRATCH = ("resnet18", "cldnn")  # the project's own architectures
 FINETUNED = "musicnn"  # the pretrained member (mood.training.finetune)
+
+WEIGHT_GRID_STEP = 0.1  # ensemble member weights are searched in steps of this
 
 # (temperature, clip indices) -> those clips' probabilities, scored as the app scores a song.
 Scorer = Callable[[float, Sequence[int]], npt.NDArray[np.float32]]
@@ -96,7 +104,9 @@ class Teacher:
 
     def target(self, clip: int, centre_s: float) -> npt.NDArray[np.float32]:
         """The teacher's probabilities for the window of ``clip`` nearest ``centre_s``."""
-        return self.probabilities[clip][int(np.abs(self.centres_s[clip] - centre_s).argmin())]
+        nearest = int(np.abs(self.centres_s[clip] - centre_s).argmin())
+        target: npt.NDArray[np.float32] = self.probabilities[clip][nearest]
+        return target
 
 
 TeacherFactory = Callable[[Sequence[int]], Teacher]  # training clip indices -> their teacher
@@ -249,7 +259,7 @@ def calibrated_cv(score: Scorer, held_out: Sequence[TrainingClip]) -> tuple[Cros
     per_fold_t = cross_fitted_temperatures(score, true, clip_folds)
     calibrated = np.empty_like(raw)
     for fold, temperature in per_fold_t.items():
-        idx = np.flatnonzero(clip_folds == fold)
+        idx = [int(i) for i in np.flatnonzero(clip_folds == fold)]
         calibrated[idx] = score(temperature, idx)
     predicted = calibrated.argmax(axis=1)
     folds = sorted(per_fold_t)
@@ -320,11 +330,12 @@ def train_and_ship(args: argparse.Namespace) -> None:
 def ensemble_scorer(
     runs: Sequence[OutOfFold],
     member_temperatures: Sequence[dict[int, float]],
-    weights: Sequence[float],
+    weights_for_fold: Callable[[int], Sequence[float]],
     held_out: Sequence[TrainingClip],
 ) -> Scorer:
     """Clip probabilities of the ensemble for its own temperature: each member calibrated
-    with its held-out fold's temperature, combined as the app combines them."""
+    with its held-out fold's temperature, combined as the app combines them, with the member
+    weights fitted without that fold."""
 
     def score(temperature: float, idx: Sequence[int]) -> npt.NDArray[np.float32]:
         rows = []
@@ -333,10 +344,33 @@ def ensemble_scorer(
             outputs = [
                 run.outputs(clip.song_id, t[clip.fold]) for run, t in zip(runs, member_temperatures, strict=True)
             ]
-            rows.append(clip_probabilities(combine(outputs, weights, temperature)))
+            rows.append(clip_probabilities(combine(outputs, weights_for_fold(clip.fold), temperature)))
         return np.stack(rows)
 
     return score
+
+
+def weight_grid(n_members: int, step: float = WEIGHT_GRID_STEP) -> list[tuple[float, ...]]:
+    """Every way to share 1 between ``n_members`` in multiples of ``step`` (each member > 0)."""
+    units = round(1 / step)
+    shares = itertools.product(range(1, units + 1), repeat=n_members)
+    return [tuple(u * step for u in combo) for combo in shares if sum(combo) == units]
+
+
+def fit_member_weights(
+    runs: Sequence[OutOfFold],
+    member_temperatures: Sequence[dict[int, float]],
+    held_out: Sequence[TrainingClip],
+    idx: Sequence[int],
+) -> tuple[float, ...]:
+    """The member weights (on :func:`weight_grid`) with the lowest log-loss on clips ``idx``."""
+    true = np.array([held_out[i].mood for i in idx])
+
+    def loss(weights: tuple[float, ...]) -> float:
+        scorer = ensemble_scorer(runs, member_temperatures, lambda _fold: weights, held_out)
+        return negative_log_likelihood(scorer(1.0, idx), true)
+
+    return min(weight_grid(len(runs)), key=loss)
 
 
 def score_ensemble(args: argparse.Namespace) -> None:
@@ -347,12 +381,26 @@ def score_ensemble(args: argparse.Namespace) -> None:
     runs = [load_run(args.runs_dir / f"{m}_oof.npz") for m in members]
     held = held_out_clips(clips, runs[0])
     member_t = [calibrated_cv(network_scorer(run, held), held)[1] for run in runs]
-    weights = [1.0 / len(members)] * len(members)
-    cv, _ = calibrated_cv(ensemble_scorer(runs, member_t, weights, held), held)
-    manifest = EnsembleManifest(name=ENSEMBLE, members=members, created=now_iso(), combination="mean", cv=cv)
+    equal = tuple([1.0 / len(members)] * len(members))
+    folds = sorted({c.fold for c in held})
+    if args.combination == "weighted":
+        per_fold = {
+            fold: fit_member_weights(runs, member_t, held, [i for i, c in enumerate(held) if c.fold != fold])
+            for fold in folds
+        }
+        shipped = fit_member_weights(runs, member_t, held, range(len(held)))
+    else:
+        per_fold, shipped = dict.fromkeys(folds, equal), equal
+    cv, _ = calibrated_cv(ensemble_scorer(runs, member_t, per_fold.__getitem__, held), held)
+    manifest = EnsembleManifest(
+        name=ENSEMBLE, members=members, created=now_iso(), combination=args.combination,
+        weights=[round(w, 3) for w in shipped] if args.combination == "weighted" else [], cv=cv,
+    )  # fmt: skip
     write_manifest(manifest, args.weights_dir)
     print(
-        f"ensemble of {', '.join(members)}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr
+        f"ensemble of {', '.join(members)} ({args.combination}, weights {shipped}): "
+        f"CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}",
+        file=sys.stderr,
     )
     network_manifests: list[NetworkManifest] = [read_network_manifest(m, args.weights_dir) for m in members]
     cvs = {m.name: m.cv for m in network_manifests if m.cv is not None}
@@ -390,6 +438,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--members", type=lambda s: s.split(","), default=None,
         help="with --model ensemble: the members, comma-separated (default: every network in --weights-dir)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--combination", choices=["weighted", "mean"], default="weighted",
+        help="with --model ensemble: member weights fitted inside the training folds, or the plain mean",
     )  # fmt: skip
     parser.add_argument("--no-final", action="store_true", help="cross-validate only; do not write weights")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where decoded spectrograms are kept")

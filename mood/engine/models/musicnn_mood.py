@@ -10,6 +10,7 @@ maps all four to the moods.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -26,18 +27,23 @@ class MusicnnMood(nn.Module):
 
     def __init__(self, n_mels: int, n_classes: int) -> None:
         super().__init__()
-        self.backbones = nn.ModuleList(Musicnn(n_mels, N_TAGS) for _ in BACKBONES)
-        width = sum(b.embedding_dim + N_TAGS for b in self.backbones)
+        musicnns = [Musicnn(n_mels, N_TAGS) for _ in BACKBONES]
+        self.backbones = nn.ModuleList(musicnns)
+        width = sum(b.embedding_dim + N_TAGS for b in musicnns)
         self.head = nn.Sequential(nn.BatchNorm1d(width), nn.Dropout(HEAD_DROPOUT), nn.Linear(width, n_classes))
+
+    def musicnns(self) -> list[Musicnn]:
+        """The backbones, in ``BACKBONES`` order."""
+        return [cast(Musicnn, b) for b in self.backbones]
 
     def pooled(self, mel: torch.Tensor) -> torch.Tensor:
         """The frozen part: each backbone's pooled patch, shape ``(batch, n_backbones, pooled_dim)``."""
-        return torch.stack([b.pooled(mel) for b in self.backbones], dim=1)
+        return torch.stack([b.pooled(mel) for b in self.musicnns()], dim=1)
 
     def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         """The trained part: mood logits ``(batch, n_classes)`` from :meth:`pooled`'s output."""
         features: list[torch.Tensor] = []
-        for i, backbone in enumerate(self.backbones):
+        for i, backbone in enumerate(self.musicnns()):
             embedding = backbone.back_end(pooled[:, i])
             features += [embedding, backbone.output(embedding)]
         logits: torch.Tensor = self.head(torch.cat(features, dim=1))
@@ -45,7 +51,7 @@ class MusicnnMood(nn.Module):
 
     def trained_parameters(self) -> Sequence[nn.Parameter]:
         """What fine-tuning changes: the back ends and the head (the front and mid ends stay)."""
-        back_ends = [p for b in self.backbones for m in b.back_end_modules() for p in m.parameters()]
+        back_ends = [p for b in self.musicnns() for m in b.back_end_modules() for p in m.parameters()]
         return [*back_ends, *self.head.parameters()]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
