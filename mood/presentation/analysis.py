@@ -16,10 +16,17 @@ from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
 from mood.engine.features import FrontEnd, Spectrogram, log_mels, spectrogram, to_samples
 from mood.engine.inference import Prediction, Predictor
+from mood.presentation.descriptors import Descriptors, describe
+from mood.presentation.explain import HeardMap, occlusion_map
 from mood.sources.constants import SERVICE_NAMES
 from mood.sources.records import PreviewAudio
 
-ANALYSIS_STEPS: Final = ("Decoding the audio", "Computing the spectrograms", "Listening with the models")
+ANALYSIS_STEPS: Final = (
+    "Decoding the audio",
+    "Computing the spectrograms",
+    "Listening with the models",
+    "Measuring tempo, key and energy",
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Analysis:
     Attributes:
         spectrogram: the spectrogram of the first member's front end, with its axes.
         front_end: that front end (its window length and hop say how the song was cut).
+        descriptors: the song's tempo, key, loudness, brightness and percussiveness.
         predictions: the chosen model's prediction first, then (for the ensemble) each
             member's own, in the order of the ensemble's manifest.
     """
@@ -93,6 +101,7 @@ class Analysis:
     spectrogram: Spectrogram
     front_end: FrontEnd
     predictions: tuple[Prediction, ...]
+    descriptors: Descriptors
 
     @property
     def headline(self) -> Prediction:
@@ -115,12 +124,23 @@ def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], 
         AudioError: undecodable, too short or silent audio.
     """
     report = on_step or (lambda step: None)
-    decode_step, spectrogram_step, model_step = ANALYSIS_STEPS
+    decode_step, spectrogram_step, model_step, descriptor_step = ANALYSIS_STEPS
     report(decode_step)
     wav = to_samples(source)
     report(spectrogram_step)
     mels = log_mels(wav, predictor.front_ends)
     report(model_step)
     predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE)
+    report(descriptor_step)
     shown = predictor.front_end
-    return Analysis(spectrogram=spectrogram(mels[shown], shown), front_end=shown, predictions=predictions)
+    return Analysis(
+        spectrogram=spectrogram(mels[shown], shown),
+        front_end=shown,
+        predictions=predictions,
+        descriptors=describe(wav),
+    )
+
+
+def heard_map(analysis: Analysis, predictor: Predictor) -> HeardMap:
+    """Where the first network of ``predictor`` heard the answered mood, on the drawn spectrogram."""
+    return occlusion_map(predictor.members[0], analysis.spectrogram.mel, analysis.headline.mood)
