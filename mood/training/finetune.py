@@ -117,9 +117,10 @@ def load_pooled(
         if not cached.exists():
             mel = log_mel(clip.path, front_end)
             _, starts = make_windows(mel, front_end)
-            np.savez(
-                cached, pooled=pooled_windows(model, mel, front_end), starts_s=np.array(starts) * front_end.frame_s
-            )
+            partial = cached.with_suffix(".partial.npz")  # renamed once complete: a stopped run leaves no torn file
+            starts_of_clip = np.array(starts) * front_end.frame_s
+            np.savez(partial, pooled=pooled_windows(model, mel, front_end), starts_s=starts_of_clip)
+            partial.replace(cached)
         with np.load(cached) as data:
             pooled.append(data["pooled"])
             starts_s.append(data["starts_s"])
