@@ -1,31 +1,48 @@
-"""`python -m mood analyze [--model NAME] [--json] PATH...` (DESIGN.md: a stable interface).
+"""`python -m mood analyze [--model NAME] [--json] [--out FILE] [--resume] [--ray [ADDRESS]] PATH...`
+(DESIGN.md: a stable interface).
 
-Heavy modules load only once a command runs, so `--help` answers at once.
+stdout carries only the results (JSON lines with ``--json``, else a readable table, which
+``--out`` replaces); the progress bar, the summary and errors go to stderr. Heavy modules
+load only once a command runs, so `--help` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
 from mood.errors import MoodError
 
 if TYPE_CHECKING:
-    from mood.engine.inference import Prediction
+    from mood.library import Result
+    from mood.ray_analysis import RayResults
 
-PROGRESS_MIN_INPUTS = 3  # show a progress bar from this many inputs on
+PROGRESS_MIN_INPUTS = 3  # show a progress bar (and a summary) from this many inputs on
+LOCAL_RAY = ""  # `--ray` without an address: $RAY_ADDRESS, else a local Ray instance
+INTERRUPTED_STATUS = 130  # the shell's status for a run stopped by Ctrl-C
+RAY_FLAG = "--ray"
+# tqdm's bar, its rate always in songs per second (tqdm would turn a slow one into s/song).
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
 
 
 def get_parser() -> argparse.ArgumentParser:
     """The command-line options of ``python -m mood``."""
     parser = argparse.ArgumentParser(prog="mood", description="What mood does a song carry?")
     commands = parser.add_subparsers(dest="command", required=True)
-    analyze = commands.add_parser("analyze", help="judge the mood of audio files")
+    analyze = commands.add_parser(
+        "analyze",
+        help="judge the mood of audio files",
+        description="Judge the mood of audio files; a folder is searched recursively. Results go to stdout "
+        "(and --out); the progress bar and the closing summary go to stderr. Exit status: 0 if every input "
+        "was judged, 1 if some failed (their rows hold the error), 2 if nothing could run.",
+    )
     analyze.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)"
     )
@@ -33,6 +50,31 @@ def get_parser() -> argparse.ArgumentParser:
         "--model", choices=MODEL_NAMES, default=ENSEMBLE, help="which model judges (default: ensemble)"
     )
     analyze.add_argument("--json", action="store_true", help="print one JSON object per input and line")
+    analyze.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="write each result to FILE as it comes: .jsonl (the --json objects), .csv or .parquet "
+        "(flat columns; Parquet adds the timeline). Replaces the table on stdout; --json still prints",
+    )
+    analyze.add_argument("--resume", action="store_true", help="skip the inputs already in --out and append the others")
+    analyze.add_argument(
+        RAY_FLAG,
+        nargs="?",
+        const=LOCAL_RAY,
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Ray cluster: ADDRESS is host:port, ray://host:port or auto; without it, "
+        "$RAY_ADDRESS, else a local Ray instance (needs: pip install -e '.[scale]')",
+    )
+    analyze.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads decoding ahead of the model (default 2); with --ray, model replicas (default: one per CPU)",
+    )
     analyze.add_argument(
         "--weights-dir",
         type=Path,
@@ -53,45 +95,165 @@ def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
             yield path
 
 
-def format_row(path: Path, prediction: Prediction) -> str:
-    """One readable line: file, mood, its probability, all four, duration."""
-    shares = "  ".join(f"{mood} {prediction.probabilities[mood]:5.1%}" for mood in MOODS)
-    headline = f"{prediction.mood:6s} {prediction.probabilities[prediction.mood]:5.1%} ({prediction.confidence})"
-    return f"{path!s:40s}  {headline}  {shares}  {prediction.duration_s:6.1f} s"
+def format_row(result: Result) -> str:
+    """One readable line: file, mood, its probability, all four, duration (or the error)."""
+    from mood.engine.inference import confidence_level
+
+    record = result.record
+    if result.error is not None:
+        return f"{result.path}: error: {result.error}"
+    probabilities = record["probabilities"]
+    shares = "  ".join(f"{mood} {probabilities[mood]:5.1%}" for mood in MOODS)
+    mood = record["mood"]
+    headline = f"{mood:6s} {probabilities[mood]:5.1%} ({confidence_level(probabilities.values())})"
+    return f"{result.path:40s}  {headline}  {shares}  {record['duration_s']:6.1f} s"
 
 
-def analyze(paths: Sequence[Path], model: str, as_json: bool, out: TextIO, weights_dir: Path | None = None) -> int:
-    """Judge every input, printing as it goes; 0 if all succeeded, else 1."""
+def analyze(
+    paths: Sequence[Path],
+    model: str,
+    as_json: bool,
+    out: TextIO,
+    weights_dir: Path | None = None,
+    *,
+    out_path: Path | None = None,
+    resume: bool = False,
+    ray_address: str | None = None,
+    workers: int | None = None,
+) -> int:
+    """Judge every input, printing (and writing to ``out_path``) as it goes; 0 if all succeeded, else 1.
+
+    Args:
+        paths: files and folders.
+        model: a model id.
+        as_json: JSON lines on ``out`` instead of the table.
+        out: where results are printed (stdout).
+        weights_dir: as for :class:`mood.engine.inference.Predictor`.
+        out_path: a ``.jsonl``, ``.csv`` or ``.parquet`` file to stream the results to.
+        resume: skip the inputs already in ``out_path`` and append.
+        ray_address: None for this process; ``LOCAL_RAY`` or an address to run on Ray.
+        workers: decoding threads, or with Ray the model replicas.
+
+    Raises:
+        MoodError: nothing could run (an unusable output file, models that do not load, no Ray).
+    """
     from tqdm import tqdm
 
-    from mood.engine.inference import Predictor
+    from mood.library import Summary, already_done, check_out_path, open_sink, path_key
 
+    if out_path is not None:
+        check_out_path(out_path)
     inputs = list(expand_paths(paths))
     if not inputs:
         print("No audio files found in the given folders.", file=sys.stderr)
         return 1
+    done = already_done(out_path) if resume and out_path is not None else set()
+    todo = [path for path in inputs if path_key(path) not in done] if done else inputs
+    if not todo:
+        print(f"Nothing to do: all {len(inputs)} inputs are already in {out_path}.", file=sys.stderr)
+        return 0
+    summary = Summary(n_skipped=len(inputs) - len(todo))
+    with ExitStack() as stack:
+        results = stack.enter_context(closing(_results(todo, model, weights_dir, ray_address, workers)))
+        sink = stack.enter_context(open_sink(out_path, append=resume)) if out_path is not None else None
+        bar = stack.enter_context(
+            tqdm(
+                total=len(todo),
+                desc="analysing",
+                unit="song",
+                bar_format=BAR_FORMAT,
+                file=sys.stderr,
+                disable=len(todo) < PROGRESS_MIN_INPUTS,
+            )
+        )
+        for result in results:
+            if sink is not None:
+                sink.write(result)
+            summary.add(result)
+            if as_json:
+                tqdm.write(result.to_json(), file=out)
+            elif out_path is None:
+                tqdm.write(format_row(result), file=out)
+            bar.update()
+    summary.finish()
+    if len(todo) >= PROGRESS_MIN_INPUTS or out_path is not None:
+        print(summary.report(), file=sys.stderr)
+    return 1 if summary.n_failed else 0
+
+
+def _results(
+    paths: list[Path], model: str, weights_dir: Path | None, ray_address: str | None, workers: int | None
+) -> Generator[Result, None, None] | RayResults:
+    """The results of ``paths`` from this process or from Ray; models are loaded (or checked) first."""
+    if ray_address is not None:
+        from mood.ray_analysis import analyse_with_ray
+
+        return analyse_with_ray(paths, model, weights_dir, address=ray_address or None, workers=workers)
+    from mood.engine.inference import Predictor
+    from mood.library import DECODE_WORKERS, analyse_library
+
     predictor = Predictor(model, weights_dir)
-    failed = 0
-    for path in tqdm(inputs, desc="analysing", unit="file", file=sys.stderr, disable=len(inputs) < PROGRESS_MIN_INPUTS):
-        try:
-            prediction = predictor.predict(path)
-        except MoodError as e:
-            failed += 1
-            line = json.dumps({"path": str(path), "error": str(e)}) if as_json else f"{path}: error: {e}"
-        else:
-            line = json.dumps({"path": str(path), **prediction.to_dict()}) if as_json else format_row(path, prediction)
-        tqdm.write(line, file=out)
-    return 1 if failed else 0
+    return analyse_library(paths, predictor, workers=workers or DECODE_WORKERS)
+
+
+def ray_flag_before_a_path(argv: Sequence[str]) -> list[str]:
+    """``--ray PATH`` means a local instance and PATH, not a cluster at PATH: an argument after
+    ``--ray`` that exists on disk becomes the first input (``--ray=`` takes no address)."""
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--":
+            break
+        if arg == RAY_FLAG and Path(argv[i + 1]).exists():
+            argv[i] = f"{RAY_FLAG}={LOCAL_RAY}"
+    return argv
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While running, SIGTERM stops the run as Ctrl-C does: outputs are closed, nothing is lost."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> Any:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of ``python -m mood``; returns the exit status."""
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(ray_flag_before_a_path(sys.argv[1:] if argv is None else argv))
+    if args.resume and args.out is None:
+        parser.error("--resume needs --out FILE (the results to continue)")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
     try:
-        return analyze(args.paths, args.model, args.json, out or sys.stdout, args.weights_dir)
+        with sigterm_as_interrupt():
+            return analyze(
+                args.paths,
+                args.model,
+                args.json,
+                out or sys.stdout,
+                args.weights_dir,
+                out_path=args.out,
+                resume=args.resume,
+                ray_address=args.ray,
+                workers=args.workers,
+            )
     except MoodError as e:  # e.g. the model's weights failed verification
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = f"; the results so far are in {args.out}: add --resume to go on" if args.out else ""
+        print(f"\ninterrupted{where}", file=sys.stderr)
+        return INTERRUPTED_STATUS
 
 
 def main_exit() -> None:

@@ -139,3 +139,155 @@ def test_help_does_not_load_torch() -> None:
     code = "import sys, mood, mood.cli; mood.cli.get_parser(); print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- a library: --out, --resume, summary
+
+
+@pytest.fixture(scope="module")
+def library(songs: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three songs and an undecodable file between them."""
+    folder = tmp_path_factory.mktemp("library")
+    broken = folder / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00garbage" * 50)
+    extra = write_audio(chord_progression(seconds=2.5, seed=4), folder / "d.ogg")
+    return [songs / "b.mp3", broken, songs / "nested" / "c.flac", extra]
+
+
+def analyse_library_cli(library: list[Path], weights: Path, *flags: str) -> tuple[int, list[str]]:
+    return run(["analyze", "--model", "cldnn", "--weights-dir", str(weights), *flags, *map(str, library)])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_out_streams_every_result_to_the_file_and_json_still_prints(
+    library: list[Path], random_weights_dir: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mood.library import flat_row, read_rows
+
+    out = tmp_path / f"results{suffix}"
+    status, lines = analyse_library_cli(library, random_weights_dir, "--json", "--out", str(out))
+    assert status == 1  # the broken file failed; every other one was analysed
+    records = [json.loads(line) for line in lines]
+    assert [r["path"] for r in records] == [str(p) for p in library]
+    assert "error" in records[1] and all(r["mood"] in MOODS for r in records[::2] + records[3:])
+    assert list(read_rows(out)) == [flat_row(r) for r in records]  # CSV too: floats are written exactly
+    if suffix == ".jsonl":
+        assert out.read_text().splitlines() == lines
+    err = capsys.readouterr().err
+    assert "4 songs in" in err and "1 failed" in err and f"  {library[1]}: " in err
+
+
+def test_out_without_json_keeps_stdout_empty(library: list[Path], random_weights_dir: Path, tmp_path: Path) -> None:
+    status, lines = analyse_library_cli(library[:1], random_weights_dir, "--out", str(tmp_path / "r.csv"))
+    assert status == 0 and lines == []
+    assert (tmp_path / "r.csv").read_text().splitlines()[0].startswith("path,model,mood,happy,angry,sad,calm")
+
+
+def test_resume_skips_what_is_done_and_appends_the_rest(
+    library: list[Path], random_weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.jsonl"
+    status, first = analyse_library_cli(library[:2], random_weights_dir, "--json", "--out", str(out))
+    assert status == 1 and len(first) == 2
+    capsys.readouterr()
+    status, second = analyse_library_cli(library, random_weights_dir, "--json", "--out", str(out), "--resume")
+    assert status == 0  # this run's inputs all succeeded; the broken one was already in the output
+    assert [json.loads(line)["path"] for line in second] == [str(p) for p in library[2:]]
+    assert [json.loads(line)["path"] for line in out.read_text().splitlines()] == [str(p) for p in library]
+    assert "2 already done" in capsys.readouterr().err
+    status, third = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
+    assert status == 0 and third == []
+    assert "Nothing to do: all 4 inputs are already in" in capsys.readouterr().err
+
+
+def test_without_resume_the_output_starts_afresh(library: list[Path], random_weights_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"path": "old.mp3", "error": "x"}\n')
+    analyse_library_cli(library[:1], random_weights_dir, "--out", str(out))
+    assert [json.loads(line)["path"] for line in out.read_text().splitlines()] == [str(library[0])]
+
+
+def test_an_unknown_output_suffix_exits_2_before_any_work(
+    library: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The weights folder does not exist: had any work started, the error would be about the model.
+    status, lines = analyse_library_cli(library, tmp_path / "no-weights", "--out", str(tmp_path / "results.txt"))
+    assert status == 2 and lines == []
+    error = _one_line_error(capsys)
+    assert "results.txt" in error and ".jsonl, .csv, .parquet" in error
+    assert not (tmp_path / "results.txt").exists()
+
+
+def test_resume_needs_out(library: list[Path], random_weights_dir: Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        analyse_library_cli(library, random_weights_dir, "--resume")
+    assert stopped.value.code == 2
+
+
+def test_a_model_that_fails_to_load_leaves_the_output_untouched(
+    library: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"path": "kept.mp3", "error": "x"}\n')
+    status, _ = analyse_library_cli(library, tmp_path / "no-weights", "--out", str(out))
+    assert status == 2 and "No model named 'cldnn'" in _one_line_error(capsys)
+    assert out.read_text() == '{"path": "kept.mp3", "error": "x"}\n'
+
+
+def test_progress_bar_counts_songs_on_stderr(
+    library: list[Path], random_weights_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, lines = analyse_library_cli(library, random_weights_dir)
+    assert status == 1 and len(lines) == 4
+    assert (
+        lines[1]
+        == f"{library[1]}: error: This file could not be read as audio. Try a wav, mp3, ogg, flac, m4a or webm file."
+    )
+    err = capsys.readouterr().err
+    assert "analysing" in err and "4/4" in err and "song/s]" in err
+    assert "  sad " in err and "failed:" in err
+
+
+def test_ray_flag_followed_by_a_path_takes_no_address(songs: Path) -> None:
+    from mood.cli import get_parser, ray_flag_before_a_path
+
+    args = get_parser().parse_args(ray_flag_before_a_path(["analyze", "--ray", str(songs)]))
+    assert args.ray == "" and args.paths == [songs]
+    args = get_parser().parse_args(ray_flag_before_a_path(["analyze", "--ray", "10.0.0.5:6379", str(songs)]))
+    assert args.ray == "10.0.0.5:6379" and args.paths == [songs]
+    args = get_parser().parse_args(ray_flag_before_a_path(["analyze", str(songs)]))
+    assert args.ray is None
+
+
+def test_help_names_the_library_options() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mood", "analyze", "--help"], capture_output=True, text=True, timeout=60
+    )
+    for flag in ("--out FILE", "--resume", "--ray [ADDRESS]", "--workers N", ".parquet"):
+        assert flag in done.stdout
+
+
+def test_a_stopped_run_keeps_its_results_and_resumes(
+    library: list[Path], random_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import mood.library
+    from mood.library import read_rows
+
+    out = tmp_path / "results.parquet"  # the format that is only readable once closed
+    real_judge = mood.library.judge
+    judged: list[str] = []
+
+    def judge_then_stop(path: Path, *args: object, **kwargs: object) -> mood.library.Result:
+        if len(judged) == 2:
+            raise KeyboardInterrupt  # Ctrl-C (or SIGTERM) during the third file
+        judged.append(str(path))
+        return real_judge(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mood.library, "judge", judge_then_stop)
+    status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out))
+    assert status == 130 and "add --resume to go on" in capsys.readouterr().err
+    assert [row["path"] for row in read_rows(out)] == [str(p) for p in library[:2]]
+    monkeypatch.setattr(mood.library, "judge", real_judge)
+    status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
+    assert status == 0 and [row["path"] for row in read_rows(out)] == [str(p) for p in library]

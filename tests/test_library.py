@@ -1,0 +1,261 @@
+"""A library on one machine: decode-ahead order and bounds, failures as rows, the three
+result files, --resume's reading back, and the closing summary."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mood.constants import MOODS
+from mood.engine.inference import Prediction, Predictor, WindowPrediction
+from mood.errors import MoodError
+from mood.library import (
+    COLUMNS,
+    CsvSink,
+    JsonLinesSink,
+    Result,
+    Summary,
+    already_done,
+    analyse_library,
+    flat_row,
+    judge,
+    open_sink,
+    path_key,
+    read_rows,
+)
+from tests.helpers import chord_progression, write_audio
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Five inputs: three songs, an undecodable file in the middle, and a missing file."""
+    folder = tmp_path_factory.mktemp("library")
+    first = write_audio(chord_progression(seconds=3.0, seed=1), folder / "first.wav")
+    corrupt = folder / "corrupt.mp3"
+    corrupt.write_bytes(b"\x00not audio" * 200)
+    second = write_audio(chord_progression(seconds=4.0, seed=2), folder / "second.flac")
+    third = write_audio(chord_progression(seconds=2.0, seed=3), folder / "third.ogg")
+    return [first, corrupt, second, folder / "missing.wav", third]
+
+
+@pytest.fixture(scope="module")
+def predictor(random_weights_dir: Path) -> Predictor:
+    return Predictor("cldnn", random_weights_dir)
+
+
+def fake_prediction(mood: str = "happy", duration_s: float = 2.0) -> Prediction:
+    probabilities = {m: 0.7 if m == mood else 0.1 for m in MOODS}
+    window = WindowPrediction(0.0, duration_s, probabilities)
+    return Prediction("fake", probabilities, duration_s, (window,))
+
+
+def test_results_come_in_input_order_and_a_bad_file_stops_nothing(library: list[Path], predictor: Predictor) -> None:
+    results = list(analyse_library(library, predictor, workers=2))
+    assert [r.path for r in results] == [str(p) for p in library]
+    assert [r.error is None for r in results] == [True, False, True, False, True]
+    assert "could not be read as audio" in str(results[1].error)
+    assert "No file" in str(results[3].error)
+    assert set(results[1].record) == {"path", "error"}
+    for path, result in zip(library, results, strict=True):
+        if result.error is None:  # decoding in a thread changes nothing: the same as one predict call
+            assert result.record == {"path": str(path), **predictor.predict(path).to_dict()}
+            assert result.mood in MOODS
+
+
+def test_no_more_than_ahead_decodes_run_before_the_model_catches_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mood.engine.features
+
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def instant_decode(path: Path) -> np.ndarray:
+        with lock:
+            started.append(str(path))
+        return np.zeros(100, dtype=np.float32)
+
+    class SlowJudge:
+        def predict(self, source: object) -> Prediction:
+            time.sleep(0.01)
+            return fake_prediction()
+
+    monkeypatch.setattr(mood.engine.features, "to_samples", instant_decode)
+    ahead, paths = 3, [f"song{i}.wav" for i in range(30)]
+    leads = []
+    for consumed, result in enumerate(analyse_library(paths, SlowJudge(), workers=2, ahead=ahead), start=1):
+        assert result.path == paths[consumed - 1]
+        with lock:
+            leads.append(len(started) - consumed)
+    assert max(leads) <= ahead  # memory stays flat: never more than `ahead` songs decoded beyond the one judged
+    assert max(leads) >= 2  # and decoding does run ahead of the model
+    assert started == paths  # each file decoded once, in order
+
+
+def test_the_model_runs_on_the_cores_the_decoders_leave_and_the_setting_is_restored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    import mood.engine.features
+
+    seen: list[int] = []
+
+    class Recorder:
+        def predict(self, source: object) -> Prediction:
+            seen.append(torch.get_num_threads())
+            return fake_prediction()
+
+    monkeypatch.setattr(mood.engine.features, "to_samples", lambda path: np.zeros(10, dtype=np.float32))
+    before = torch.get_num_threads()
+    assert len(list(analyse_library(["a.wav", "b.wav"], Recorder(), model_threads=1))) == 2
+    assert seen == [1, 1] and torch.get_num_threads() == before
+
+
+def test_an_unexpected_exception_becomes_an_error_row() -> None:
+    class Broken:
+        def predict(self, source: object) -> Prediction:
+            raise ZeroDivisionError("boom")
+
+    result = judge("song.wav", Broken(), load=lambda: np.zeros(10, dtype=np.float32))
+    assert result.record == {"path": "song.wav", "error": result.error}
+    assert "ZeroDivisionError: boom" in str(result.error) and "other files are not affected" in str(result.error)
+
+
+def sample_results() -> list[Result]:
+    return [
+        Result.of("a/one.mp3", fake_prediction("sad", 30.0)),
+        Result.failed('a/two, "quoted".mp3', "This file could not be read as audio.\nTry another."),
+        Result.of("b/three.flac", fake_prediction("calm", 12.5)),
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_each_sink_round_trips(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"results{suffix}"
+    with open_sink(out) as sink:
+        for result in sample_results():
+            sink.write(result)
+    assert sink.n_written == 3
+    rows = list(read_rows(out))
+    assert rows == [flat_row(r.record) for r in sample_results()]
+    assert rows[0]["sad"] == pytest.approx(0.7) and rows[1]["mood"] is None and rows[1]["error"].startswith("This")
+    assert list(rows[0]) == list(COLUMNS)
+    assert already_done(out) == {path_key(r.path) for r in sample_results()}
+
+
+def test_jsonl_holds_exactly_the_printed_objects(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    with open_sink(out) as sink:
+        for result in sample_results():
+            sink.write(result)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [r.record for r in sample_results()]
+
+
+def test_parquet_keeps_the_timeline(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "results.parquet"
+    with open_sink(out) as sink:
+        for result in sample_results():
+            sink.write(result)
+    table = pq.read_table(out).to_pylist()
+    assert table[0]["timeline"] == [
+        {"start_s": 0.0, "end_s": 30.0, "happy": 0.1, "angry": 0.1, "sad": 0.7, "calm": 0.1}
+    ]
+    assert table[1]["timeline"] is None
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_append_keeps_the_rows_already_there(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"results{suffix}"
+    first, *rest = sample_results()
+    with open_sink(out) as sink:
+        sink.write(first)
+    with open_sink(out, append=True) as sink:
+        for result in rest:
+            sink.write(result)
+    assert [row["path"] for row in read_rows(out)] == [r.path for r in sample_results()]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_half_written_last_line_is_not_done_and_is_replaced(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"results{suffix}"
+    first, second, third = sample_results()
+    with open_sink(out) as sink:
+        sink.write(first)
+        sink.write(third)
+    text = out.read_text()
+    out.write_text(text[: len(text) - 9])  # the run was killed while writing `third`
+    assert already_done(out) == {path_key(first.path)}
+    with open_sink(out, append=True) as sink:
+        sink.write(second)
+        sink.write(third)
+    assert [row["path"] for row in read_rows(out)] == [first.path, second.path, third.path]
+
+
+def test_a_csv_of_other_columns_is_not_appended_to(tmp_path: Path) -> None:
+    out = tmp_path / "other.csv"
+    out.write_text("file,score\nx.mp3,1\n")
+    with pytest.raises(MoodError, match="columns differ"):
+        CsvSink(out, append=True)
+    assert out.read_text() == "file,score\nx.mp3,1\n"
+
+
+def test_an_unfinished_parquet_file_is_a_clear_error(tmp_path: Path) -> None:
+    out = tmp_path / "killed.parquet"
+    out.write_bytes(b"PAR1" + b"\x00" * 100)  # a run killed before it could write the footer
+    with pytest.raises(MoodError, match="not a complete Parquet results file"):
+        already_done(out)
+    with pytest.raises(MoodError, match="Cannot resume"):
+        open_sink(out, append=True)
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_a_corrupt_middle_line_names_its_line(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"path": "a.mp3", "error": "x"}\nnot json\n{"path": "b.mp3", "error": "y"}\n')
+    with pytest.raises(MoodError, match="Line 2"):
+        already_done(out)
+
+
+def test_unknown_suffix_and_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(MoodError, match=r"\.jsonl, \.csv, \.parquet"):
+        open_sink(tmp_path / "results.txt")
+    with pytest.raises(MoodError, match="does not exist"):
+        open_sink(tmp_path / "nowhere" / "results.csv")
+
+
+def test_no_output_yet_means_nothing_done(tmp_path: Path) -> None:
+    assert already_done(tmp_path / "new.jsonl") == set()
+    (tmp_path / "empty.jsonl").touch()
+    with JsonLinesSink(tmp_path / "empty.jsonl", append=True) as sink:
+        sink.write(sample_results()[0])
+    assert len(list(read_rows(tmp_path / "empty.jsonl"))) == 1
+
+
+def test_summary_counts_moods_and_lists_failures() -> None:
+    summary = Summary(n_skipped=4)
+    for result in [*sample_results(), Result.of("c.wav", fake_prediction("sad")), Result.failed("d.wav", "gone")]:
+        summary.add(result)
+    summary.finish()
+    assert summary.moods == {"sad": 2, "calm": 1} and summary.n_failed == 2 and summary.n_done == 5
+    report = summary.report().splitlines()
+    assert report[0].startswith("5 songs in ") and "songs/s" in report[0]
+    assert "4 already done" in report[0] and report[0].endswith("2 failed")
+    assert [line.split() for line in report[1:5]] == [["happy", "0"], ["angry", "0"], ["sad", "2"], ["calm", "1"]]
+    assert report[5] == "failed:" and report[-1] == "  d.wav: gone"
+    assert report[6] == '  a/two, "quoted".mp3: This file could not be read as audio. Try another.'  # one line
+
+
+def test_summary_lists_only_the_first_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mood.library.SUMMARY_MAX_FAILURES", 2)
+    summary = Summary()
+    for i in range(5):
+        summary.add(Result.failed(f"{i}.wav", "bad"))
+    assert summary.n_failed == 5 and len(summary.failures) == 2
+    assert summary.report().splitlines()[-1] == "  ... and 3 more (their rows hold the errors)"
