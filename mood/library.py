@@ -10,6 +10,7 @@ and both write with the same :class:`ResultSink` s.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from mood.constants import MOODS
 from mood.errors import MoodError
+from mood.presentation.descriptors import Descriptors, describe
 
 if TYPE_CHECKING:
     from mood.engine.features import FloatArray
@@ -44,8 +46,11 @@ SUMMARY_MAX_FAILURES = 50  # failures listed by name in the summary; the rest ar
 COPY_CHUNK_BYTES = 1 << 16  # read size when searching a file backwards for its last newline
 
 # The flat columns of the CSV and Parquet outputs, in order.
-COLUMNS = ("path", "model", "mood", *MOODS, "valence", "arousal", "duration_s", "error")
-FLOAT_COLUMNS = frozenset((*MOODS, "valence", "arousal", "duration_s"))
+DESCRIPTOR_COLUMNS = tuple(f.name for f in dataclasses.fields(Descriptors))
+COLUMNS = ("path", "model", "mood", *MOODS, "valence", "arousal", "duration_s", *DESCRIPTOR_COLUMNS, "error")
+FLOAT_COLUMNS = frozenset(
+    (*MOODS, "valence", "arousal", "duration_s", *(c for c in DESCRIPTOR_COLUMNS if c not in ("key", "mode")))
+)
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 UNEXPECTED = "Unexpected error while analysing this file ({}); the other files are not affected. Please report it."
 
@@ -74,9 +79,9 @@ class Result:
     record: dict[str, Any]
 
     @classmethod
-    def of(cls, path: str, prediction: Prediction) -> Result:
-        """The result of a judged file."""
-        return cls(path, {"path": path, **prediction.to_dict()})
+    def of(cls, path: str, prediction: Prediction, descriptors: Descriptors) -> Result:
+        """The result of a judged file: the prediction's fields and the song's musical descriptors."""
+        return cls(path, {"path": path, **prediction.to_dict(), "descriptors": descriptors.to_dict()})
 
     @classmethod
     def failed(cls, path: str, message: str) -> Result:
@@ -122,12 +127,13 @@ def judge(path: str | Path, predictor: Judge, load: Callable[[], FloatArray] | N
     try:
         samples = load() if load is not None else to_samples(Path(path))
         prediction = predictor.predict(samples)
+        descriptors = describe(samples)
     except MoodError as e:
         return Result.failed(name, str(e))
     except Exception as e:  # one bad file never stops a library run
         log.exception("unexpected error analysing %s", name)
         return Result.failed(name, UNEXPECTED.format(f"{type(e).__name__}: {e}"))
-    return Result.of(name, prediction)
+    return Result.of(name, prediction, descriptors)
 
 
 # ---------------------------------------------------------------- many files, one machine
@@ -206,8 +212,10 @@ def analyse_library(
 def flat_row(record: dict[str, Any]) -> dict[str, Any]:
     """A result's CSV/Parquet columns (:data:`COLUMNS`); a failure has only path and error."""
     probabilities = record.get("probabilities") or {}
+    descriptors = record.get("descriptors") or {}
     row: dict[str, Any] = {column: record.get(column) for column in COLUMNS}
     row.update({mood: probabilities.get(mood) for mood in MOODS})
+    row.update({column: descriptors.get(column) for column in DESCRIPTOR_COLUMNS})
     return row
 
 

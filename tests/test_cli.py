@@ -47,7 +47,10 @@ def test_json_lines_in_input_order(
     records = [json.loads(line) for line in lines]
     assert [Path(r["path"]).name for r in records] == ["a.wav", "b.mp3", "c.flac"]
     for record in records:
-        assert set(record) == {"path", "model", "mood", "probabilities", "valence", "arousal", "duration_s", "timeline"}
+        design = {"path", "model", "mood", "probabilities", "valence", "arousal", "duration_s", "timeline"}
+        assert set(record) == design | {"descriptors"}  # DESIGN.md: new fields may be added
+        assert set(record["descriptors"]) >= {"tempo_bpm", "key", "mode", "loudness_dbfs", "brightness_hz"}
+        assert record["descriptors"]["mode"] in ("major", "minor") and record["descriptors"]["tempo_bpm"] > 0
         assert record["model"] == "cldnn" and list(record["probabilities"]) == list(MOODS)
         assert record["mood"] in MOODS
     assert records[1]["duration_s"] == pytest.approx(6.0, abs=0.1)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mood.constants import MOODS
+from mood.engine.features import to_samples
 from mood.engine.inference import Prediction, Predictor, WindowPrediction
 from mood.errors import MoodError
 from mood.library import (
@@ -28,7 +29,13 @@ from mood.library import (
     path_key,
     read_rows,
 )
+from mood.presentation.descriptors import Descriptors, describe
 from tests.helpers import chord_progression, write_audio
+
+DESCRIPTORS = Descriptors(
+    tempo_bpm=96.0, key="A", mode="minor", key_confidence=0.2, loudness_dbfs=-15.0,
+    energy=0.4, brightness_hz=1800.0, percussiveness=0.2,
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +70,12 @@ def test_results_come_in_input_order_and_a_bad_file_stops_nothing(library: list[
     assert set(results[1].record) == {"path", "error"}
     for path, result in zip(library, results, strict=True):
         if result.error is None:  # decoding in a thread changes nothing: the same as one predict call
-            assert result.record == {"path": str(path), **predictor.predict(path).to_dict()}
+            expected = {
+                "path": str(path),
+                **predictor.predict(path).to_dict(),
+                "descriptors": describe(to_samples(path)).to_dict(),
+            }
+            assert result.record == expected
             assert result.mood in MOODS
 
 
@@ -127,9 +139,9 @@ def test_an_unexpected_exception_becomes_an_error_row() -> None:
 
 def sample_results() -> list[Result]:
     return [
-        Result.of("a/one.mp3", fake_prediction("sad", 30.0)),
+        Result.of("a/one.mp3", fake_prediction("sad", 30.0), DESCRIPTORS),
         Result.failed('a/two, "quoted".mp3', "This file could not be read as audio.\nTry another."),
-        Result.of("b/three.flac", fake_prediction("calm", 12.5)),
+        Result.of("b/three.flac", fake_prediction("calm", 12.5), DESCRIPTORS),
     ]
 
 
@@ -240,7 +252,11 @@ def test_no_output_yet_means_nothing_done(tmp_path: Path) -> None:
 
 def test_summary_counts_moods_and_lists_failures() -> None:
     summary = Summary(n_skipped=4)
-    for result in [*sample_results(), Result.of("c.wav", fake_prediction("sad")), Result.failed("d.wav", "gone")]:
+    for result in [
+        *sample_results(),
+        Result.of("c.wav", fake_prediction("sad"), DESCRIPTORS),
+        Result.failed("d.wav", "gone"),
+    ]:
         summary.add(result)
     summary.finish()
     assert summary.moods == {"sad": 2, "calm": 1} and summary.n_failed == 2 and summary.n_done == 5
