@@ -84,10 +84,48 @@ def serve_app(env: dict[str, str] | None = None) -> Iterator[str]:
             server.kill()
 
 
+def open_tab(page: Page, name: str, timeout_s: float = 120.0) -> None:
+    """Switch the open app to the tab called ``name`` (e.g. "✨ Examples")."""
+    page.get_by_role("tab", name=name).click(timeout=timeout_s * 1000)
+
+
 def open_upload_tab(page: Page, url: str, timeout_s: float = 120.0) -> None:
     """Open the app and switch to its Upload tab."""
     page.goto(url, wait_until="domcontentloaded")
-    page.get_by_role("tab", name="📁 Upload").click(timeout=timeout_s * 1000)
+    open_tab(page, "📁 Upload", timeout_s)
+
+
+PROBLEM_SELECTOR = "[data-testid=stAlertContentError], [data-testid=stAlertContentWarning]"  # st.error, st.warning
+
+
+def watch_for_text(page: Page, text: str) -> None:
+    """Remember whether ``text`` ever shows on the open page, however briefly (see :func:`saw_text`)."""
+    page.evaluate(
+        """text => {
+            window.__seen = window.__seen || {};
+            const look = () => { if (document.body.innerText.includes(text)) window.__seen[text] = true; };
+            new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
+            look();
+        }""",
+        text,
+    )
+
+
+def saw_text(page: Page, text: str) -> bool:
+    """Whether ``text`` showed since :func:`watch_for_text` started watching for it."""
+    return bool(page.evaluate("text => Boolean(window.__seen && window.__seen[text])", text))
+
+
+def upload_and_answer(page: Page, audio: Path, timeout_s: float = 120.0) -> tuple[str | None, str | None]:
+    """Upload ``audio`` in the open Upload tab and wait for the result headline or an error or
+    warning message, whichever shows first: ``(headline, None)`` or ``(None, message)``."""
+    page.locator("input[type=file]").first.set_input_files(str(audio))
+    headline = page.locator("h2", has_text=" — ").first
+    problem = page.locator(PROBLEM_SELECTOR).first
+    headline.or_(problem).wait_for(timeout=timeout_s * 1000)
+    if headline.is_visible():
+        return headline.inner_text(), None
+    return None, problem.inner_text().strip()
 
 
 def upload_and_wait(page: Page, audio: Path, timeout_s: float = 120.0) -> str:
@@ -97,3 +135,8 @@ def upload_and_wait(page: Page, audio: Path, timeout_s: float = 120.0) -> str:
     headline = page.locator("h2", has_text=" — ").first
     headline.wait_for(timeout=timeout_s * 1000)
     return headline.inner_text()
+
+
+def scroll_to_top(page: Page) -> None:
+    """Scroll the app back to its top (Streamlit scrolls inside its own containers, not the window)."""
+    page.evaluate("() => document.querySelectorAll('*').forEach(element => { element.scrollTop = 0; })")

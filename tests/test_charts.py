@@ -13,15 +13,22 @@ from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.features import Spectrogram
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.presentation.charts import (
+    FONT_SIZE,
+    MAX_LABELLED_SONGS,
     MOOD_COLOURS,
+    PRESENTER_FONT_SIZE,
     confusion_chart,
     figure_png,
+    heard_chart,
+    heard_frame,
     mood_bars,
     mood_map,
+    pitch_range_name,
     quadrant_corner,
     spectrogram_figure,
     timeline_chart,
 )
+from mood.presentation.explain import HeardMap
 from tests.helpers import cv_block, typed_cv
 
 
@@ -123,3 +130,81 @@ def test_the_spectrogram_figure_has_labelled_axes_a_colour_bar_and_the_windows()
     assert len(windows) == len(PREDICTION.timeline)
     assert [to_hex(w.get_facecolor()[0]) for w in windows] == [MOOD_COLOURS[m].lower() for m in ("sad", "calm", "sad")]
     assert figure_png(fig).startswith(b"\x89PNG")
+
+
+def test_presenter_mode_charts_have_larger_text_and_taller_bars() -> None:
+    normal, large = mood_bars(PREDICTION).to_dict(), mood_bars(PREDICTION, PRESENTER_FONT_SIZE).to_dict()
+    assert normal["config"]["axis"]["labelFontSize"] == FONT_SIZE
+    assert large["config"]["axis"]["labelFontSize"] == PRESENTER_FONT_SIZE
+    assert large["height"]["step"] > normal["height"]["step"]
+    assert _layers(large)[1]["mark"]["fontSize"] == PRESENTER_FONT_SIZE + 2  # the percentages
+    timeline = timeline_chart(PREDICTION, PRESENTER_FONT_SIZE, title="Song A", legend_columns=2).to_dict()
+    assert timeline["title"] == "Song A" and timeline["config"]["legend"]["labelFontSize"] == PRESENTER_FONT_SIZE
+    assert timeline["encoding"]["color"]["legend"]["columns"] == 2  # wrapped for a narrow column
+
+
+def _map_points(songs: pd.DataFrame, highlight: object = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The map's dots and its song labels."""
+    spec = mood_map(songs, highlight=highlight).to_dict()  # type: ignore[arg-type]
+    views = _layers(spec)
+    dots = _data(spec, next(v for v in views if v["mark"]["type"] == "circle"))
+    labels = _data(spec, [v for v in views if v["mark"]["type"] == "text"][-1])
+    return dots, labels
+
+
+def test_the_mood_map_highlights_two_songs_and_names_songs_only_while_they_fit() -> None:
+    pair = pd.DataFrame(
+        {"song": ["A", "B", "C"], "mood": ["sad", "happy", "calm"], "valence": [0.0] * 3, "arousal": [0.0] * 3}
+    )
+    dots, labels = _map_points(pair, highlight=["A", "C"])
+    assert [d["current"] for d in dots] == [True, False, True]
+    assert [label["song"] for label in labels] == ["A", "B", "C"]
+
+    n = MAX_LABELLED_SONGS + 1
+    many = pd.DataFrame(
+        {"song": [f"S{i}" for i in range(n)], "mood": ["happy"] * n, "valence": [0.1] * n, "arousal": [0.2] * n}
+    )
+    dots, labels = _map_points(many, highlight="S3")
+    assert len(dots) == n  # every song is on the map (with its tooltip) ...
+    assert [label["song"] for label in labels] == ["S3"]  # ... but only the highlighted one is named
+
+
+HEARD = HeardMap(
+    model="resnet18",
+    mood="sad",
+    starts_s=np.array([0.0, 2.5, 5.0]),
+    window_s=5.0,
+    band_edges_hz=np.array([0.0, 200.0, 900.0, 3000.0, 11025.0]),
+    importance=np.array([[0.0, 0.3, 0.0], [0.0, 0.0, 0.0], [0.05, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=np.float32),
+)
+
+
+def test_pitch_ranges_have_plain_names_and_their_limits() -> None:
+    assert pitch_range_name(0.0, 200.0) == "deep bass (0–200 Hz)"
+    assert pitch_range_name(200.0, 900.0) == "low (200–900 Hz)"
+    assert pitch_range_name(900.0, 3000.0) == "middle (900 Hz–3.0 kHz)"
+    assert pitch_range_name(3000.0, 11025.0) == "high (3.0–11.0 kHz)"
+
+
+def test_the_heard_frame_tiles_time_and_keeps_each_drop() -> None:
+    frame = heard_frame(HEARD)
+    assert len(frame) == 4 * 3
+    lowest = frame[frame["order"] == 0]
+    # windows 0-5, 2.5-7.5 and 5-10 s: each reaches halfway to its neighbours' centres, the ends to the clip's
+    assert lowest[["start_s", "end_s"]].values.tolist() == [[0.0, 3.75], [3.75, 6.25], [6.25, 10.0]]
+    assert lowest["drop"].tolist() == pytest.approx([0.0, 0.3, 0.0])
+    assert frame.loc[(frame["order"] == 2) & (frame["start_s"] == 0.0), "drop"].item() == pytest.approx(0.05)
+    one = HeardMap(**{**HEARD.__dict__, "starts_s": np.array([0.0]), "importance": HEARD.importance[:, :1]})
+    assert heard_frame(one)[["start_s", "end_s"]].drop_duplicates().values.tolist() == [[0.0, 5.0]]
+
+
+def test_the_heard_chart_puts_bass_at_the_bottom_and_darkens_the_biggest_drop() -> None:
+    spec = heard_chart(HEARD).to_dict()
+    assert spec["mark"]["type"] == "rect"
+    assert spec["encoding"]["x"]["title"] == "Time in the clip (s)"
+    assert spec["encoding"]["y"]["sort"][-1] == "deep bass (0–200 Hz)"  # the last row is drawn lowest
+    assert spec["encoding"]["y"]["sort"][0] == "high (3.0–11.0 kHz)"
+    assert spec["encoding"]["color"]["scale"]["domain"] == [0, pytest.approx(0.3)]
+    assert spec["title"]["text"] == "Where ResNet18 heard “Sad / melancholic”"
+    quiet = HeardMap(**{**HEARD.__dict__, "importance": np.full((4, 3), 0.01, dtype=np.float32)})
+    assert heard_chart(quiet).to_dict()["encoding"]["color"]["scale"]["domain"] == [0, 0.1]  # noise stays pale

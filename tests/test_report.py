@@ -10,20 +10,29 @@ import pytest
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.inference import Prediction, WindowPrediction
-from mood.engine.manifest import Reliability
+from mood.engine.manifest import Pretrained, Reliability
+from mood.presentation.analysis import Song, analyse
+from mood.presentation.descriptors import Descriptors
 from mood.presentation.report import (
     SONG_COLUMNS,
     SongResult,
+    analysed_sentence,
+    calibration_sentence,
     confidence_explanation,
     confidence_sentence,
     mood_label,
     percent,
+    pretrained_credit,
     probability_frame,
     reliability_markdown,
+    song_result,
     songs_csv,
     songs_frame,
     songs_json,
+    waiting_sentence,
+    why_markdown,
 )
+from tests.helpers import cv_block, typed_cv
 
 
 def prediction(happy: float, angry: float, sad: float, calm: float, model: str = "ensemble") -> Prediction:
@@ -129,3 +138,81 @@ def test_an_empty_session_exports_headers_only() -> None:
     assert songs_frame([]).columns.tolist() == list(SONG_COLUMNS)
     assert songs_csv([]).strip() == ",".join(SONG_COLUMNS)
     assert json.loads(songs_json([])) == []
+
+
+def descriptors(**fields: object) -> Descriptors:
+    base: dict[str, object] = {
+        "tempo_bpm": 120.0, "key": "C", "mode": "major", "key_confidence": 0.05, "loudness_dbfs": -16.0,
+        "energy": 0.5, "brightness_hz": 2000.0, "percussiveness": 0.25,
+    }  # fmt: skip
+    return Descriptors(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_the_table_gives_each_songs_tempo_and_key_when_measured() -> None:
+    measured = SongResult("a", "Upload", (prediction(0.4, 0.2, 0.2, 0.2),), descriptors(tempo_bpm=121.04, key="A"))
+    unmeasured = SongResult("b", "Upload", (prediction(0.4, 0.2, 0.2, 0.2),))
+    table = pd.read_csv(io.StringIO(songs_csv([measured, unmeasured])))
+    assert table["tempo_bpm"].iloc[0] == 121.0 and table["key"].iloc[0] == "A major"
+    assert table[["tempo_bpm", "key"]].iloc[1].isna().all()
+
+
+def test_a_song_result_keeps_the_analysis_and_its_descriptors(
+    random_weights_dir: object, song_wav_bytes: bytes
+) -> None:
+    from mood.engine.inference import Predictor
+
+    song = Song(data=song_wav_bytes, title="Get Lucky", origin="Deezer preview", artist="Daft Punk")
+    analysis = analyse(song.data, Predictor("ensemble", random_weights_dir))  # type: ignore[arg-type]
+    result = song_result(song, analysis)
+    assert (result.song, result.source) == ("Daft Punk – Get Lucky", "Deezer preview")
+    assert result.predictions == analysis.predictions and result.descriptors == analysis.descriptors
+
+
+def test_why_this_mood_says_how_it_sounds_what_that_suggests_and_that_it_is_a_tendency() -> None:
+    sad = why_markdown(descriptors(tempo_bpm=70.0, key="E", mode="minor", key_confidence=0.3))
+    lines = sad.splitlines()
+    assert lines[0] == "**What it sounds like:**"
+    assert lines[1:3] == ["- Slow (70 BPM)", "- In E minor"]
+    assert "**Such music is often heard as:**" in lines
+    assert "- Slow and in a minor key: typical of sad songs" in lines
+    assert lines[-1].startswith("*These are tendencies") and lines[-1].endswith("from the sound itself.*")
+    plain = why_markdown(descriptors())
+    assert "- No clear key (closest: C major)" in plain
+    assert "Nothing in how it sounds stands out as typical of one mood" in plain
+
+
+def test_the_queue_lines_count_the_songs_ahead() -> None:
+    assert waiting_sentence(1) == "Waiting for your turn: 1 song ahead"
+    assert waiting_sentence(3) == "Waiting for your turn: 3 songs ahead"
+    assert analysed_sentence("x.wav", "cldnn") == "Analysed “x.wav” with CLDNN"
+    assert analysed_sentence("x.wav", "cldnn", 2) == "Analysed “x.wav” with CLDNN, after waiting for 2 songs ahead"
+
+
+def test_calibration_is_said_with_its_temperature_and_errors_or_its_absence() -> None:
+    calibration = {"method": "temperature", "temperature": 1.372, "ece_before": 0.121, "ece_after": 0.034}
+    sentence = calibration_sentence(typed_cv(cv_block([[1] * 4] * 4, calibration=calibration)))
+    assert sentence.startswith("Its probabilities are calibrated (temperature scaling, T = 1.37")
+    assert "went from 0.121 to 0.034" in sentence and "within 3 percentage points" in sentence
+    for uncalibrated in (None, typed_cv(cv_block([[1] * 4] * 4))):
+        assert calibration_sentence(uncalibrated).startswith("Its probabilities are not calibrated")
+
+
+def test_a_pretrained_network_credits_its_authors_work_and_licence() -> None:
+    provenance = Pretrained(
+        package="musicnn", version="0.1.0", model="MSD_musicnn", licence="ISC", authors="Jordi Pons, Xavier Serra",
+        trained_on="the Million Song Dataset", files={},
+        copyright="Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019.",
+    )  # fmt: skip
+    assert pretrained_credit("musicnn", provenance) == (
+        "**musicnn, fine-tuned** starts from MSD_musicnn, pretrained on the Million Song Dataset by Jordi Pons, "
+        "Xavier Serra: “musicnn: pre-trained convolutional neural networks for music audio tagging”, "
+        "Late-Breaking/Demo session of ISMIR 2019 (the `musicnn` package 0.1.0). ISC licence. "
+        "Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019."
+    )
+    other = Pretrained(
+        package="panns", version="1", model="Cnn14", licence="MIT", authors="Kong", trained_on="x", files={}
+    )
+    assert (
+        pretrained_credit("cnn14", other)
+        == "**cnn14** starts from Cnn14, pretrained on x by Kong: the `panns` package 1. MIT licence."
+    )

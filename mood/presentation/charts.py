@@ -1,15 +1,17 @@
-"""Charts of results: mood bars, mood timeline, valence/arousal map, confusion matrix (Altair),
-and the log-mel spectrogram with its analysis windows (Matplotlib).
+"""Charts of results: mood bars, mood timeline, valence/arousal map, where the model heard
+its answer, confusion matrix (Altair), and the log-mel spectrogram with its analysis windows
+(Matplotlib).
 
 Every builder returns a chart object and draws nothing itself: the app hands it to
 Streamlit, tests read its axes. Colours are the Okabe–Ito palette (safe for colour-blind
-viewers) and text is large enough for a projector.
+viewers) and text is large enough for a projector; presenter mode passes
+``PRESENTER_FONT_SIZE`` to read from the back of a room.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final, TypeVar, cast
 
 import altair as alt
@@ -23,15 +25,21 @@ from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.features import Spectrogram
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.engine.manifest import CrossValidation
+from mood.presentation.explain import HeardMap
 from mood.presentation.model_card import confusion_frame, display_name
 from mood.presentation.report import confidence_sentence, percent
 
 MOOD_COLOURS: Final = {"happy": "#E69F00", "angry": "#D55E00", "sad": "#0072B2", "calm": "#009E73"}
 FONT_SIZE: Final = 14  # points, every chart's labels
+PRESENTER_FONT_SIZE: Final = 26  # points, presenter mode: readable from the back of a room
 _NAMES: Final = [MOOD_DISPLAY_NAMES[m] for m in MOODS]
 ChartT = TypeVar("ChartT", alt.Chart, alt.LayerChart)
 BAR_STEP_PX: Final = 44  # height of one mood's row in the bar chart
 PNG_DPI: Final = 110  # sharp on a projector, small enough for bad Wi-Fi
+MAX_LABELLED_SONGS: Final = 12  # the mood map names its songs only up to this many (tooltips always)
+HEARD_MIN_SCALE: Final = 0.1  # the heard map's darkest colour is at least a 10-point drop: noise stays pale
+# Plain names of pitch ranges, by the upper edge of the range in Hz.
+PITCH_RANGE_NAMES: Final = ((250.0, "deep bass"), (1000.0, "low"), (4000.0, "middle"), (float("inf"), "high"))
 
 
 def _mood_colour(legend: alt.Legend | None) -> alt.Color:
@@ -40,15 +48,16 @@ def _mood_colour(legend: alt.Legend | None) -> alt.Color:
     return alt.Color("mood:N", scale=scale, legend=legend, title=None)
 
 
-def _styled(chart: ChartT) -> ChartT:
-    """Large axis and title fonts, titles on the left."""
-    styled = chart.configure_axis(labelFontSize=FONT_SIZE, titleFontSize=FONT_SIZE, labelLimit=0)
-    return cast(ChartT, styled.configure_title(fontSize=FONT_SIZE + 4, subtitleFontSize=FONT_SIZE, anchor="start"))
+def _styled(chart: ChartT, font_size: int = FONT_SIZE) -> ChartT:
+    """Large axis, legend and title fonts, titles on the left."""
+    styled = chart.configure_axis(labelFontSize=font_size, titleFontSize=font_size, labelLimit=0)
+    styled = styled.configure_legend(labelFontSize=font_size, titleFontSize=font_size, labelLimit=0)
+    return cast(ChartT, styled.configure_title(fontSize=font_size + 4, subtitleFontSize=font_size, anchor="start"))
 
 
-def mood_bars(prediction: Prediction) -> alt.LayerChart:
+def mood_bars(prediction: Prediction, font_size: int = FONT_SIZE) -> alt.LayerChart:
     """One horizontal bar per mood, labelled with its percentage; titled with the model's name
-    and its confidence sentence."""
+    and its confidence sentence. ``font_size`` scales the text and the bars' height."""
     frame = pd.DataFrame(
         {
             "mood": _NAMES,
@@ -63,10 +72,11 @@ def mood_bars(prediction: Prediction) -> alt.LayerChart:
         tooltip=["mood:N", alt.Tooltip("probability:Q", format=".1%")],
     )
     bars = base.mark_bar(cornerRadiusEnd=4)
-    labels = base.mark_text(align="left", dx=6, fontSize=FONT_SIZE + 2, fontWeight="bold").encode(text="percent:N")
+    labels = base.mark_text(align="left", dx=6, fontSize=font_size + 2, fontWeight="bold").encode(text="percent:N")
     title = alt.Title(display_name(prediction.model), subtitle=confidence_sentence(prediction))
-    chart: alt.LayerChart = (bars + labels).properties(title=title, height=alt.Step(BAR_STEP_PX))
-    return _styled(chart)
+    step = round(BAR_STEP_PX * font_size / FONT_SIZE)
+    chart: alt.LayerChart = (bars + labels).properties(title=title, height=alt.Step(step))
+    return _styled(chart, font_size)
 
 
 def timeline_frame(timeline: Sequence[WindowPrediction]) -> pd.DataFrame:
@@ -85,20 +95,25 @@ def timeline_frame(timeline: Sequence[WindowPrediction]) -> pd.DataFrame:
     )
 
 
-def timeline_chart(prediction: Prediction) -> alt.Chart:
-    """Each mood's probability in each analysis window, over the clip's time."""
+def timeline_chart(
+    prediction: Prediction, font_size: int = FONT_SIZE, title: str | None = None, legend_columns: int = len(MOODS)
+) -> alt.Chart:
+    """Each mood's probability in each analysis window, over the clip's time.
+
+    ``title`` replaces the default one; ``legend_columns`` below 4 wraps the legend for a
+    narrow chart (e.g. two songs side by side)."""
     chart: alt.Chart = (
         alt.Chart(timeline_frame(prediction.timeline))
         .mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=3)
         .encode(
             x=alt.X("time_s:Q", title="Time (s)", scale=alt.Scale(domain=[0, prediction.duration_s], nice=False)),
             y=alt.Y("probability:Q", title="Probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=_mood_colour(legend=alt.Legend(orient="bottom", labelFontSize=FONT_SIZE)),
+            color=_mood_colour(legend=alt.Legend(orient="bottom", labelFontSize=font_size, columns=legend_columns)),
             tooltip=["window:N", "mood:N", alt.Tooltip("probability:Q", format=".0%")],
         )
-        .properties(title="Mood over time (one point per analysis window)", height=380)
+        .properties(title=title or "Mood over time (one point per analysis window)", height=380)
     )
-    return _styled(chart)
+    return _styled(chart, font_size)
 
 
 def quadrant_corner(mood: str) -> tuple[float, float]:
@@ -107,14 +122,21 @@ def quadrant_corner(mood: str) -> tuple[float, float]:
     return certain.valence, certain.arousal
 
 
-def mood_map(songs: pd.DataFrame, highlight: str | None = None) -> alt.LayerChart:
+def mood_map(
+    songs: pd.DataFrame, highlight: str | Collection[str] | None = None, font_size: int = FONT_SIZE
+) -> alt.LayerChart:
     """The valence/arousal plane with its four quadrants labelled and the songs on it.
+
+    Songs are named beside their dots when there are at most ``MAX_LABELLED_SONGS`` of them
+    (or when highlighted); every dot has a tooltip.
 
     Args:
         songs: one row per song with columns ``song``, ``mood`` (a key of ``MOODS``),
             ``valence`` and ``arousal`` (the frame of :func:`mood.presentation.report.songs_frame`).
-        highlight: the ``song`` to draw larger (the one just analysed).
+        highlight: the ``song`` (or songs) to draw larger, e.g. the one just analysed.
+        font_size: the text size (``PRESENTER_FONT_SIZE`` in presenter mode).
     """
+    highlighted = {highlight} if isinstance(highlight, str) else set(highlight or ())
     corners = [(MOOD_DISPLAY_NAMES[m], *quadrant_corner(m)) for m in MOODS]
     quadrants = pd.DataFrame(
         [{"mood": name, "x": 0.0, "x2": v, "y": 0.0, "y2": a, "lx": 0.55 * v, "ly": 0.92 * a} for name, v, a in corners]
@@ -127,7 +149,7 @@ def mood_map(songs: pd.DataFrame, highlight: str | None = None) -> alt.LayerChar
     )
     names = (
         alt.Chart(quadrants)
-        .mark_text(fontSize=FONT_SIZE + 2, fontWeight="bold")
+        .mark_text(fontSize=font_size + 2, fontWeight="bold")
         .encode(
             x="lx:Q",
             y="ly:Q",
@@ -135,7 +157,9 @@ def mood_map(songs: pd.DataFrame, highlight: str | None = None) -> alt.LayerChar
             color=_mood_colour(None),
         )
     )
-    points = songs.assign(mood=songs["mood"].map(MOOD_DISPLAY_NAMES), current=songs["song"] == highlight).rename(
+    current = songs["song"].isin(highlighted)
+    named = current | (len(songs) <= MAX_LABELLED_SONGS)
+    points = songs.assign(mood=songs["mood"].map(MOOD_DISPLAY_NAMES), current=current, named=named).rename(
         columns={"valence": "x", "arousal": "y"}
     )
     dots = (
@@ -156,12 +180,94 @@ def mood_map(songs: pd.DataFrame, highlight: str | None = None) -> alt.LayerChar
         )
     )
     labels = (
-        alt.Chart(points).mark_text(align="left", dx=12, fontSize=FONT_SIZE).encode(x="x:Q", y="y:Q", text="song:N")
+        alt.Chart(points[points["named"]])
+        .mark_text(align="left", dx=12, fontSize=font_size)
+        .encode(x="x:Q", y="y:Q", text="song:N")
     )
     axes = alt.Chart(pd.DataFrame({"zero": [0.0]}))
     rules = axes.mark_rule(color="gray").encode(x="zero:Q") + axes.mark_rule(color="gray").encode(y="zero:Q")
     chart: alt.LayerChart = (shade + rules + names + dots + labels).properties(title="Where the songs sit", height=540)
-    return _styled(chart)
+    return _styled(chart, font_size)
+
+
+def pitch_range_name(low_hz: float, high_hz: float) -> str:
+    """A range of pitches in plain words with its limits, e.g. "deep bass (0–250 Hz)"."""
+    centre = (low_hz + high_hz) / 2
+    word = next(name for top, name in PITCH_RANGE_NAMES if centre < top)
+    low, high = _hz(low_hz), _hz(high_hz)
+    low_number, low_unit = low.split(" ")
+    if high.endswith(f" {low_unit}"):  # one unit for both: "0–200 Hz", "3.0–11.0 kHz"
+        return f"{word} ({low_number}–{high})"
+    return f"{word} ({low}–{high})"
+
+
+def _hz(value: float) -> str:
+    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
+
+
+def heard_frame(heard: HeardMap) -> pd.DataFrame:
+    """The occlusion map in long form: one row per (pitch range, stretch of time).
+
+    Columns: ``start_s`` and ``end_s`` (the stretch each window speaks for: consecutive windows
+    overlap, so each reaches halfway to its neighbours' centres, the first from its start and
+    the last to its end), ``range`` (its pitch range in words, see :func:`pitch_range_name`),
+    ``order`` (0 for the lowest range) and ``drop`` (how much the answer's probability fell
+    with that part hidden, in [0, 1]).
+    """
+    n_bands, n_windows = heard.importance.shape
+    centres = heard.starts_s + heard.window_s / 2
+    edges = [float(heard.starts_s[0]), *((centres[:-1] + centres[1:]) / 2), float(heard.starts_s[-1] + heard.window_s)]
+    names = [pitch_range_name(heard.band_edges_hz[b], heard.band_edges_hz[b + 1]) for b in range(n_bands)]
+    return pd.DataFrame(
+        [
+            {
+                "start_s": float(edges[w]),
+                "end_s": float(edges[w + 1]),
+                "range": names[b],
+                "order": b,
+                "drop": float(heard.importance[b, w]),
+            }
+            for b in range(n_bands)
+            for w in range(n_windows)
+        ]
+    )
+
+
+def heard_chart(heard: HeardMap, font_size: int = FONT_SIZE) -> alt.Chart:
+    """Where the model heard its answer: time across, pitch ranges up (bass at the bottom), the
+    darker a box the more the answer's probability dropped when that part of the sound was hidden."""
+    frame = heard_frame(heard)
+    mood = MOOD_DISPLAY_NAMES[heard.mood]
+    top = max(float(frame["drop"].max()), HEARD_MIN_SCALE)
+    ranges = frame.sort_values("order", ascending=False)["range"].unique().tolist()  # highest first: bass below
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_rect(stroke="white", strokeWidth=1)
+        .encode(
+            x=alt.X("start_s:Q", title="Time in the clip (s)", scale=alt.Scale(nice=False)),
+            x2="end_s:Q",
+            y=alt.Y("range:N", sort=ranges, title="Pitch range"),
+            color=alt.Color(
+                "drop:Q",
+                scale=alt.Scale(scheme="oranges", domain=[0, top], clamp=True),
+                legend=alt.Legend(title=f"Drop in “{mood}”", format=".0%", orient="bottom", gradientLength=240),
+            ),
+            tooltip=[
+                alt.Tooltip("range:N", title="pitch range"),
+                alt.Tooltip("start_s:Q", title="from (s)", format=".1f"),
+                alt.Tooltip("end_s:Q", title="to (s)", format=".1f"),
+                alt.Tooltip("drop:Q", title=f"hiding it lowers “{mood}” by", format=".0%"),
+            ],
+        )
+        .properties(
+            title=alt.Title(
+                f"Where {display_name(heard.model)} heard “{mood}”",
+                subtitle="Darker: the answer leaned more on that part of the sound",
+            ),
+            height=alt.Step(round(BAR_STEP_PX * font_size / FONT_SIZE)),
+        )
+    )
+    return _styled(chart, font_size)
 
 
 def confusion_chart(cv: CrossValidation, title: str) -> alt.LayerChart:

@@ -1,4 +1,5 @@
-"""Results in words and tables: the confidence sentence, probability tables, session exports.
+"""Results in words and tables: the confidence sentence, why this mood, probability tables,
+session exports, the queue's waiting line, calibration and credits for the About page.
 
 Everything here is plain text and pandas, for the app's widgets and for download files.
 """
@@ -14,7 +15,9 @@ import pandas as pd
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.inference import Prediction
-from mood.engine.manifest import Reliability
+from mood.engine.manifest import CrossValidation, Pretrained, Reliability
+from mood.presentation.analysis import Analysis, Song
+from mood.presentation.descriptors import Descriptors, describe_in_words, mood_hints
 from mood.presentation.model_card import display_name
 
 MOOD_EMOJI: Final = {"happy": "😄", "angry": "😠", "sad": "😢", "calm": "😌"}
@@ -40,6 +43,27 @@ SONG_COLUMNS: Final = (
     "valence",
     "arousal",
     "duration_s",
+    "tempo_bpm",
+    "key",
+)
+WHY_CAVEAT: Final = (
+    "These are tendencies across many songs, not rules. The models do not read these numbers: "
+    "they learnt the moods from the sound itself."
+)
+HEARD_HOW: Final = (
+    "How we know: the model listened again with one part of the sound hidden at a time (one range of "
+    "pitches, from deep bass to treble, during one stretch of the clip). The darker a box, the more "
+    "the answer dropped without it: that is where the model was listening hardest."
+)
+# Citations of the pretrained packages a model may start from, by package name.
+CITATIONS: Final = {
+    "musicnn": "“musicnn: pre-trained convolutional neural networks for music audio tagging”, "
+    "Late-Breaking/Demo session of ISMIR 2019",
+}
+DATASET_CREDIT: Final = (
+    "**The 4Q audio emotion dataset** by Renato Panda, Ricardo Malheiro and Rui Pedro Paiva "
+    "(“Novel audio features for music emotion recognition”, IEEE Transactions on Affective Computing, 2018): "
+    "900 clips of about 30 s, 225 per quarter of Russell's map, from which every model here learnt the moods."
 )
 
 
@@ -51,16 +75,25 @@ class SongResult:
         song: how to name it, e.g. "Adele – Someone Like You".
         source: where its audio came from, e.g. "Deezer preview", "Upload".
         predictions: the chosen model's prediction first, then any ensemble member's.
+        descriptors: its tempo, key, loudness and timbre, if measured.
     """
 
     song: str
     source: str
     predictions: tuple[Prediction, ...]
+    descriptors: Descriptors | None = None
 
     @property
     def prediction(self) -> Prediction:
         """The chosen model's prediction (for the ensemble, the average)."""
         return self.predictions[0]
+
+
+def song_result(song: Song, analysis: Analysis) -> SongResult:
+    """The session's record of an analysed song."""
+    return SongResult(
+        song=song.label, source=song.origin, predictions=analysis.predictions, descriptors=analysis.descriptors
+    )
 
 
 def percent(probability: float) -> str:
@@ -134,7 +167,8 @@ def songs_frame(results: Iterable[SongResult]) -> pd.DataFrame:
     """One row per song with its mood, confidence, four probabilities, valence and arousal.
 
     Columns are ``SONG_COLUMNS``; probabilities are in [0, 1], valence and arousal in
-    [-1, 1], the duration in seconds; ``model`` is the model's key (e.g. "ensemble").
+    [-1, 1], the duration in seconds; ``model`` is the model's key (e.g. "ensemble");
+    ``tempo_bpm`` and ``key`` (e.g. "A minor") are missing for a song without descriptors.
     """
     rows = [
         {
@@ -147,6 +181,8 @@ def songs_frame(results: Iterable[SongResult]) -> pd.DataFrame:
             "valence": round(r.prediction.valence, 4),
             "arousal": round(r.prediction.arousal, 4),
             "duration_s": round(r.prediction.duration_s, 2),
+            "tempo_bpm": round(r.descriptors.tempo_bpm, 1) if r.descriptors else None,
+            "key": key_name(r.descriptors) if r.descriptors else None,
         }
         for r in results
     ]
@@ -176,3 +212,77 @@ def _song_object(result: SongResult) -> Mapping[str, object]:
         "confidence": result.prediction.confidence,
         "members": [p.to_dict() for p in result.predictions[1:]],
     }
+
+
+# ---------------------------------------------------------------- why this mood
+
+
+def key_name(d: Descriptors) -> str:
+    """The key and mode as musicians write them: "A minor"."""
+    return f"{d.key} {d.mode}"
+
+
+def why_markdown(d: Descriptors) -> str:
+    """Why this mood, in plain words: what the song sounds like, and what such sounds usually go with.
+
+    Markdown: a bullet per descriptor (:func:`~mood.presentation.descriptors.describe_in_words`),
+    then the mood hints (:func:`~mood.presentation.descriptors.mood_hints`) or a line saying
+    nothing stands out, then the caveat that these are tendencies the models do not read.
+    """
+    sounds = "\n".join(f"- {phrase}" for phrase in describe_in_words(d))
+    hints = mood_hints(d)
+    tendencies = (
+        "**Such music is often heard as:**\n" + "\n".join(f"- {hint}" for hint in hints)
+        if hints
+        else "Nothing in how it sounds stands out as typical of one mood: the models weigh finer detail."
+    )
+    return f"**What it sounds like:**\n{sounds}\n\n{tendencies}\n\n*{WHY_CAVEAT}*"
+
+
+def waiting_sentence(ahead: int) -> str:
+    """The status line of a listener waiting in the analysis queue."""
+    return f"Waiting for your turn: {_songs(ahead)} ahead"
+
+
+def analysed_sentence(song: str, model: str, waited_for: int = 0) -> str:
+    """The status line once a song is analysed, saying if the listener had to wait (the most songs ahead)."""
+    done = f"Analysed “{song}” with {display_name(model)}"
+    return f"{done}, after waiting for {_songs(waited_for)} ahead" if waited_for else done
+
+
+def _songs(count: int) -> str:
+    return f"{count} {'song' if count == 1 else 'songs'}"
+
+
+# ---------------------------------------------------------------- about the models
+
+
+def calibration_sentence(cv: CrossValidation | None) -> str:
+    """Whether a model's probabilities are calibrated, and how closely they match how often it is right."""
+    if cv is None or cv.calibration is None:
+        return (
+            "Its probabilities are not calibrated: read them as which mood it favours and by how much, "
+            "not as exact chances."
+        )
+    c = cv.calibration
+    return (
+        f"Its probabilities are calibrated (temperature scaling, T = {c.temperature:.2f}, fitted on training "
+        f"songs only). In cross-validation the calibration error (ECE) went from {c.ece_before:.3f} to "
+        f"{c.ece_after:.3f}: on average a stated probability is within {c.ece_after * 100:.0f} percentage "
+        "points of how often such answers were right."
+    )
+
+
+def pretrained_credit(model: str, pretrained: Pretrained) -> str:
+    """The credit of a network built on pretrained weights: authors, work, licence and copyright."""
+    citation = CITATIONS.get(pretrained.package)
+    work = (
+        f"{citation} (the `{pretrained.package}` package {pretrained.version})"
+        if citation
+        else (f"the `{pretrained.package}` package {pretrained.version}")
+    )
+    copyright_note = f" {pretrained.copyright}" if pretrained.copyright else ""
+    return (
+        f"**{display_name(model)}** starts from {pretrained.model}, pretrained on {pretrained.trained_on} by "
+        f"{pretrained.authors}: {work}. {pretrained.licence} licence.{copyright_note}"
+    )

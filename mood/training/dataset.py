@@ -59,7 +59,9 @@ def load_spectrograms(clips: list[TrainingClip], front_end: FrontEnd, cache_dir:
     for clip in tqdm(clips, desc="spectrograms", unit="clip", leave=False):
         cached = folder / f"{clip.song_id}.npy"
         if not cached.exists():
-            np.save(cached, log_mel(clip.path, front_end).astype(np.float16))
+            partial = cached.with_suffix(".partial.npy")  # renamed once complete: never a torn file
+            np.save(partial, log_mel(clip.path, front_end).astype(np.float16))
+            partial.replace(cached)
         mels.append(np.load(cached))
     return mels
 
