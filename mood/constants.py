@@ -44,6 +44,7 @@ MUSICNN_PATCH_FRAMES: Final = 187  # 3 s patches, as musicnn cuts them
 # ... and as the fine-tuned member hears it: one loudness for every clip, its own non-overlapping patches.
 MUSICNN_MOOD_LOUDNESS_DBFS: Final = -14.0  # RMS, about the level of the commercial masters musicnn learnt from
 MUSICNN_MOOD_HOP_FRAMES: Final = 187  # 3 s: musicnn's own non-overlapping patches (each costs ~45 ms per backbone)
+MUSICNN_MOOD_MAX_WINDOWS: Final = 11  # a 30 s preview's windows; a longer song gets 11 spread over it
 
 INFERENCE_BATCH_SIZE: Final = 64  # windows per forward pass
 

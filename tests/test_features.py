@@ -55,7 +55,7 @@ def test_every_front_end_value_is_in_the_cache_key() -> None:
     keys = {SCRATCH_FRONT_END.cache_key()}
     changes = {"sample_rate": 16_000, "n_fft": 1024, "hop_length": 256, "n_mels": 96, "fmin": 20.0,
                "fmax": 8000.0, "top_db": 60.0, "float16_power": True, "loudness_dbfs": -14.0,
-               "window_frames": 100, "hop_frames": 50}  # fmt: skip
+               "window_frames": 100, "hop_frames": 50, "max_windows": 5}  # fmt: skip
     assert set(changes) | {"scaling", "log_c"} == {f.name for f in dataclasses.fields(FrontEnd)}
     for name, value in changes.items():
         keys.add(dataclasses.replace(SCRATCH_FRONT_END, **{name: value}).cache_key())
@@ -120,3 +120,16 @@ def test_windows_of_a_30s_clip_and_of_a_short_one() -> None:
     assert looped.shape == (1, N_MELS, WINDOW_FRAMES) and starts == [0]
     np.testing.assert_array_equal(looped[0, :, 50:100], short)  # looped, not zero-padded
     assert WINDOW_FRAMES == 216 and SCRATCH_FRONT_END.window_hop_s == pytest.approx(2.5, abs=0.01)
+
+
+def test_a_long_song_gets_at_most_max_windows_spread_from_first_to_last() -> None:
+    capped = dataclasses.replace(SCRATCH_FRONT_END, max_windows=4)
+    mel = np.random.default_rng(1).normal(size=(N_MELS, 10_000)).astype(np.float32)
+    every, every_start = make_windows(mel, SCRATCH_FRONT_END)
+    few, starts = make_windows(mel, capped)
+    assert len(every_start) > 4 and len(starts) == 4
+    assert starts[0] == 0 and starts[-1] == every_start[-1]  # the first and the last window are kept
+    assert starts == sorted(starts) and set(starts) <= set(every_start)
+    np.testing.assert_array_equal(few[1], every[every_start.index(starts[1])])
+    short = mel[:, : 216 + 3 * 108]  # exactly 4 windows: nothing is left out
+    np.testing.assert_array_equal(make_windows(short, capped)[0], make_windows(short, SCRATCH_FRONT_END)[0])

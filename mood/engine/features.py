@@ -65,6 +65,9 @@ class FrontEnd:
         loudness_dbfs: the RMS level every clip is normalised to first; None keeps its level.
         window_frames: spectrogram frames a model sees at once.
         hop_frames: frames between the starts of consecutive windows.
+        max_windows: for a long song, judge only this many windows, spread evenly from its
+            first to its last (None: every window). A costly network stays fast on a whole
+            song while a 30 s preview is judged on every window.
     """
 
     sample_rate: int
@@ -80,6 +83,7 @@ class FrontEnd:
     loudness_dbfs: float | None
     window_frames: int
     hop_frames: int
+    max_windows: int | None
 
     def __post_init__(self) -> None:
         if self.scaling not in SCALINGS:
@@ -88,7 +92,7 @@ class FrontEnd:
             raise ValueError("top_db goes with scaling 'db' and log_c with 'log1p', each alone")
         if self.sample_rate > SAMPLE_RATE:
             raise ValueError(f"sample_rate above the decoding rate ({SAMPLE_RATE} Hz)")
-        if min(self.n_fft, self.hop_length, self.n_mels, self.window_frames, self.hop_frames) <= 0:
+        if min(self.n_fft, self.hop_length, self.n_mels, self.window_frames, self.hop_frames, self.max_windows or 1) <= 0:
             raise ValueError("sizes must be positive")
 
     @property
@@ -129,6 +133,7 @@ SCRATCH_FRONT_END = FrontEnd(
     loudness_dbfs=TARGET_RMS_DBFS,
     window_frames=n_frames(WINDOW_S),
     hop_frames=round(WINDOW_HOP_S * SAMPLE_RATE / HOP_LENGTH),
+    max_windows=None,
 )
 """The front end of the project's own networks (ResNet18, CLDNN): DESIGN.md's values."""
 assert SCRATCH_FRONT_END.window_frames == 216, "DESIGN.md: a 5 s window is 216 frames"
@@ -147,6 +152,7 @@ MUSICNN_FRONT_END = FrontEnd(
     loudness_dbfs=None,
     window_frames=MUSICNN_PATCH_FRAMES,
     hop_frames=MUSICNN_PATCH_FRAMES,
+    max_windows=None,
 )
 """musicnn's own front end, exactly as the `musicnn` package computes it (no loudness
 normalisation, non-overlapping 3 s patches)."""
@@ -279,5 +285,8 @@ def make_windows(mel: FloatArray, front_end: FrontEnd) -> tuple[FloatArray, list
     if mel.shape[1] < width:
         mel = np.pad(mel, ((0, 0), (0, width - mel.shape[1])), mode="wrap")
     starts = window_starts(mel.shape[1], width, front_end.hop_frames)
+    if front_end.max_windows is not None and len(starts) > front_end.max_windows:
+        kept = np.linspace(0, len(starts) - 1, front_end.max_windows).round().astype(int)
+        starts = [starts[i] for i in kept]
     windows = np.stack([mel[:, s : s + width] for s in starts]).astype(np.float32, copy=False)
     return windows, starts

@@ -27,7 +27,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS
+from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS, MUSICNN_MOOD_MAX_WINDOWS
 from mood.engine.features import MUSICNN_FRONT_END, FrontEnd, log_mel, make_windows
 from mood.engine.inference import softmax
 from mood.engine.manifest import NetworkManifest, Pretrained, read_manifest_file
@@ -41,7 +41,10 @@ from mood.training.train import TRAINED_ON, Teacher, TeacherFactory, calibrated_
 MODEL_NAME = "musicnn"
 ARCHITECTURE = "musicnn_mood"
 FINETUNE_FRONT_END = dataclasses.replace(
-    MUSICNN_FRONT_END, loudness_dbfs=MUSICNN_MOOD_LOUDNESS_DBFS, hop_frames=MUSICNN_MOOD_HOP_FRAMES
+    MUSICNN_FRONT_END,
+    loudness_dbfs=MUSICNN_MOOD_LOUDNESS_DBFS,
+    hop_frames=MUSICNN_MOOD_HOP_FRAMES,
+    max_windows=MUSICNN_MOOD_MAX_WINDOWS,
 )
 """musicnn's own front end, with every clip first brought to one loudness (so the model
 cannot learn how loud 4Q's files are) and musicnn's own non-overlapping patches."""
