@@ -407,7 +407,9 @@ def examples_tab(credentials: SpotifyCredentials | None) -> None:
     st.markdown("**Demo clips** synthesised by this app (work offline):")
     st.caption(
         "Each is a synthetic sketch of one mood, not a recording. The models learnt from real songs, "
-        "so they often judge these differently from what was intended: an honest look at their limits."
+        "so they often judge these differently from what was intended: the ensemble hears the storm bursts "
+        "as angry and the still water as calm, but the sunny arpeggio and the rainy pad as calm too "
+        "(these sketches lack the drums, voices and production of real songs). An honest look at their limits."
     )
     for column, clip in zip(st.columns(len(DEMO_CLIPS)), DEMO_CLIPS, strict=True):
         column.button(
