@@ -103,3 +103,18 @@ def write_audio(wav: np.ndarray, path: Path, sr: int = SR) -> Path:
     else:
         raise ValueError(suffix)
     return path
+
+
+ENGINE_SR = 22_050  # mood.constants.SAMPLE_RATE: clips made at the engine's own rate
+
+
+def click_track(bpm: float, seconds: float = 12.0, seed: int = 0) -> np.ndarray:
+    """Short noise clicks on every beat, the first of each bar of four accented."""
+    rng = np.random.default_rng(seed)
+    wav = np.zeros(round(seconds * ENGINE_SR))
+    length = round(0.03 * ENGINE_SR)
+    decay = np.exp(-np.arange(length) / (0.005 * ENGINE_SR))
+    for beat, start_s in enumerate(np.arange(0.0, seconds - 0.05, 60.0 / bpm)):
+        start = round(start_s * ENGINE_SR)
+        wav[start : start + length] += (0.5 if beat % 4 == 0 else 0.2) * rng.normal(0, 1, length) * decay
+    return wav.astype(np.float32)

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import responses
@@ -24,7 +23,7 @@ from mood.constants import MODEL_DISPLAY_NAMES, MOOD_DISPLAY_NAMES, MOODS, SAMPL
 from mood.engine.manifest import EnsembleManifest, Pretrained
 from mood.engine.weights import read_manifest, write_manifest
 from mood.presentation.charts import PRESENTER_FONT_SIZE
-from tests.helpers import chord_progression, typed_cv, write_audio
+from tests.helpers import chord_progression, click_track, typed_cv, write_audio
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -311,22 +310,10 @@ def test_about_shows_the_cross_validated_figures(
 # ---------------------------------------------------------------- why this mood
 
 
-def _click_track(bpm: float, seconds: float = 12.0) -> np.ndarray:
-    """Decaying noise clicks on every beat (accented on each bar's first): a tempo anyone can count."""
-    rng = np.random.default_rng(0)
-    wav = np.zeros(round(seconds * SAMPLE_RATE))
-    length = round(0.03 * SAMPLE_RATE)
-    decay = np.exp(-np.arange(length) / (0.005 * SAMPLE_RATE))
-    for beat, start_s in enumerate(np.arange(0.0, seconds - 0.05, 60.0 / bpm)):
-        start = round(start_s * SAMPLE_RATE)
-        wav[start : start + length] += (0.5 if beat % 4 == 0 else 0.2) * rng.normal(0, 1, length) * decay
-    return wav.astype(np.float32)
-
-
 def test_why_this_mood_names_the_tempo_of_a_120_bpm_click_track_and_where_it_was_heard(
     app: AppTest, tmp_path: Path
 ) -> None:
-    clicks = write_audio(_click_track(120.0), tmp_path / "clicks.wav", sr=SAMPLE_RATE).read_bytes()
+    clicks = write_audio(click_track(120.0), tmp_path / "clicks.wav", sr=SAMPLE_RATE).read_bytes()
     at = app.run()
     at.file_uploader(key="upload").set_value(("clicks.wav", clicks, "audio/wav"))
     at.run()

@@ -19,7 +19,7 @@ from mood.presentation.descriptors import (
     describe_in_words,
     mood_hints,
 )
-from tests.helpers import tone
+from tests.helpers import click_track, tone
 
 SAD_HINT = "Slow and in a minor key: typical of sad songs"
 ENERGETIC_HINT = "Fast, loud and percussive: typical of energetic moods (happy or angry)"
@@ -31,18 +31,6 @@ EB_MINOR, AB_MINOR, BB_MINOR = (63, 66, 70), (68, 71, 75), (70, 73, 77)
 
 
 # ---------------------------------------------------------------- synthesised clips
-
-
-def click_track(bpm: float, seconds: float = 12.0, seed: int = 0) -> np.ndarray:
-    """Short noise clicks on every beat, the first of each bar of four accented."""
-    rng = np.random.default_rng(seed)
-    wav = np.zeros(round(seconds * SAMPLE_RATE))
-    length = round(0.03 * SAMPLE_RATE)
-    decay = np.exp(-np.arange(length) / (0.005 * SAMPLE_RATE))
-    for beat, start_s in enumerate(np.arange(0.0, seconds - 0.05, 60.0 / bpm)):
-        start = round(start_s * SAMPLE_RATE)
-        wav[start : start + length] += (0.5 if beat % 4 == 0 else 0.2) * rng.normal(0, 1, length) * decay
-    return wav.astype(np.float32)
 
 
 def midi_hz(note: int) -> float:

@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from mood.engine.features import MUSICNN_FRONT_END, log_mel, make_windows
 from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn import Musicnn, tf_same_padding
+from mood.engine.weights import sha256_of
 from mood.training.convert_musicnn import (
     CLIP_NAMES,
     DEFAULT_FIXTURE,
@@ -33,7 +34,6 @@ from mood.training.convert_musicnn import (
     map_variables,
     reference_clips,
     run_port,
-    sha256,
     torch_layout,
 )
 
@@ -77,7 +77,7 @@ def test_backbone_matches_its_manifest(name: str) -> None:
     stem = ModelSpec(name).file_stem
     manifest = read_manifest_file(BACKBONES_DIR / f"{stem}.json")  # the typed manifest every network has
     assert isinstance(manifest, NetworkManifest)
-    assert manifest.sha256 == sha256(BACKBONES_DIR / f"{stem}.pt")
+    assert manifest.sha256 == sha256_of(BACKBONES_DIR / f"{stem}.pt")
     assert manifest.features == MUSICNN_FRONT_END
     assert len(manifest.labels) == len(set(manifest.labels)) == REFERENCE[f"{name}|chords|probs"].shape[1]
     port = build_port(manifest.architecture, len(manifest.labels))

@@ -92,7 +92,8 @@ class FrontEnd:
             raise ValueError("top_db goes with scaling 'db' and log_c with 'log1p', each alone")
         if self.sample_rate > SAMPLE_RATE:
             raise ValueError(f"sample_rate above the decoding rate ({SAMPLE_RATE} Hz)")
-        if min(self.n_fft, self.hop_length, self.n_mels, self.window_frames, self.hop_frames, self.max_windows or 1) <= 0:
+        sizes = (self.n_fft, self.hop_length, self.n_mels, self.window_frames, self.hop_frames, self.max_windows or 1)
+        if min(sizes) <= 0:
             raise ValueError("sizes must be positive")
 
     @property

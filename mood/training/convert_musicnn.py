@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -348,22 +347,15 @@ def _check_checkpoint_names(graph_names: list[str], checkpoint_names: set[str], 
 # --- the project side -------------------------------------------------------------------------
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _unpack(wheel_or_dir: Path, scratch: Path) -> tuple[Path, str | None]:
     """The folder holding the ``musicnn`` package (the wheel unzipped into ``scratch``), and the
     wheel's SHA-256 (None when given a folder)."""
+    from mood.engine.weights import sha256_of
+
     wheel_sha = None
     root = wheel_or_dir
     if not wheel_or_dir.is_dir():
-        wheel_sha = sha256(wheel_or_dir)
+        wheel_sha = sha256_of(wheel_or_dir)
         root = scratch / "wheel"
         with zipfile.ZipFile(wheel_or_dir) as wheel:
             wheel.extractall(root)
@@ -474,6 +466,7 @@ def _manifest(
 ) -> dict[str, Any]:
     """The manifest of one converted network: what it is, where it came from, how it was proved."""
     from mood.engine.features import MUSICNN_FRONT_END
+    from mood.engine.weights import sha256_of
 
     return {  # mood.engine.manifest.NetworkManifest's fields (the labels are the tags), plus the proof
         "name": spec.file_stem,
@@ -481,7 +474,7 @@ def _manifest(
         "labels": tags,
         "features": MUSICNN_FRONT_END.to_dict(),
         "params": sum(p.numel() for p in module.parameters()),
-        "sha256": sha256(pt_path),
+        "sha256": sha256_of(pt_path),
         "trained_on": TRAINED_ON[spec.dataset],
         "pretrained": {
             "package": "musicnn",
@@ -511,6 +504,8 @@ def convert(
     Raises:
         ConversionError: a checkpoint does not map, or a port does not reproduce the original.
     """
+    from mood.engine.weights import sha256_of
+
     try:
         import torch
     except ImportError:
@@ -553,7 +548,7 @@ def convert(
             pt_path = out_dir / f"{spec.file_stem}.pt"
             torch.save(module.state_dict(), pt_path)
             checkpoint_dir = package_root / WHEEL_PACKAGE / name
-            files = {f"{WHEEL_PACKAGE}/{name}/{f}": sha256(checkpoint_dir / f) for f in CHECKPOINT_FILES}
+            files = {f"{WHEEL_PACKAGE}/{name}/{f}": sha256_of(checkpoint_dir / f) for f in CHECKPOINT_FILES}
             manifest = _manifest(spec, tags, module, pt_path, proofs[name], files, wheel_sha)
             (out_dir / f"{spec.file_stem}.json").write_text(json.dumps(manifest, indent=2) + "\n")
             for clip in CLIP_NAMES:

@@ -36,7 +36,15 @@ from mood.engine.weights import BACKBONES as BACKBONES_DIR
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, load_verified_state, save_network
 from mood.training.dataset import TrainingClip, read_clips
 from mood.training.runs import OutOfFold, save_run
-from mood.training.train import TRAINED_ON, Teacher, TeacherFactory, calibrated_cv, held_out_clips, network_scorer
+from mood.training.train import (
+    TRAINED_ON,
+    Teacher,
+    TeacherFactory,
+    calibrated_cv,
+    held_out_clips,
+    network_scorer,
+    optimisation_step,
+)
 
 MODEL_NAME = "musicnn"
 ARCHITECTURE = "musicnn_mood"
@@ -167,12 +175,7 @@ def train_head(
             perm = torch.from_numpy(rng.permutation(len(idx)))
             logits = model.from_pooled(lam * x + (1.0 - lam) * x[perm])
             loss = lam * loss_fn(logits, y) + (1.0 - lam) * loss_fn(logits, y[perm])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            ema.update_parameters(model)
-            losses.append(loss.item())
+            losses.append(optimisation_step(loss, optimiser, schedule, ema, model))
         bar.set_postfix(loss=f"{np.mean(losses):.3f}")
     averaged = cast(MusicnnMood, ema.module)
     return averaged.eval()

@@ -182,15 +182,27 @@ def train_network(
                 raise FloatingPointError(
                     f"training loss became {loss.item()}; try a smaller --epochs or another --seed"
                 )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            ema.update_parameters(network)
-            losses.append(loss.item())
+            losses.append(optimisation_step(loss, optimiser, schedule, ema, network))
         bar.set_postfix(loss=f"{np.mean(losses):.3f}")
     averaged: nn.Module = ema.module
     return averaged.eval()
+
+
+def optimisation_step(
+    loss: torch.Tensor,
+    optimiser: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    ema: AveragedModel,
+    network: nn.Module,
+) -> float:
+    """Back-propagate ``loss``, step the optimiser and its schedule, update the weight average;
+    returns the loss."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()  # type: ignore[no-untyped-call]
+    optimiser.step()
+    schedule.step()
+    ema.update_parameters(network)
+    return float(loss.item())
 
 
 def score_clips(
