@@ -155,14 +155,19 @@ def softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> npt.ND
     return probabilities
 
 
+def calibrated_probabilities(loaded: LoadedNetwork, windows: FloatArray) -> npt.NDArray[np.float32]:
+    """A network's probabilities for a stack of windows, its logits divided by its temperature."""
+    with loaded.lock:
+        logits = network_logits(loaded.network, windows)
+    return softmax(logits, loaded.manifest.temperature)
+
+
 def window_outputs(loaded: LoadedNetwork, mel: FloatArray) -> WindowOutputs:
     """A network's calibrated probabilities for each window it cuts from ``mel``."""
     front_end = loaded.manifest.features
     windows, starts = make_windows(mel, front_end)
-    with loaded.lock:
-        logits = network_logits(loaded.network, windows)
     return WindowOutputs(
-        probabilities=softmax(logits, loaded.manifest.temperature),
+        probabilities=calibrated_probabilities(loaded, windows),
         starts_s=np.asarray(starts, dtype=np.float64) * front_end.frame_s,
         window_s=front_end.window_s,
     )
@@ -235,7 +240,7 @@ class Predictor:
         else:
             self.members = [load_network(model, weights_dir)]
             self.weights = [1.0]
-        self.temperature = manifest.temperature
+        self.ensemble_temperature = manifest.temperature  # used only when combining members
         self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))
 
     @property
@@ -267,7 +272,7 @@ class Predictor:
         outputs = [window_outputs(m, mels[m.manifest.features]) for m in self.members]
         if len(self.members) == 1:
             return (to_prediction(self.name, outputs[0], duration_s),)
-        combined = to_prediction(self.name, combine(outputs, self.weights, self.temperature), duration_s)
+        combined = to_prediction(self.name, combine(outputs, self.weights, self.ensemble_temperature), duration_s)
         members = (to_prediction(m.name, o, duration_s) for m, o in zip(self.members, outputs, strict=True))
         return (combined, *members)
 

@@ -28,12 +28,8 @@ class AnalysisQueue:
         self._running = 0
         self._changed = threading.Condition()
 
-    def ahead_of(self, ticket: int) -> int:
-        """How many holders run or wait before ``ticket`` gets its turn (0: it runs now)."""
-        with self._changed:
-            return self._ahead(ticket)
-
     def _ahead(self, ticket: int) -> int:
+        """How many holders run or wait before ``ticket`` gets its turn (0: it runs now)."""
         queued_before = sum(1 for t in self._waiting if t < ticket)
         return max(0, queued_before + self._running - self.slots + 1)
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from mood.constants import MOODS
 from mood.engine.features import FloatArray, make_windows
-from mood.engine.inference import network_logits, softmax
+from mood.engine.inference import calibrated_probabilities
 from mood.engine.weights import LoadedNetwork
 
 OCCLUSION_BANDS: Final = 8  # mel bands are grouped into this many regions, low to high
@@ -70,10 +70,8 @@ def occlusion_map(loaded: LoadedNetwork, mel: FloatArray, mood: str, n_bands: in
     for band in range(n_bands):
         hidden[band, :, edges[band] : edges[band + 1], :] = fill[:, None, None]
     target = MOODS.index(mood)
-    temperature = loaded.manifest.temperature
-    with loaded.lock:
-        base = softmax(network_logits(loaded.network, windows), temperature)[:, target]
-        probed = softmax(network_logits(loaded.network, hidden.reshape(-1, *windows.shape[1:])), temperature)
+    base = calibrated_probabilities(loaded, windows)[:, target]
+    probed = calibrated_probabilities(loaded, hidden.reshape(-1, *windows.shape[1:]))
     drops = base[None, :] - probed[:, target].reshape(n_bands, len(starts))
     band_hz = librosa.mel_frequencies(n_mels=front_end.n_mels + 1, fmin=front_end.fmin, fmax=front_end.fmax)[edges]
     return HeardMap(

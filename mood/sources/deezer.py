@@ -87,23 +87,35 @@ def _search_items(session: requests.Session, query: str, limit: int) -> list[Any
     return data
 
 
-def _call(session: requests.Session, path: str, params: dict[str, str | int] | None = None) -> dict[str, Any] | None:
-    """GET an API path; None when Deezer says it has no such data."""
+def get_body(
+    session: requests.Session, path: str, params: dict[str, str | int] | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """GET a Deezer API path: the answer, and the error Deezer put inside it (HTTP 200) or None."""
     body = get_json(session, f"{DEEZER_API_URL}/{path}", service=_SERVICE, params=params)
     if not isinstance(body, dict):
         raise malformed_answer(_SERVICE)
-    if "error" not in body:
-        return body
-    error = as_object(body["error"])
+    return body, (as_object(body["error"]) if "error" in body else None)
+
+
+def error_for(error: dict[str, Any]) -> SourceError:
+    """The listener's message for an error Deezer reported (rate limit, busy, anything else)."""
     code = error.get("code")
-    if code == DEEZER_NO_DATA_CODE:
-        return None
     if code == DEEZER_QUOTA_CODE:
-        raise SourceError("Deezer is receiving too many requests from this app. Try again in a few seconds.")
+        return SourceError("Deezer is receiving too many requests from this app. Try again in a few seconds.")
     if code == DEEZER_BUSY_CODE:
-        raise SourceError("Deezer is busy right now. Try again in a minute.")
+        return SourceError("Deezer is busy right now. Try again in a minute.")
     detail = as_text(error.get("message")) or "unknown error"
-    raise SourceError(f"Deezer reported an error ({detail}). Try again later.")
+    return SourceError(f"Deezer reported an error ({detail}). Try again later.")
+
+
+def _call(session: requests.Session, path: str, params: dict[str, str | int] | None = None) -> dict[str, Any] | None:
+    """GET an API path; None when Deezer says it has no such data."""
+    body, error = get_body(session, path, params)
+    if error is None:
+        return body
+    if error.get("code") == DEEZER_NO_DATA_CODE:
+        return None
+    raise error_for(error)
 
 
 def parse_track(item: object) -> Track | None:

@@ -21,14 +21,12 @@ from spotipy.exceptions import SpotifyException, SpotifyOauthError
 from mood.errors import SourceError
 from mood.sources import deezer, spotify
 from mood.sources.constants import (
-    DEEZER_API_URL,
-    DEEZER_BUSY_CODE,
     DEEZER_NO_DATA_CODE,
     DEEZER_QUOTA_CODE,
     SERVICE_NAMES,
 )
 from mood.sources.credentials import SpotifyCredentials
-from mood.sources.http import get_json, malformed_answer, request_error
+from mood.sources.http import malformed_answer, request_error
 from mood.sources.parsing import as_object, as_text
 from mood.sources.records import Track
 
@@ -297,19 +295,16 @@ def _deezer_object(
     params: dict[str, str | int] | None = None,
 ) -> dict[str, Any]:
     """GET a Deezer API path (always on Deezer's API host: its ``next`` links are not followed)."""
-    body = get_json(session, f"{DEEZER_API_URL}/{path}", service=_DEEZER, params=params)
-    if not isinstance(body, dict):
-        raise malformed_answer(_DEEZER)
-    if "error" not in body:
+    body, error = deezer.get_body(session, path, params)
+    if error is None:
         return body
-    error = as_object(body["error"])
-    code = error.get("code")
-    if code == DEEZER_QUOTA_CODE and patience.can_wait():
+    if error.get("code") == DEEZER_QUOTA_CODE and patience.can_wait():
         raise _ShortWait(DEEZER_QUOTA_WAIT_S)
-    raise _deezer_error(code, as_text(error.get("message")), link)
+    raise _deezer_error(error, link)
 
 
-def _deezer_error(code: object, detail: str | None, link: CollectionLink) -> SourceError:
+def _deezer_error(error: dict[str, Any], link: CollectionLink) -> SourceError:
+    code = error.get("code")
     if code == DEEZER_NO_DATA_CODE and link.kind == "album":
         return SourceError("Deezer has no album at this link. Check the link, or search for the album's songs instead.")
     if code == DEEZER_NO_DATA_CODE:
@@ -319,11 +314,7 @@ def _deezer_error(code: object, detail: str | None, link: CollectionLink) -> Sou
         )
     if code in DEEZER_PERMISSION_CODES and link.kind == "playlist":
         return SourceError("This Deezer playlist is private. Make it public in Deezer and paste its link again.")
-    if code == DEEZER_QUOTA_CODE:
-        return SourceError("Deezer is receiving too many requests from this app. Try again in a few seconds.")
-    if code == DEEZER_BUSY_CODE:
-        return SourceError("Deezer is busy right now. Try again in a minute.")
-    return SourceError(f"Deezer reported an error ({detail or 'unknown error'}). Try again later.")
+    return deezer.error_for(error)
 
 
 # ---------------------------------------------------------------- Spotify
