@@ -142,6 +142,24 @@ def test_tf_same_padding_puts_the_odd_frame_after() -> None:
     assert tf_same_padding(7) == (3, 3)
 
 
+def test_front_end_blocks_pool_before_normalising_in_eval_mode_with_the_same_result() -> None:
+    """The eval-mode shortcut (max over frequencies first, negated where the batch-norm scale
+    is negative) gives what the layers compute in order: conv, ReLU, batch norm, max."""
+    torch.manual_seed(0)
+    network = Musicnn().eval()
+    mel = torch.randn(3, 96, 187)
+    with torch.no_grad():
+        for block in (*network.timbral, *network.temporal):
+            block.bn.weight.uniform_(-1.0, 1.0)  # both signs of scale
+            block.bn.bias.normal_()
+            block.bn.running_mean.normal_()
+            block.bn.running_var.uniform_(0.5, 2.0)
+        x = network.input_bn(mel.transpose(1, 2).unsqueeze(1))
+        for block in (*network.timbral, *network.temporal):
+            in_order = block.bn(torch.relu(block.conv(torch.nn.functional.pad(x, (0, 0, *block.time_padding)))))
+            assert torch.allclose(block(x), in_order.amax(dim=3), atol=1e-5)
+
+
 def _tf_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The TF variable's shape for a torch tensor's: conv2d, conv1d-as-conv2d, dense, vector."""
     if len(shape) == 4:

@@ -82,8 +82,29 @@ class _FrequencyMaxBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_frames, n_mels)`` -> ``(batch, filters, n_frames)``."""
-        normed: torch.Tensor = self.bn(F.relu(self.conv(F.pad(x, (0, 0, *self.time_padding)))))
-        return normed.amax(dim=3)
+        padded = F.pad(x, (0, 0, *self.time_padding))
+        if self.bn.training:
+            normed: torch.Tensor = self.bn(F.relu(self.conv(padded)))
+            return normed.amax(dim=3)
+        return self._eval_forward(padded)
+
+    def _eval_forward(self, padded: torch.Tensor) -> torch.Tensor:
+        """The same result in eval mode, about a quarter faster for the whole network.
+
+        There batch norm is a per-channel affine map and ReLU is monotone, so the max over
+        frequencies can be taken straight after the convolution, and ReLU and batch norm run
+        on the small ``(batch, filters, n_frames)`` map instead of on every frequency. Where a
+        channel's batch-norm scale is negative the max becomes the min: the convolution of such
+        a channel is run negated, its max taken and negated back.
+        """
+        bn = self.bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        sign = torch.where(bn.weight >= 0, 1.0, -1.0)  # the sign of weight / sqrt(var + eps)
+        bias = self.conv.bias
+        assert bias is not None
+        convolved = F.conv2d(padded, self.conv.weight * sign[:, None, None, None], bias * sign)
+        extreme = convolved.amax(dim=3) * sign[:, None]
+        return F.batch_norm(F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
 
 
 class _MidendLayer(nn.Module):
