@@ -29,8 +29,14 @@ from mood.constants import SAMPLE_RATE
 from mood.engine.weights import WEIGHTS_DIR_ENV
 from mood.presentation.model_card import installed_models
 
-# README figures of 2026-11-22 (AMD EPYC, AVX512-BF16): cold start s, warm 30 s clip ms, 4-minute song s.
-BEFORE = {"resnet18": (7.3, 238, 1.38), "cldnn": (6.2, 184, 1.49), "ensemble": (6.8, 327, 2.65)}
+# README figures of 2026-12-01 before musicnn's front end pooled first (AMD EPYC, AVX512-BF16):
+# cold start s, warm 30 s clip ms, 4-minute song s.
+BEFORE = {
+    "resnet18": (8.7, 192, 1.48),
+    "cldnn": (9.2, 203, 1.69),
+    "musicnn": (7.8, 1315, 1.56),
+    "ensemble": (9.8, 1959, 4.63),
+}
 
 COLD_START = """
 import sys, time
