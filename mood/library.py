@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 DECODE_WORKERS = 2  # threads decoding ahead of the model
 DECODE_AHEAD_PER_WORKER = 2  # decoded (or decoding) songs held per thread: memory stays flat
-# Cores left to the decoders during a library run: the model's forward passes use the rest.
-# Measured (bench/throughput.py's clips, ensemble, 2 cores shared with a training job):
-# 2 torch threads 16-19 songs/min, 1 thread 67-69, as the threads wait on each other.
-DECODE_CORES = 1
 PARQUET_ROW_GROUP = 1000  # rows buffered before a Parquet row group is written
 SUMMARY_MAX_FAILURES = 50  # failures listed by name in the summary; the rest are counted
 COPY_CHUNK_BYTES = 1 << 16  # read size when searching a file backwards for its last newline
@@ -175,8 +171,9 @@ def analyse_library(
         predictor: loaded once; judges one song at a time (its networks use every core).
         workers: decoding threads.
         ahead: decodes allowed to run ahead (default ``workers * DECODE_AHEAD_PER_WORKER``).
-        model_threads: torch threads while the run lasts (default: the cores less
-            ``DECODE_CORES``, at least one); the previous setting is restored after.
+        model_threads: torch threads while the run lasts (default: every core, as decoding
+            is about 1 % of the work: 2 threads gave 45 songs/min with the ensemble on 2 idle
+            cores, 1 thread 30); the previous setting is restored after.
 
     Yields:
         One :class:`Result` per input, in input order.
@@ -193,7 +190,7 @@ def analyse_library(
             pending.append((path, pool.submit(to_samples, Path(path))))
             return
 
-    threads = model_threads or max(1, local_cpus() - DECODE_CORES)
+    threads = model_threads or local_cpus()
     try:
         for _ in range(max(1, limit)):
             submit_next()
