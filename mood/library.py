@@ -173,7 +173,8 @@ def analyse_library(
         ahead: decodes allowed to run ahead (default ``workers * DECODE_AHEAD_PER_WORKER``).
         model_threads: torch threads while the run lasts (default: every core, as decoding
             is about 1 % of the work: 2 threads gave 45 songs/min with the ensemble on 2 idle
-            cores, 1 thread 30); the previous setting is restored after.
+            cores, 1 thread 30; when another process keeps the cores busy, fewer threads can be
+            faster); the previous setting is restored after.
 
     Yields:
         One :class:`Result` per input, in input order.
