@@ -39,24 +39,20 @@ class AnalysisQueue:
 
         Args:
             on_wait: called (from this thread) with the number ahead, whenever it is known
-                to have changed while waiting.
+                to have changed while waiting. Whatever it (or anything else) raises while this
+                thread waits, the thread's place leaves the queue before the error goes on, so a
+                listener who leaves never holds up the ones behind.
         """
         with self._changed:
             ticket = next(self._tickets)
             self._waiting.append(ticket)
-            last_told = -1
-            while self._running >= self.slots or self._waiting[0] != ticket:
-                ahead = self._ahead(ticket)
-                if on_wait is not None and ahead != last_told:
-                    last_told = ahead
-                    self._changed.release()
-                    try:
-                        on_wait(ahead)
-                    finally:
-                        self._changed.acquire()
-                    continue
-                self._changed.wait(WAIT_POLL_S)
-            self._waiting.pop(0)
+            try:
+                self._wait_for_turn(ticket, on_wait)
+            except BaseException:  # the listener left (Streamlit raises in its thread) or the thread died
+                self._waiting.remove(ticket)
+                self._changed.notify_all()
+                raise
+            self._waiting.remove(ticket)
             self._running += 1
         try:
             yield
@@ -64,6 +60,22 @@ class AnalysisQueue:
             with self._changed:
                 self._running -= 1
                 self._changed.notify_all()
+
+    def _wait_for_turn(self, ticket: int, on_wait: Callable[[int], None] | None) -> None:
+        """Block (holding the condition's lock between waits) until ``ticket`` heads the queue and a
+        place is free; ``on_wait`` hears each new number ahead, called with the lock released."""
+        last_told = -1
+        while self._running >= self.slots or self._waiting[0] != ticket:
+            ahead = self._ahead(ticket)
+            if on_wait is not None and ahead != last_told:
+                last_told = ahead
+                self._changed.release()
+                try:
+                    on_wait(ahead)
+                finally:
+                    self._changed.acquire()
+                continue
+            self._changed.wait(WAIT_POLL_S)
 
     @property
     def busy(self) -> int:
