@@ -23,6 +23,7 @@ SAMPLE_RATE: Final = 22_050  # Hz
 MAX_DURATION_S: Final = 600.0  # analysis reads at most the first 10 minutes
 MIN_DURATION_S: Final = 1.0  # shorter clips are rejected
 DECODE_TIMEOUT_S: Final = 60.0  # wall-clock limit for one ffmpeg run
+TRUNCATION_PROBE_S: Final = 0.1  # ffmpeg decodes this much past MAX_DURATION_S to tell a cut song
 SILENCE_RMS_DBFS: Final = -60.0  # a clip quieter than this (RMS) counts as silent
 
 # The front end of the project's own networks (ResNet18, CLDNN): log-mel power in dB.

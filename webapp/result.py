@@ -22,6 +22,7 @@ from mood.presentation.report import (
     songs_csv,
     songs_frame,
     songs_json,
+    truncation_note,
     waiting_sentence,
     why_markdown,
 )
@@ -84,6 +85,8 @@ def show_result(clip: Song, analysis: Analysis, model: str, presenting: bool) ->
     st.markdown(f"## {mood_label(headline.mood)} — {percent(headline.probabilities[headline.mood])}")
     explanation = confidence_explanation(headline.confidence, confidence_record(headline.model))
     st.markdown(f"**{confidence_sentence(headline)}.** {explanation}")
+    if note := truncation_note(headline):
+        st.caption(note)
     bars, why = (st.container(), st.container()) if presenting else st.columns([3, 2], gap="large")
     bars.altair_chart(mood_bars(headline, font_size), width="stretch", theme=None)
     with why.container(border=True):

@@ -1,17 +1,26 @@
 """Decode any common audio file, from a path or from bytes, to mono float32 samples.
 
 `soundfile` (libsndfile) is tried first: it reads wav, flac, ogg/vorbis/opus and mp3 in
-process. Whatever it cannot read (m4a/aac, webm, ...) goes to an ffmpeg binary (the one
-`imageio-ffmpeg` ships, else one on PATH) run with a wall-clock limit.
+process. Whatever it cannot read (m4a/aac, webm, a WAV whose size headers say 0, ...) goes to
+an ffmpeg binary (the one `imageio-ffmpeg` ships, else one on PATH) run with a wall-clock limit.
+libsndfile's MP3 decoder prints its notes straight to the process's stderr; they are logged
+at debug level instead, so they never land in the middle of a progress bar.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from mood.constants import DECODE_TIMEOUT_S, MAX_DURATION_S, SAMPLE_RATE
+from mood.constants import DECODE_TIMEOUT_S, MAX_DURATION_S, SAMPLE_RATE, TRUNCATION_PROBE_S
 from mood.errors import AudioError
 
 AudioSource = str | Path | bytes
@@ -30,12 +39,32 @@ log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".opus", ".oga", ".flac", ".m4a", ".aac", ".mp4", ".webm", ".aif", ".aiff")
 
 _NOT_AUDIO = "This file could not be read as audio. Try a wav, mp3, ogg, flac, m4a or webm file."
+_MPG123_NOTE = re.compile(rb"^(Note|Warning|Error): |^\[src/libmpg123/", re.MULTILINE)
+_NATIVE_STDERR = threading.Lock()  # one decode at a time may borrow file descriptor 2
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A decoded source.
+
+    Attributes:
+        samples: mono float32 samples, shape ``(n_samples,)``.
+        truncated: the source is longer than the ``max_duration_s`` that was read.
+    """
+
+    samples: npt.NDArray[np.float32]
+    truncated: bool
 
 
 def load_audio(
     source: AudioSource, sr: int = SAMPLE_RATE, max_duration_s: float = MAX_DURATION_S
 ) -> npt.NDArray[np.float32]:
-    """Decode audio to mono float32 at ``sr`` Hz.
+    """Decode audio to mono float32 at ``sr`` Hz: :func:`decode_audio`'s samples."""
+    return decode_audio(source, sr, max_duration_s).samples
+
+
+def decode_audio(source: AudioSource, sr: int = SAMPLE_RATE, max_duration_s: float = MAX_DURATION_S) -> DecodedAudio:
+    """Decode audio to mono float32 at ``sr`` Hz, and say whether it was cut.
 
     Channels are averaged; only the first ``max_duration_s`` seconds are read.
 
@@ -45,26 +74,24 @@ def load_audio(
         max_duration_s: how much of the start of the file to read, in seconds.
 
     Returns:
-        A 1-D float32 array of samples, shape ``(n_samples,)``, in [-1, 1] for PCM input.
+        The samples (in [-1, 1] for PCM input) and whether the source went on past the limit.
 
     Raises:
-        AudioError: the source is missing, empty, not audio, or holds NaN/inf samples.
+        AudioError: the source is missing, not a regular file, empty, not audio, or holds
+            NaN/inf samples.
     """
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise AudioError(f"No file at {path}.")
-        if path.stat().st_size == 0:
-            raise AudioError("This file is empty.")
+        _check_is_a_file(Path(source))
     elif not source:
         raise AudioError("This file is empty.")
 
     try:
-        wav, native_sr = _decode_with_soundfile(source, max_duration_s)
+        with _native_notes_logged():
+            wav, native_sr, truncated = _decode_with_soundfile(source, max_duration_s)
         wav = _resample(wav, native_sr, sr)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as soundfile_error:
         try:
-            wav = _decode_with_ffmpeg(source, sr, max_duration_s)
+            wav, truncated = _decode_with_ffmpeg(source, sr, max_duration_s)
         except AudioError as ffmpeg_error:
             log.info("undecodable audio: soundfile: %s; ffmpeg: %s", soundfile_error, ffmpeg_error)
             raise AudioError(_NOT_AUDIO) from ffmpeg_error
@@ -73,16 +100,65 @@ def load_audio(
         raise AudioError("This file holds no audio samples.")
     if not np.all(np.isfinite(wav)):
         raise AudioError("This file holds invalid samples (NaN or infinity); re-export it and try again.")
-    return wav
+    return DecodedAudio(wav, truncated)
 
 
-def _decode_with_soundfile(source: AudioSource, max_duration_s: float) -> tuple[npt.NDArray[np.float32], int]:
-    """Read at most ``max_duration_s`` seconds with libsndfile; channels averaged."""
+def _check_is_a_file(path: Path) -> None:
+    """Refuse what cannot be an audio file before opening it (opening a pipe would block)."""
+    if not path.exists():
+        raise AudioError(f"No file at {path}.")
+    if path.is_dir():
+        raise AudioError(f"{path} is a folder, not an audio file.")
+    if not path.is_file():
+        raise AudioError(f"{path} is not a regular file (a pipe, socket or device); give an audio file instead.")
+    if path.stat().st_size == 0:
+        raise AudioError("This file is empty.")
+
+
+@contextmanager
+def _native_notes_logged() -> Iterator[None]:
+    """Point file descriptor 2 at a temporary file while libsndfile decodes, then log its MP3
+    decoder's notes at debug level and pass anything else written meanwhile on to stderr."""
+    with _NATIVE_STDERR, tempfile.TemporaryFile() as said:
+        sys.stderr.flush()
+        real_stderr = os.dup(2)
+        os.dup2(said.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(real_stderr, 2)
+            os.close(real_stderr)
+            said.seek(0)
+            _pass_on(said.read())
+
+
+def _pass_on(written: bytes) -> None:
+    """Log the MP3 decoder's lines of ``written``; write the other lines back to stderr."""
+    others = []
+    for line in written.splitlines(keepends=True):
+        if _MPG123_NOTE.match(line):
+            log.debug("libsndfile: %s", line.decode(errors="replace").rstrip())
+        else:
+            others.append(line)
+    if others:
+        os.write(2, b"".join(others))
+
+
+def _decode_with_soundfile(source: AudioSource, max_duration_s: float) -> tuple[npt.NDArray[np.float32], int, bool]:
+    """Read at most ``max_duration_s`` seconds with libsndfile; channels averaged.
+
+    Raises:
+        ValueError: the header gives no frame count (a WAV cut off while recording): ffmpeg
+            reads such files to their end.
+    """
     handle = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     with sf.SoundFile(handle) as f:
-        n_read = min(f.frames, int(max_duration_s * f.samplerate)) if f.frames > 0 else -1
+        if f.frames <= 0:
+            raise ValueError("the header gives no frame count")
+        n_read = min(f.frames, int(max_duration_s * f.samplerate))
         frames = f.read(frames=n_read, dtype="float32", always_2d=True)
-        return frames.mean(axis=1, dtype=np.float32), int(f.samplerate)
+        return frames.mean(axis=1, dtype=np.float32), int(f.samplerate), f.frames > n_read
 
 
 def _resample(wav: npt.NDArray[np.float32], native_sr: int, sr: int) -> npt.NDArray[np.float32]:
@@ -109,9 +185,10 @@ def ffmpeg_executable() -> str:
         raise AudioError("This format needs ffmpeg, which is not installed; use a wav, flac, ogg or mp3 file.") from e
 
 
-def _decode_with_ffmpeg(source: AudioSource, sr: int, max_duration_s: float) -> npt.NDArray[np.float32]:
-    """Decode with ffmpeg to mono float32 at ``sr``; bytes go through a temporary file
-    because some containers (m4a with its index at the end) cannot be read from a pipe."""
+def _decode_with_ffmpeg(source: AudioSource, sr: int, max_duration_s: float) -> tuple[npt.NDArray[np.float32], bool]:
+    """Decode with ffmpeg to mono float32 at ``sr``, and whether the source went on past the
+    limit; bytes go through a temporary file because some containers (m4a with its index at
+    the end) cannot be read from a pipe."""
     if isinstance(source, bytes):
         with tempfile.NamedTemporaryFile(suffix=".audio") as tmp:
             tmp.write(source)
@@ -120,10 +197,11 @@ def _decode_with_ffmpeg(source: AudioSource, sr: int, max_duration_s: float) -> 
     return _run_ffmpeg(str(source), sr, max_duration_s)
 
 
-def _run_ffmpeg(path: str, sr: int, max_duration_s: float) -> npt.NDArray[np.float32]:
+def _run_ffmpeg(path: str, sr: int, max_duration_s: float) -> tuple[npt.NDArray[np.float32], bool]:
+    """ffmpeg reads a little past the limit, so that a source longer than it shows as cut."""
     command = [
         ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-t", str(max_duration_s), "-i", path, "-vn", "-map", "0:a:0",
+        "-t", str(max_duration_s + TRUNCATION_PROBE_S), "-i", path, "-vn", "-map", "0:a:0",
         "-ac", "1", "-ar", str(sr), "-f", "f32le", "pipe:1",
     ]  # fmt: skip
     try:
@@ -133,4 +211,6 @@ def _run_ffmpeg(path: str, sr: int, max_duration_s: float) -> npt.NDArray[np.flo
     if done.returncode != 0:
         last_line = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
         raise AudioError(last_line[0][:200])
-    return np.frombuffer(done.stdout, dtype="<f4").astype(np.float32)
+    wav = np.frombuffer(done.stdout, dtype="<f4").astype(np.float32)
+    n_kept = int(max_duration_s * sr)
+    return wav[:n_kept], wav.size > n_kept

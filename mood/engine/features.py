@@ -38,7 +38,7 @@ from mood.constants import (
     WINDOW_S,
     n_frames,
 )
-from mood.engine.audio import AudioSource, load_audio
+from mood.engine.audio import AudioSource, DecodedAudio, decode_audio
 from mood.errors import AudioError
 
 FloatArray = npt.NDArray[np.float32]
@@ -168,11 +168,18 @@ class Spectrogram:
     freqs_hz: FloatArray  # shape (n_mels,), centre frequency of each mel band in Hz
 
 
-def to_samples(source: AudioSource | FloatArray) -> FloatArray:
-    """Decode ``source`` at ``SAMPLE_RATE``; an array is taken to be at that rate already."""
+def decode(source: AudioSource | FloatArray | DecodedAudio) -> DecodedAudio:
+    """Decode ``source`` at ``SAMPLE_RATE``; an array is taken to be at that rate already (and whole)."""
+    if isinstance(source, DecodedAudio):
+        return source
     if isinstance(source, np.ndarray):
-        return np.asarray(source, dtype=np.float32)
-    return load_audio(source, sr=SAMPLE_RATE)
+        return DecodedAudio(np.asarray(source, dtype=np.float32), truncated=False)
+    return decode_audio(source, sr=SAMPLE_RATE)
+
+
+def to_samples(source: AudioSource | FloatArray | DecodedAudio) -> FloatArray:
+    """:func:`decode`'s samples."""
+    return decode(source).samples
 
 
 def check_analysable(wav: FloatArray, sample_rate: int = SAMPLE_RATE) -> None:

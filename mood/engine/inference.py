@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from mood.constants import INFERENCE_BATCH_SIZE, MOODS, SAMPLE_RATE
-from mood.engine.audio import AudioSource
-from mood.engine.features import FloatArray, FrontEnd, log_mels, make_windows, to_samples
+from mood.engine.audio import AudioSource, DecodedAudio
+from mood.engine.features import FloatArray, FrontEnd, decode, log_mels, make_windows
 from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest
 from mood.engine.weights import LoadedNetwork, load_network, read_manifest
 
@@ -53,12 +53,17 @@ class WindowPrediction:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The mood of a clip: mean of its windows' probabilities, and the windows as a timeline."""
+    """The mood of a clip: mean of its windows' probabilities, and the windows as a timeline.
+
+    ``truncated``: the song went on past the ``MAX_DURATION_S`` that was analysed (``duration_s``
+    is then that limit, not the song's length).
+    """
 
     model: str
     probabilities: Probabilities
     duration_s: float
     timeline: tuple[WindowPrediction, ...]
+    truncated: bool = False
 
     @property
     def mood(self) -> str:
@@ -91,6 +96,7 @@ class Prediction:
             "valence": round(self.valence, 6),
             "arousal": round(self.arousal, 6),
             "duration_s": round(self.duration_s, 3),
+            "truncated": self.truncated,
             "timeline": [
                 {"start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3), "probabilities": w.probabilities}
                 for w in self.timeline
@@ -206,7 +212,7 @@ def _as_probabilities(row: npt.NDArray[np.float32]) -> Probabilities:
     return {mood: round(float(p), 6) for mood, p in zip(MOODS, row, strict=True)}
 
 
-def to_prediction(name: str, outputs: WindowOutputs, duration_s: float) -> Prediction:
+def to_prediction(name: str, outputs: WindowOutputs, duration_s: float, truncated: bool = False) -> Prediction:
     """The :class:`Prediction` of one model's window outputs."""
     timeline = tuple(
         WindowPrediction(
@@ -216,7 +222,7 @@ def to_prediction(name: str, outputs: WindowOutputs, duration_s: float) -> Predi
         )
         for start, row in zip(outputs.starts_s, outputs.probabilities, strict=True)
     )
-    return Prediction(name, _as_probabilities(clip_probabilities(outputs)), duration_s, timeline)
+    return Prediction(name, _as_probabilities(clip_probabilities(outputs)), duration_s, timeline, truncated)
 
 
 class Predictor:
@@ -248,33 +254,35 @@ class Predictor:
         """The front end of the first member: the one whose spectrogram the app draws."""
         return self.front_ends[0]
 
-    def predict(self, source: AudioSource | FloatArray) -> Prediction:
-        """Judge a clip: a path, file bytes, or mono float32 samples at ``SAMPLE_RATE``.
+    def predict(self, source: AudioSource | FloatArray | DecodedAudio) -> Prediction:
+        """Judge a clip: a path, file bytes, mono float32 samples at ``SAMPLE_RATE``, or a decoded source.
 
         Raises:
             AudioError: undecodable, too short or silent audio.
         """
         return self.analyse(source).predictions[0]
 
-    def analyse(self, source: AudioSource | FloatArray) -> SongPredictions:
+    def analyse(self, source: AudioSource | FloatArray | DecodedAudio) -> SongPredictions:
         """Decode once, compute each front end once, and judge with every network.
 
         Raises:
             AudioError: undecodable, too short or silent audio.
         """
-        wav = to_samples(source)
-        mels = log_mels(wav, self.front_ends)
-        duration_s = wav.size / SAMPLE_RATE
-        return SongPredictions(duration_s, mels, self.predict_mels(mels, duration_s))
+        decoded = decode(source)
+        mels = log_mels(decoded.samples, self.front_ends)
+        duration_s = decoded.samples.size / SAMPLE_RATE
+        return SongPredictions(duration_s, mels, self.predict_mels(mels, duration_s, decoded.truncated))
 
-    def predict_mels(self, mels: dict[FrontEnd, FloatArray], duration_s: float) -> tuple[Prediction, ...]:
-        """The prediction of ``self.name`` first, then (for an ensemble) each member's own."""
+    def predict_mels(
+        self, mels: dict[FrontEnd, FloatArray], duration_s: float, truncated: bool = False
+    ) -> tuple[Prediction, ...]:
+        """The prediction of ``self.name`` first, then (for an ensemble) each member's own;
+        ``truncated``: the song went on past what was decoded."""
         outputs = [window_outputs(m, mels[m.manifest.features]) for m in self.members]
-        if len(self.members) == 1:
-            return (to_prediction(self.name, outputs[0], duration_s),)
-        combined = to_prediction(self.name, combine(outputs, self.weights, self.ensemble_temperature), duration_s)
-        members = (to_prediction(m.name, o, duration_s) for m, o in zip(self.members, outputs, strict=True))
-        return (combined, *members)
+        names = [self.name] if len(self.members) == 1 else [self.name, *(m.name for m in self.members)]
+        if len(self.members) > 1:
+            outputs = [combine(outputs, self.weights, self.ensemble_temperature), *outputs]
+        return tuple(to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True))
 
 
 def predict(source: AudioSource | FloatArray, model: str | Predictor = "ensemble") -> Prediction:

@@ -14,7 +14,7 @@ from typing import Final
 
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
-from mood.engine.features import FrontEnd, Spectrogram, log_mels, spectrogram, to_samples
+from mood.engine.features import FrontEnd, Spectrogram, decode, log_mels, spectrogram
 from mood.engine.inference import Prediction, Predictor
 from mood.presentation.descriptors import Descriptors, describe
 from mood.presentation.explain import HeardMap, occlusion_map
@@ -126,11 +126,12 @@ def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], 
     report = on_step or (lambda step: None)
     decode_step, spectrogram_step, model_step, descriptor_step = ANALYSIS_STEPS
     report(decode_step)
-    wav = to_samples(source)
+    decoded = decode(source)
+    wav = decoded.samples
     report(spectrogram_step)
     mels = log_mels(wav, predictor.front_ends)
     report(model_step)
-    predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE)
+    predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE, decoded.truncated)
     report(descriptor_step)
     shown = predictor.front_end
     return Analysis(

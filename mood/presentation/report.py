@@ -13,7 +13,7 @@ from typing import Final
 
 import pandas as pd
 
-from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.constants import MAX_DURATION_S, MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.inference import Prediction
 from mood.engine.manifest import CrossValidation, Pretrained, Reliability
 from mood.presentation.analysis import Analysis, Song
@@ -119,6 +119,14 @@ def confidence_sentence(prediction: Prediction) -> str:
     if prediction.confidence == "leaning":
         return f"{word} {top} ({percent(p_top)}, {second} {percent(p_second)})"
     return f"{word}: {top} {percent(p_top)} / {second} {percent(p_second)}"
+
+
+def truncation_note(prediction: Prediction) -> str | None:
+    """What a listener should know when only the start of a long song was judged, else None."""
+    if not prediction.truncated:
+        return None
+    minutes = f"{MAX_DURATION_S / 60:.0f}"
+    return f"This song is longer than {minutes} minutes: only its first {minutes} were judged."
 
 
 def confidence_explanation(level: str, record: Mapping[str, Reliability] | None = None) -> str:
