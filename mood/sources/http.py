@@ -6,18 +6,21 @@ wrong and what to do; nothing here retries or sleeps.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import math
+import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from fnmatch import fnmatchcase
-from time import monotonic
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from urllib3.exceptions import NameResolutionError, ReadTimeoutError
+from urllib3.exceptions import LocationParseError, NameResolutionError, ReadTimeoutError
+from urllib3.util import parse_url
 
 from mood.errors import SourceError
 from mood.sources.constants import (
@@ -28,6 +31,14 @@ from mood.sources.constants import (
     PREVIEW_HOSTS,
     REQUEST_TIMEOUT_S,
 )
+from mood.sources.transport import Deadline, deadline, guard
+
+# Limits of one API answer (beside the download limits in constants.py, where they belong once that file is free).
+API_DEADLINE_S: Final = 20.0  # wall-clock limit of one whole JSON answer, redirects included
+MAX_ANSWER_BYTES: Final = 8 * 1024 * 1024  # a page of search or playlist results is 10-200 KB
+
+_HOST_NAME: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+_ODD_CHARACTERS: Final = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
 class ExpiredLinkError(SourceError):
@@ -43,10 +54,13 @@ class Download:
 
 
 def get_json(session: requests.Session, url: str, *, service: str, params: dict[str, str | int] | None = None) -> Any:
-    """GET ``url`` and decode its JSON body.
+    """GET ``url`` and decode its JSON body, within ``API_DEADLINE_S`` and ``MAX_ANSWER_BYTES``.
+
+    Redirects are followed by hand, each hop checked like a download's (https, a host name,
+    the default port), so an API cannot send the app to a private address.
 
     Args:
-        session: the session to send the request with.
+        session: the session to send the request with (see :func:`~mood.sources.transport.guard`).
         url: an https API endpoint.
         service: the service's display name, for messages (e.g. "Deezer").
         params: query-string parameters.
@@ -55,12 +69,12 @@ def get_json(session: requests.Session, url: str, *, service: str, params: dict[
         The decoded JSON value, of whatever shape the service sent.
 
     Raises:
-        SourceError: the request failed, the status was not 2xx, or the body is not JSON.
+        SourceError: the request failed, took too long, was too big, the status was not 2xx, or the body is not JSON.
     """
-    response = _send(session, url, service=service, params=params)
-    _check_status(response, service)
+    exchange = _Exchange(service, API_DEADLINE_S, MAX_ANSWER_BYTES, is_download=False)
+    data, _ = _fetch(session, requests.Request("GET", url, params=params), exchange)
     try:
-        return response.json()
+        return json.loads(data)
     except ValueError as error:
         raise malformed_answer(service) from error
 
@@ -68,10 +82,11 @@ def get_json(session: requests.Session, url: str, *, service: str, params: dict[
 def download(session: requests.Session, url: str, *, service: str) -> Download:
     """Download a preview: https only, from an allowed host, time- and size-limited.
 
-    Redirects are followed by hand so that every hop is checked against the allow-list.
+    Redirects are followed by hand so that every hop is checked against the allow-list, on the
+    URL as requests will send it; ``DOWNLOAD_DEADLINE_S`` bounds the whole transfer, hops included.
 
     Args:
-        session: the session to send the requests with.
+        session: the session to send the requests with (see :func:`~mood.sources.transport.guard`).
         url: the preview's URL, as the service returned it.
         service: the service's display name, for messages (e.g. "Deezer").
 
@@ -82,21 +97,91 @@ def download(session: requests.Session, url: str, *, service: str) -> Download:
         ExpiredLinkError: the server refused the URL (403/410); it may need resolving again.
         SourceError: the URL is not trusted, the download failed, took too long or was too big.
     """
-    deadline = monotonic() + DOWNLOAD_DEADLINE_S
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_download_url(url, service)
-        response = _send(session, url, service=service, stream=True, allow_redirects=False)
-        if not response.is_redirect:
-            break
+    exchange = _Exchange(service, DOWNLOAD_DEADLINE_S, MAX_DOWNLOAD_BYTES, is_download=True)
+    return Download(*_fetch(session, requests.Request("GET", url), exchange))
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    """One kind of exchange: its limits, whether it downloads a preview, and its messages."""
+
+    service: str
+    seconds: float
+    max_bytes: int
+    is_download: bool
+
+    def check_hop(self, url: str, hop: int) -> None:
+        """Refuse a URL before any connection: every download hop, and an API's redirects."""
+        if self.is_download:
+            _check_download_url(url, self.service)
+        elif hop:
+            _check_redirect_url(url, self.service)
+
+    def check_status(self, response: requests.Response) -> None:
+        """Refuse an error status (a download's 403/410 as an expired link)."""
+        if self.is_download and response.status_code in (403, 410):
+            response.close()
+            raise ExpiredLinkError(
+                f"The preview link from {self.service} has expired or was refused. Try again in a minute."
+            )
+        _check_status(response, self.service)
+
+    def too_slow(self) -> SourceError:
+        """The error for an exchange that outlived its deadline."""
+        advice = "Check your internet connection, or try again later."
+        if self.is_download:
+            return SourceError(
+                f"Downloading the preview from {self.service} took longer than {self.seconds:.0f} seconds. {advice}"
+            )
+        return SourceError(f"{self.service} took longer than {self.seconds:.0f} seconds to answer. {advice}")
+
+    def too_large(self) -> SourceError:
+        """The error for a body over the size cap."""
+        megabytes = self.max_bytes // 2**20
+        if self.is_download:
+            return SourceError(
+                f"The preview from {self.service} is larger than {megabytes} MB, far more than a "
+                "30 s preview should be. Upload the file instead."
+            )
+        return SourceError(f"{self.service} sent an answer larger than {megabytes} MB. Try again later.")
+
+    def too_many_redirects(self) -> SourceError:
+        """The error for a redirect chain longer than ``MAX_REDIRECTS``."""
+        if self.is_download:
+            return SourceError(
+                f"The preview link from {self.service} redirected too many times. Upload the file instead."
+            )
+        return SourceError(f"{self.service} redirected too many times. Try again later.")
+
+
+def _fetch(session: requests.Session, request: requests.Request, exchange: _Exchange) -> tuple[bytes, str | None]:
+    """Send ``request`` (following checked redirects) and read its body, all within the exchange's deadline."""
+    guard(session)
+    with deadline(exchange.seconds) as limit:
+        try:
+            response = _follow(session, request, exchange, limit)
+            exchange.check_status(response)
+            data = _read_capped(response, exchange, limit)
+        except requests.RequestException as error:
+            raise (exchange.too_slow() if limit.passed else request_error(exchange.service, error)) from error
+        if limit.passed:  # a cut connection can look like a body that simply ended
+            raise exchange.too_slow()
+    return data, response.headers.get("Content-Type")
+
+
+def _follow(
+    session: requests.Session, request: requests.Request, exchange: _Exchange, limit: Deadline
+) -> requests.Response:
+    for hop in range(MAX_REDIRECTS + 1):
+        exchange.check_hop(request.url, hop)
+        prepared = session.prepare_request(request)
+        response = _send(session, prepared, limit)
+        target = session.get_redirect_target(response)
+        if target is None:
+            return response
         response.close()
-        url = urljoin(url, response.headers["Location"])
-    else:
-        raise SourceError(f"The preview link from {service} redirected too many times. Upload the file instead.")
-    if response.status_code in (403, 410):
-        response.close()
-        raise ExpiredLinkError(f"The preview link from {service} has expired or was refused. Try again in a minute.")
-    _check_status(response, service)
-    return Download(_read_capped(response, service, deadline), response.headers.get("Content-Type"))
+        request = requests.Request("GET", urljoin(prepared.url or "", target))
+    raise exchange.too_many_redirects()
 
 
 def malformed_answer(service: str) -> SourceError:
@@ -158,11 +243,11 @@ def _seconds_until(retry_after: str | None) -> int | None:
     return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
 
 
-def _send(session: requests.Session, url: str, *, service: str, **kwargs: Any) -> requests.Response:
-    try:
-        return session.get(url, timeout=REQUEST_TIMEOUT_S, **kwargs)
-    except requests.RequestException as error:
-        raise request_error(service, error) from error
+def _send(session: requests.Session, prepared: requests.PreparedRequest, limit: Deadline) -> requests.Response:
+    """Send one request as ``session.get`` would (proxies and CA settings from the environment), no redirects."""
+    settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+    timeout = (min(REQUEST_TIMEOUT_S, limit.left()), REQUEST_TIMEOUT_S)  # the connect is the one wait no cut reaches
+    return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
 
 def _check_status(response: requests.Response, service: str) -> None:
@@ -172,51 +257,69 @@ def _check_status(response: requests.Response, service: str) -> None:
 
 
 def _check_download_url(url: str, service: str) -> None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise SourceError(f"{service} offered a preview link that is not valid. Upload the file instead.") from error
-    host = parts.hostname or ""
-    if parts.scheme != "https" or port not in (None, 443):
-        raise SourceError(f"{service} offered a preview link that is not secure (https). Upload the file instead.")
+    """Refuse a preview URL that is not https on port 443 to a host name in ``PREVIEW_HOSTS``."""
+    host = _safe_host(url, service, "offered a preview link", "Upload the file instead.")
     if not any(fnmatchcase(host, pattern) for pattern in PREVIEW_HOSTS):
         raise SourceError(
-            f"{service} offered a preview from a server this app does not trust ({host or 'no host'}). "
-            "Upload the file instead."
+            f"{service} offered a preview from a server this app does not trust ({host}). Upload the file instead."
         )
 
 
-def _read_capped(response: requests.Response, service: str, deadline: float) -> bytes:
+def _check_redirect_url(url: str, service: str) -> None:
+    """Refuse an API redirect that is not https on port 443 to a host name."""
+    _safe_host(url, service, "redirected to an address", "Try again later.")
+
+
+def _safe_host(url: str, service: str, what: str, advice: str) -> str:
+    """The host requests will connect to for ``url``, refused unless plainly https on 443 to a host name.
+
+    The URL is parsed as requests prepares it and as urllib3 and requests then read it; the two
+    must agree. User-info, backslashes, spaces and control characters, IP addresses (v4 or v6,
+    however spelt) and any port but 443 are refused: none has a place in a preview link.
+    """
+    try:
+        sent = requests.Request("GET", url).prepare().url or ""
+        parts = parse_url(sent)
+        split = urlsplit(sent)
+        agreed = split.hostname == (parts.host or "").strip("[]").lower() and split.port == parts.port
+    except (requests.RequestException, LocationParseError, ValueError) as error:
+        raise SourceError(f"{service} {what} that is not valid. {advice}") from error
+    host = (parts.host or "").lower()
+    if parts.scheme != "https" or parts.port not in (None, 443):
+        raise SourceError(f"{service} {what} that is not secure (https). {advice}")
+    if not agreed or parts.auth is not None or "@" in (parts.netloc or "") or _ODD_CHARACTERS.search(url):
+        raise SourceError(f"{service} {what} that is not valid. {advice}")
+    if _is_ip_address(host) or not _HOST_NAME.fullmatch(host):
+        raise SourceError(f"{service} {what} that this app does not trust ({host or 'no host'}). {advice}")
+    return host
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.replace(".", "").isdigit() or host.startswith("0x")  # 2130706433, 0x7f.1 and the like
+    return True
+
+
+def _read_capped(response: requests.Response, exchange: _Exchange, limit: Deadline) -> bytes:
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
+    if declared.isdigit() and int(declared) > exchange.max_bytes:
         response.close()
-        raise _too_large(service)
+        raise exchange.too_large()
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
+        for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):  # decoded: a gzip bomb counts at full size
             size += len(chunk)
-            if size > MAX_DOWNLOAD_BYTES:
-                raise _too_large(service)
-            if monotonic() > deadline:
-                raise SourceError(
-                    f"Downloading the preview from {service} took longer than {DOWNLOAD_DEADLINE_S:.0f} seconds. "
-                    "Check your internet connection, or try again later."
-                )
+            if size > exchange.max_bytes:
+                raise exchange.too_large()
+            if limit.passed:
+                raise exchange.too_slow()
             chunks.append(chunk)
-    except requests.RequestException as error:
-        raise request_error(service, error) from error
     finally:
         response.close()
     return b"".join(chunks)
-
-
-def _too_large(service: str) -> SourceError:
-    return SourceError(
-        f"The preview from {service} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB, far more than a "
-        "30 s preview should be. Upload the file instead."
-    )
 
 
 def _caused_by(error: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> bool:

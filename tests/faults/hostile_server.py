@@ -1,0 +1,195 @@
+"""Hostile HTTP servers on loopback: slow drips, silence, huge or lying bodies, bad redirects, gzip bombs.
+
+Each server is a raw TCP listener on 127.0.0.1 (never another interface) that answers every
+connection with one :data:`Behaviour`, after reading its request unless told not to. It is
+bounded: it accepts at most ``max_connections``, stops by itself after ``lifetime_s`` and when
+its ``with`` block ends, and every behaviour stops writing once the server stops.
+``connections`` counts the TCP connections it accepted, so a test can assert that a client
+never connected at all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+Behaviour = Callable[[socket.socket, threading.Event], None]
+"""Writes an answer on an accepted connection; must return soon after the event is set."""
+
+_POLL_S = 0.05
+
+
+class HostileServer:
+    """A loopback listener answering each connection with ``behaviour``; use it as a context manager."""
+
+    def __init__(
+        self, behaviour: Behaviour, *, lifetime_s: float = 10.0, max_connections: int = 8, read_request: bool = True
+    ) -> None:
+        self.behaviour = behaviour
+        self.read_request = read_request
+        self.lifetime_s = lifetime_s
+        self.max_connections = max_connections
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.settimeout(_POLL_S)
+        self.port: int = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._timer = threading.Timer(lifetime_s, self._stop.set)
+        self._timer.daemon = True
+
+    def url(self, path: str = "/", scheme: str = "http") -> str:
+        """The server's URL for ``path``."""
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> HostileServer:
+        self._spawn(self._accept_loop)
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._timer.cancel()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        self._listener.close()
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set() and self.connections < self.max_connections:
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            self._spawn(lambda client=client: self._serve(client))  # type: ignore[misc]
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            client.settimeout(_POLL_S)
+            try:
+                if self.read_request:
+                    _read_request(client, self._stop)
+                self.behaviour(client, self._stop)
+            except OSError:
+                pass  # the client hung up or cut the connection: that is what most tests want
+
+
+def _read_request(client: socket.socket, stop: threading.Event) -> None:
+    received = b""
+    while b"\r\n\r\n" not in received and not stop.is_set():
+        try:
+            chunk = client.recv(4096)
+        except TimeoutError:
+            continue
+        if not chunk:
+            return
+        received += chunk
+
+
+def _head(status: str = "200 OK", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _drip(client: socket.socket, data: bytes, interval_s: float, stop: threading.Event) -> None:
+    for index in range(len(data)):
+        if stop.wait(interval_s):
+            return
+        client.sendall(data[index : index + 1])
+
+
+def answer(body: bytes, headers: dict[str, str] | None = None, status: str = "200 OK") -> Behaviour:
+    """An honest answer (Content-Length set unless ``headers`` give one)."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        client.sendall(_head(status, {"Content-Length": str(len(body)), **(headers or {})}) + body)
+
+    return behave
+
+
+def never_answers() -> Behaviour:
+    """Reads the request, then says nothing until the server stops."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        stop.wait()
+
+    return behave
+
+
+def slow_drip(interval_s: float = 0.2, declared_bytes: int = 1_000_000) -> Behaviour:
+    """Sends the headers at once, then one byte of the body every ``interval_s``."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        client.sendall(_head(headers={"Content-Length": str(declared_bytes)}))
+        _drip(client, bytes(declared_bytes), interval_s, stop)
+
+    return behave
+
+
+def slow_headers(interval_s: float = 0.2) -> Behaviour:
+    """Sends its status line and headers one byte every ``interval_s`` (an endless header)."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        _drip(client, _head(headers={"X-Filler": "a" * 60_000}), interval_s, stop)
+
+    return behave
+
+
+def huge_body(n_bytes: int, *, declare: bool, headers: dict[str, str] | None = None) -> Behaviour:
+    """Sends ``n_bytes`` of zeros fast, with or without a Content-Length, then closes."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        declared = {"Content-Length": str(n_bytes)} if declare else {"Connection": "close"}
+        client.sendall(_head(headers={**declared, **(headers or {})}))
+        block = bytes(64 * 1024)
+        for _ in range(0, n_bytes, len(block)):
+            if stop.is_set():
+                return
+            client.sendall(block)
+
+    return behave
+
+
+def lying_length(declared_bytes: int, body: bytes) -> Behaviour:
+    """Declares ``declared_bytes`` but sends ``body`` and closes."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        client.sendall(_head(headers={"Content-Length": str(declared_bytes)}) + body)
+
+    return behave
+
+
+def redirect(location: str, status: str = "302 Found") -> Behaviour:
+    """Redirects to ``location`` (itself for a loop, a private address, ...)."""
+    return answer(b"", headers={"Location": location}, status=status)
+
+
+def gzip_bomb(n_bytes: int) -> Behaviour:
+    """A gzip body (Content-Encoding: gzip) that inflates to ``n_bytes`` zeros, about a thousand times its size."""
+    return answer(gzip.compress(bytes(n_bytes), compresslevel=9), headers={"Content-Encoding": "gzip"})
+
+
+def hang_up() -> Behaviour:
+    """Closes the connection at once."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        return None
+
+    return behave
+
+
+def listener() -> HostileServer:
+    """A server that only counts connections, hanging up on each before reading anything (TLS included)."""
+    return HostileServer(hang_up(), read_request=False, max_connections=100)
