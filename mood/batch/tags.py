@@ -170,8 +170,8 @@ def mood_word(result: Mapping[str, Any]) -> str:
 
 def _tagging_target(fields: Fields, result: Mapping[str, Any], overwrite: bool) -> Target:
     """Every field mood decides, with the values it should hold after tagging."""
-    word = (mood_word(result),)
     numbers = mood_values(result)
+    word = (mood_word(result),)
     mood, wrote, replaced = fields.get(MOOD_FIELD), fields.get(WROTE_FIELD), fields.get(REPLACED_FIELD)
     ours = bool(wrote) and mood == wrote
     if not mood or ours:
