@@ -124,6 +124,19 @@ def test_tags_are_written_where_players_read_them_and_the_audio_is_untouched(son
     assert not temp_beside(song).exists()
 
 
+@pytest.mark.parametrize("song", ["mp3"], indirect=True)
+def test_an_id3v23_tag_stays_v23_with_the_mood_where_v23_players_read_it(song: Path) -> None:
+    ID3(song).save(song, v2_version=3)
+    before = all_tags(song)
+
+    write_tags(song, CALM)
+
+    assert ID3(song).version == (2, 3, 0)
+    assert ID3(song)["TXXX:MOOD"].text == ["Calm"] and "TMOO" not in ID3(song)
+    remove_tags(song)
+    assert all_tags(song) == before
+
+
 @pytest.mark.parametrize("song", FORMATS, indirect=True)
 def test_untag_restores_exactly_the_tags_before(song: Path) -> None:
     before, samples = all_tags(song), decoded(song)

@@ -12,7 +12,7 @@ the top probability itself (from 0.25 for four moods).
 The journey: each mood's centre is where the library's songs of that mood lie on average on
 the map (the quadrant's centre, e.g. calm at valence 0.5, arousal -0.5, when the library has
 none); ``n_songs`` points are spaced evenly on the straight line from the first centre to the
-second, and each takes the nearest song not taken yet.
+second, and each takes the nearest song not taken yet (see :func:`journey`).
 
 The file: UTF-8, ``#EXTM3U``, then per song ``#EXTINF:<seconds>,<artist> - <title>`` (duration,
 title and artist from the file's tags; the file name when it has no title, -1 s when no
@@ -209,9 +209,13 @@ def mood_centre(rows: Sequence[Row], mood: str) -> tuple[float, float]:
 
 
 def journey(rows: Iterable[Row], start: str, end: str, n_songs: int) -> list[Row]:
-    """A mood journey: ``n_songs`` songs from ``start``'s centre to ``end``'s on the map, each
-    the nearest song to its point on the line between them, no song twice (fewer songs when the
-    library has fewer).
+    """A mood journey: ``n_songs`` songs from ``start``'s centre to ``end``'s on the map.
+
+    ``n_songs`` points lie evenly on the straight line between the two centres; each takes the
+    nearest song not taken yet (the two ends first, so the journey starts with the song nearest
+    the first mood and ends with the one nearest the second), and the songs between play in
+    the order of where they lie along the line. No song comes twice; a library with fewer
+    songs gives a shorter journey.
 
     Raises:
         MoodError: an unknown mood, or fewer than 2 songs asked for.
@@ -220,17 +224,19 @@ def journey(rows: Iterable[Row], start: str, end: str, n_songs: int) -> list[Row
     if n_songs < 2:
         raise MoodError("A journey needs at least 2 songs.")
     judged = [row for row in rows if is_judged(row)]
+    n_points = min(n_songs, len(judged))
     points = np.array([(float(r["valence"]), float(r["arousal"])) for r in judged]).reshape(-1, 2)
     begin, finish = np.array(mood_centre(judged, start)), np.array(mood_centre(judged, end))
+    waypoints = begin + np.linspace(0.0, 1.0, n_points)[:, None] * (finish - begin)
     taken = np.zeros(len(judged), dtype=bool)
-    chosen: list[Row] = []
-    for fraction in np.linspace(0.0, 1.0, min(n_songs, len(judged))):
-        distances = np.linalg.norm(points - (begin + fraction * (finish - begin)), axis=1)
-        distances[taken] = np.inf
-        nearest = int(np.argmin(distances))
-        taken[nearest] = True
-        chosen.append(judged[nearest])
-    return chosen
+    picks = np.zeros(n_points, dtype=int)
+    for i in [0, n_points - 1, *range(1, n_points - 1)][:n_points]:  # the ends first
+        distances = np.where(taken, np.inf, np.linalg.norm(points - waypoints[i], axis=1))
+        picks[i] = int(np.argmin(distances))
+        taken[picks[i]] = True
+    along = (points[picks] - begin) @ (finish - begin)  # position along the line (any scale)
+    middle = sorted(range(1, n_points - 1), key=lambda i: (along[i], i))
+    return [judged[picks[i]] for i in [0, *middle, n_points - 1][:n_points]]
 
 
 # ---------------------------------------------------------------- the file
