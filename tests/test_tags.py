@@ -260,6 +260,7 @@ def test_failures_become_error_rows_and_the_run_goes_on(originals: dict[str, Pat
     assert "could not be read" in errors[3] and "analysis failed" in errors[4]
     assert all("Traceback" not in e for e in errors)
     assert read_only.read_bytes() == data
+    assert [o.status for o in tag_files([(read_only, CALM)], dry_run=True)] == ["failed"]  # as the run would
     assert json.dumps([o.to_dict() for o in outcomes])  # rows are JSON-ready
 
 

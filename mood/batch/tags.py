@@ -212,10 +212,11 @@ def plan_tags(path: str | Path, result: Mapping[str, Any], *, overwrite: bool = 
         overwrite: replace a ``MOOD`` that mood did not write.
 
     Raises:
-        MoodError: the file cannot be read or tagged, or the row holds no mood.
+        MoodError: the file cannot be read or tagged, is read-only while its tags would change,
+            or the row holds no mood.
     """
     fields = open_tagged(Path(path)).fields
-    return _changes(fields, _tagging_target(fields, result, overwrite))
+    return _planned(Path(path), _changes(fields, _tagging_target(fields, result, overwrite)))
 
 
 def write_tags(
@@ -245,10 +246,17 @@ def plan_untag(path: str | Path) -> list[TagChange]:
     """What :func:`remove_tags` would change in ``path``; the file is only read.
 
     Raises:
-        MoodError: the file cannot be read or tagged.
+        MoodError: the file cannot be read or tagged, or is read-only while its tags would change.
     """
     fields = open_tagged(Path(path)).fields
-    return _changes(fields, _untagging_target(fields))
+    return _planned(Path(path), _changes(fields, _untagging_target(fields)))
+
+
+def _planned(path: Path, changes: list[TagChange]) -> list[TagChange]:
+    """``changes``, once it is clear they could be made (a dry run fails where the run would)."""
+    if changes:
+        check_writable(path)
+    return changes
 
 
 def remove_tags(path: str | Path, *, verify_audio: bool = True) -> list[TagChange]:
