@@ -9,6 +9,7 @@ load only once a command runs, so `--help` answers at once.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Generator, Iterator, Sequence
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 PROGRESS_MIN_INPUTS = 3  # show a progress bar (and a summary) from this many inputs on
 LOCAL_RAY = ""  # `--ray` without an address: $RAY_ADDRESS, else a local Ray instance
 INTERRUPTED_STATUS = 130  # the shell's status for a run stopped by Ctrl-C
+FAILED_STATUS = 1  # some inputs failed: their rows hold the errors
+COULD_NOT_RUN_STATUS = 2  # the run could not start or go on (also argparse's status for bad options)
 RAY_FLAG = "--ray"
 # tqdm's bar, its rate always in songs per second (tqdm would turn a slow one into s/song).
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
@@ -41,7 +44,10 @@ def get_parser() -> argparse.ArgumentParser:
         help="judge the mood of audio files",
         description="Judge the mood of audio files; a folder is searched recursively. Results go to stdout "
         "(and --out); the progress bar and the closing summary go to stderr. Exit status: 0 if every input "
-        "was judged, 1 if some failed (their rows hold the error), 2 if nothing could run.",
+        "was judged, 1 if some failed (their rows hold the error; with --resume, a failure anywhere in the "
+        f"output), {COULD_NOT_RUN_STATUS} if the run could not start or go on (e.g. models that do not load, "
+        f"an output that cannot be written: what was written is kept), {INTERRUPTED_STATUS} if it was "
+        "interrupted.",
     )
     analyze.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders (searched recursively)"
@@ -58,7 +64,12 @@ def get_parser() -> argparse.ArgumentParser:
         help="write each result to FILE as it comes: .jsonl (the --json objects), .csv or .parquet "
         "(flat columns; Parquet adds the timeline). Replaces the table on stdout; --json still prints",
     )
-    analyze.add_argument("--resume", action="store_true", help="skip the inputs already in --out and append the others")
+    analyze.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the inputs already judged in --out and append the others; inputs that failed there are "
+        "tried again (their new row replaces the old)",
+    )
     analyze.add_argument(
         RAY_FLAG,
         nargs="?",
@@ -98,15 +109,17 @@ def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
 def format_row(result: Result) -> str:
     """One readable line: file, mood, its probability, all four, duration (or the error)."""
     from mood.engine.inference import confidence_level
+    from mood.library import printable
 
     record = result.record
+    name = printable(result.path)
     if result.error is not None:
-        return f"{result.path}: error: {result.error}"
+        return f"{name}: error: {result.error}"
     probabilities = record["probabilities"]
     shares = "  ".join(f"{mood} {probabilities[mood]:5.1%}" for mood in MOODS)
     mood = record["mood"]
     headline = f"{mood:6s} {probabilities[mood]:5.1%} ({confidence_level(probabilities.values())})"
-    return f"{result.path:40s}  {headline}  {shares}  {record['duration_s']:6.1f} s"
+    return f"{name:40s}  {headline}  {shares}  {record['duration_s']:6.1f} s"
 
 
 def analyze(
@@ -121,7 +134,8 @@ def analyze(
     ray_address: str | None = None,
     workers: int | None = None,
 ) -> int:
-    """Judge every input, printing (and writing to ``out_path``) as it goes; 0 if all succeeded, else 1.
+    """Judge every input, printing (and writing to ``out_path``) as it goes; 0 if all succeeded,
+    else ``FAILED_STATUS`` (with ``resume``: if any row of the whole output is a failure).
 
     Args:
         paths: files and folders.
@@ -130,32 +144,36 @@ def analyze(
         out: where results are printed (stdout).
         weights_dir: as for :class:`mood.engine.inference.Predictor`.
         out_path: a ``.jsonl``, ``.csv`` or ``.parquet`` file to stream the results to.
-        resume: skip the inputs already in ``out_path`` and append.
+        resume: skip the inputs already judged in ``out_path``, try again those that failed, and append.
         ray_address: None for this process; ``LOCAL_RAY`` or an address to run on Ray.
         workers: decoding threads, or with Ray the model replicas.
 
     Raises:
-        MoodError: nothing could run (an unusable output file, models that do not load, no Ray).
+        MoodError: the run could not start or go on (an output file that cannot be written, models
+            that do not load, no Ray).
     """
     from tqdm import tqdm
 
-    from mood.library import Summary, already_done, check_out_path, open_sink, path_key
+    from mood.library import ResumeState, Summary, check_out_path, open_sink, resume_state
 
     if out_path is not None:
         check_out_path(out_path)
     inputs = list(expand_paths(paths))
     if not inputs:
         print("No audio files found in the given folders.", file=sys.stderr)
-        return 1
-    done = already_done(out_path) if resume and out_path is not None else set()
-    todo = [path for path in inputs if path_key(path) not in done] if done else inputs
+        return FAILED_STATUS
+    state = (
+        resume_state(out_path, inputs)
+        if resume and out_path is not None
+        else ResumeState(inputs, frozenset(), Summary())
+    )
+    todo, summary = state.todo, state.summary
     if not todo:
         print(f"Nothing to do: all {len(inputs)} inputs are already in {out_path}.", file=sys.stderr)
-        return 0
-    summary = Summary(n_skipped=len(inputs) - len(todo))
+        return FAILED_STATUS if summary.n_failed else 0
     with ExitStack() as stack:
         results = stack.enter_context(closing(_results(todo, model, weights_dir, ray_address, workers)))
-        sink = stack.enter_context(open_sink(out_path, append=resume)) if out_path is not None else None
+        sink = stack.enter_context(open_sink(out_path, resume, state.retry)) if out_path is not None else None
         bar = stack.enter_context(
             tqdm(
                 total=len(todo),
@@ -178,7 +196,7 @@ def analyze(
     summary.finish()
     if len(todo) >= PROGRESS_MIN_INPUTS or out_path is not None:
         print(summary.report(), file=sys.stderr)
-    return 1 if summary.n_failed else 0
+    return FAILED_STATUS if summary.n_failed else 0
 
 
 def _results(
@@ -247,9 +265,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 ray_address=args.ray,
                 workers=args.workers,
             )
-    except MoodError as e:  # e.g. the model's weights failed verification
+    except MoodError as e:  # e.g. the model's weights failed verification, a full disk
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return COULD_NOT_RUN_STATUS
+    except OSError as e:  # e.g. an output that cannot be read back for --resume
+        print(f"error: {e.filename or 'the run'}: {os.strerror(e.errno) if e.errno else e}", file=sys.stderr)
+        return COULD_NOT_RUN_STATUS
     except KeyboardInterrupt:
         where = f"; the results so far are in {args.out}: add --resume to go on" if args.out else ""
         print(f"\ninterrupted{where}", file=sys.stderr)

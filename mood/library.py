@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import logging
 import math
 import os
 import time
+import urllib.parse
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -41,12 +43,20 @@ PARQUET_ROW_GROUP = 1000  # rows buffered before a Parquet row group is written
 SUMMARY_MAX_FAILURES = 50  # failures listed by name in the summary; the rest are counted
 COPY_CHUNK_BYTES = 1 << 16  # read size when searching a file backwards for its last newline
 
+PARTIAL_SUFFIX = ".partial"  # NAME.partial: a run's rows before they replace NAME
+FILE_MODE = 0o666  # new output files: read-write for all, less the umask (as open() does)
+NAME_SAFE_BYTES = "/ "  # kept as they are in path_bytes, beside the unreserved characters
+
 # The flat columns of the CSV and Parquet outputs, in order.
 DESCRIPTOR_COLUMNS = tuple(f.name for f in dataclasses.fields(Descriptors))
-COLUMNS = ("path", "model", "mood", *MOODS, "valence", "arousal", "duration_s", *DESCRIPTOR_COLUMNS, "error")
+COLUMNS = (
+    "path", "path_bytes", "model", "mood", *MOODS, "valence", "arousal", "duration_s", "truncated",
+    *DESCRIPTOR_COLUMNS, "error",
+)  # fmt: skip
 FLOAT_COLUMNS = frozenset(
     (*MOODS, "valence", "arousal", "duration_s", *(c for c in DESCRIPTOR_COLUMNS if c not in ("key", "mode")))
 )
+BOOL_COLUMNS = frozenset({"truncated"})
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 UNEXPECTED = "Unexpected error while analysing this file ({}); the other files are not affected. Please report it."
 
@@ -67,8 +77,10 @@ class Result:
     """One input's outcome, as DESIGN.md's CLI prints it.
 
     Attributes:
-        path: the input as given (a file found in a folder: its path under that folder).
-        record: the JSON object, ``path`` included: a prediction's fields, or ``error``.
+        path: the input as given (a file found in a folder: its path under that folder), as
+            valid text (:func:`readable`).
+        record: the JSON object, ``path`` (and ``path_bytes``: :func:`name_fields`) included:
+            a prediction's fields, or ``error``.
     """
 
     path: str
@@ -77,13 +89,15 @@ class Result:
     @classmethod
     def of(cls, path: str, prediction: Prediction, descriptors: Descriptors) -> Result:
         """The result of a judged file: the prediction's fields and the song's musical descriptors."""
-        return cls(path, {"path": path, **prediction.to_dict(), "descriptors": descriptors.to_dict()})
+        names = name_fields(path)
+        return cls(names["path"], {**names, **prediction.to_dict(), "descriptors": descriptors.to_dict()})
 
     @classmethod
     def failed(cls, path: str, message: str) -> Result:
         """The result of a file that could not be judged; ``message`` (for the user) is kept
         on one line, as every output prints it."""
-        return cls(path, {"path": path, "error": " ".join(message.split())})
+        names = name_fields(path)
+        return cls(names["path"], {**names, "error": " ".join(readable(message).split())})
 
     @classmethod
     def from_json(cls, text: str) -> Result:
@@ -204,10 +218,48 @@ def analyse_library(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+# ---------------------------------------------------------------- names
+
+
+def readable(text: str) -> str:
+    """``text`` as valid Unicode: each byte of a file name that is not UTF-8 (a surrogate escape,
+    as Python decodes such names) becomes ``\\xNN``."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate no file system gave us
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line for a terminal: control characters (newlines, tabs, escapes) as ``\\n``, ``\\x1b``..."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in readable(text))
+
+
+def name_fields(name: str) -> dict[str, str]:
+    """A result's ``path`` (:func:`readable`), and for a name that is not UTF-8 its exact bytes
+    as ``path_bytes``, percent-encoded (``urllib.parse.unquote_to_bytes`` reads them back)."""
+    raw = os.fsencode(name)
+    path = raw.decode("utf-8", "backslashreplace")
+    if path.encode("utf-8") == raw:
+        return {"path": path}
+    return {"path": path, "path_bytes": urllib.parse.quote_from_bytes(raw, safe=NAME_SAFE_BYTES)}
+
+
+def input_name(row: Mapping[str, Any]) -> str:
+    """The file a result (a JSON record or a flat row) stands for, as Python names it (``os.fsdecode``)."""
+    raw = row.get("path_bytes")
+    return os.fsdecode(urllib.parse.unquote_to_bytes(raw)) if raw else str(row["path"])
+
+
+def path_key(path: str | Path) -> str:
+    """How ``--resume`` compares inputs: absolute, not resolved (no file system calls)."""
+    return os.path.abspath(path)
+
+
 # ---------------------------------------------------------------- output files
 
 
-def flat_row(record: dict[str, Any]) -> dict[str, Any]:
+def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """A result's CSV/Parquet columns (:data:`COLUMNS`); a failure has only path and error."""
     probabilities = record.get("probabilities") or {}
     descriptors = record.get("descriptors") or {}
@@ -217,41 +269,115 @@ def flat_row(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def partial_path(path: Path) -> Path:
+    """Where a run writes before its output replaces ``path``: ``NAME.partial`` beside it."""
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
 def check_out_path(path: Path) -> None:
     """Raise before any work if results cannot be written to ``path``.
 
     Raises:
-        MoodError: an unknown suffix, or a folder that does not exist.
+        MoodError: an unknown suffix, or a folder that does not exist or cannot be written to.
     """
     if path.suffix.lower() not in SUFFIXES:
         raise MoodError(f"Cannot write results to {path}: the file name must end in {', '.join(SUFFIXES)}.")
     if not path.parent.is_dir():
         raise MoodError(f"Cannot write results to {path}: the folder {path.parent} does not exist.")
+    if not os.access(path.parent, os.W_OK):
+        raise MoodError(
+            f"Cannot write results to {path}: the folder {path.parent} is read-only (or not yours to write); "
+            "choose another --out."
+        )
+
+
+def reason(error: OSError) -> str:
+    """An operating-system error in words, e.g. ``No space left on device``."""
+    return os.strerror(error.errno) if error.errno else str(error)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` survive a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(source: Path, target: Path) -> None:
+    """Put the finished ``source`` in ``target``'s place in one step: flushed to disk, then renamed."""
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(source, target)
+    fsync_folder(target.parent)
 
 
 class ResultSink:
     """Writes results to a file as they come; a context manager that always closes the file.
 
+    A write that fails leaves the results the file held before as they were, keeps the rows of
+    this run that were written whole where it can, and raises a :class:`MoodError` that says so.
+
     Args:
         path: the output file.
         append: keep the rows already there (``--resume``) instead of starting afresh.
+        retry: :func:`path_key` s whose rows (failures tried again) are dropped from the rows kept.
     """
 
-    def __init__(self, path: Path, append: bool = False) -> None:
+    def __init__(self, path: Path, append: bool = False, retry: frozenset[str] = frozenset()) -> None:
         self.path = path
         self.append = append and path.exists() and path.stat().st_size > 0
+        self.retry = retry if self.append else frozenset()
         self.n_written = 0
+        self.failed = False
 
     def write(self, result: Result) -> None:
-        """Add one result."""
-        self._write(result)
+        """Add one result.
+
+        Raises:
+            MoodError: it could not be written (e.g. a full disk); the sink is then closed.
+        """
+        try:
+            self._write(result)
+        except OSError as e:
+            raise self._fail(e) from e
         self.n_written += 1
+
+    def close(self) -> None:
+        """Finish the file: everything written so far is kept (a no-op after a failure).
+
+        Raises:
+            MoodError: the file could not be finished; the earlier results are kept as they were.
+        """
+        if self.failed:
+            return
+        try:
+            self._finish()
+        except OSError as e:
+            raise self._fail(e) from e
+
+    def _fail(self, error: OSError) -> MoodError:
+        """Give up on this run's file after ``error``, keeping what can be kept; the error to raise."""
+        self.failed = True
+        kept = self._abandon()
+        return MoodError(
+            f"Could not write results to {self.path}: {reason(error)}. {kept} Free some space or choose another "
+            "--out, then run the same command with --resume to go on."
+        )
 
     def _write(self, result: Result) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Finish the file (everything written so far is kept)."""
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _abandon(self) -> str:
+        """Clean up after a failed write; what the user still has, in a sentence."""
+        raise NotImplementedError
 
     def __enter__(self) -> ResultSink:
         return self
@@ -262,78 +388,196 @@ class ResultSink:
         self.close()
 
 
-class JsonLinesSink(ResultSink):
-    """``.jsonl``: one JSON object per line, flushed as it goes (a killed run loses at most a line)."""
+class TextSink(ResultSink):
+    """Results as lines of text (JSON lines, CSV), each row written whole with one system call
+    and not buffered, so a run killed outright loses nothing it had written.
 
-    def __init__(self, path: Path, append: bool = False) -> None:
-        super().__init__(path, append)
-        if self.append:
-            drop_unterminated_tail(path)
-            self.append = path.stat().st_size > 0
-        self.file: IO[str] = path.open("a" if self.append else "w", encoding="utf-8")
+    A fresh run writes to ``NAME.partial``, which replaces ``NAME`` when the run ends (Ctrl-C
+    included; a run that wrote nothing leaves ``NAME`` as it was). With ``append`` rows are added
+    to ``NAME`` itself, after dropping its ``retry`` rows and a half-written last line. A failed
+    write cuts the file back to the end of its last whole row.
+    """
 
-    def _write(self, result: Result) -> None:
-        self.file.write(result.to_json() + "\n")
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class CsvSink(ResultSink):
-    """``.csv``: the flat :data:`COLUMNS` (no timeline), a header, one row per result, flushed."""
-
-    def __init__(self, path: Path, append: bool = False) -> None:
-        super().__init__(path, append)
-        if self.append:
-            drop_unterminated_tail(path)
-            self.append = path.stat().st_size > 0
-        if self.append:
-            with path.open(newline="", encoding="utf-8") as existing:
-                header = next(csv.reader(existing), [])
-            if tuple(header) != COLUMNS:
-                raise MoodError(
-                    f"{path} is not a results file of this version (its columns differ); use another --out."
-                )
-        self.file: IO[str] = path.open("a" if self.append else "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.file, COLUMNS, lineterminator="\n")
+    def __init__(self, path: Path, append: bool = False, retry: frozenset[str] = frozenset()) -> None:
+        super().__init__(path, append, retry)
+        self.target = path if self.append else partial_path(path)
+        try:
+            if self.append:
+                drop_unterminated_tail(path)
+                if self.retry or not self._current_format():
+                    self._rewrite()
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.append else os.O_TRUNC)
+            self.fd = os.open(self.target, flags, FILE_MODE)
+        except OSError as e:
+            self.failed = True
+            raise MoodError(f"Could not write results to {path}: {reason(e)}. It is as it was.") from e
+        self.end = os.lseek(self.fd, 0, os.SEEK_END)
         if not self.append:
-            self.writer.writeheader()
+            self._put(self._header())
+
+    def _header(self) -> bytes:
+        """What a new file starts with."""
+        return b""
+
+    def _current_format(self) -> bool:
+        """Whether ``path`` can be appended to as it is (else it is rewritten first)."""
+        return True
+
+    def _line(self, record: Mapping[str, Any]) -> bytes:
+        """One result (a JSON record, or for a rewrite the file's own row) as its line."""
+        raise NotImplementedError
+
+    def _existing(self) -> Iterator[dict[str, Any]]:
+        """The rows already in ``path``, each as :meth:`_line` takes it."""
+        raise NotImplementedError
+
+    def _rewrite(self) -> None:
+        """Write ``path`` again, current format, without the ``retry`` rows: aside, then in its place."""
+        aside = partial_path(self.path)
+        with aside.open("wb") as f:
+            f.write(self._header())
+            for row in self._existing():
+                if path_key(input_name(row)) not in self.retry:
+                    f.write(self._line(row))
+        replace_durably(aside, self.path)
+
+    def _put(self, data: bytes) -> None:
+        """Write ``data`` to the end; on failure cut the file back to where it was, and raise."""
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            os.ftruncate(self.fd, self.end)
+            raise
+        self.end += len(data)
 
     def _write(self, result: Result) -> None:
-        self.writer.writerow(flat_row(result.record))
-        self.file.flush()
+        self._put(self._line(result.record))
 
-    def close(self) -> None:
-        self.file.close()
+    def _finish(self) -> None:
+        os.fsync(self.fd)
+        os.close(self.fd)
+        if self.target == self.path:
+            return
+        if self.n_written:
+            replace_durably(self.target, self.path)
+        else:
+            self.target.unlink()
+
+    def _abandon(self) -> str:
+        with suppress(OSError):
+            os.close(self.fd)
+        if self.target == self.path:
+            return f"It keeps its earlier results and the {self.n_written} written by this run."
+        if not self.n_written:
+            with suppress(OSError):
+                self.target.unlink()
+            return "It is as it was before this run."
+        return (
+            f"It is as it was before this run; this run's {self.n_written} results are in {self.target}, "
+            "which --resume continues."
+        )
+
+
+class JsonLinesSink(TextSink):
+    """``.jsonl``: one JSON object per line (ASCII: any other character as a JSON escape)."""
+
+    def _line(self, record: Mapping[str, Any]) -> bytes:
+        return (json.dumps(record) + "\n").encode("ascii")
+
+    def _existing(self) -> Iterator[dict[str, Any]]:
+        with self.path.open(encoding="utf-8") as f:
+            for number, line in enumerate(_terminated_lines(f), start=1):
+                if line.strip():
+                    yield _json_record(line, self.path, number)
+
+
+class CsvSink(TextSink):
+    """``.csv``: the flat :data:`COLUMNS` (no timeline), a header, one row per result. A file of
+    an earlier version (fewer of these columns) is rewritten with them all before rows are added."""
+
+    def _header(self) -> bytes:
+        return _csv_line(COLUMNS)
+
+    def _current_format(self) -> bool:
+        with self.path.open(newline="", encoding="utf-8") as existing:
+            header = tuple(next(csv.reader(existing), []))
+        if header != COLUMNS and not ("path" in header and set(header) <= set(COLUMNS)):
+            raise MoodError(
+                f"{self.path} is not a results file of this version (its columns differ); use another --out."
+            )
+        return header == COLUMNS
+
+    def _line(self, record: Mapping[str, Any]) -> bytes:
+        row = record if "probabilities" not in record and "timeline" not in record else flat_row(record)
+        return _csv_line([_csv_cell(row.get(column)) for column in COLUMNS])
+
+    def _existing(self) -> Iterator[dict[str, Any]]:
+        return read_rows(self.path)
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: booleans as ``true``/``false``, None empty, the rest as the csv module writes it."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+def _csv_line(cells: Iterable[Any]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue().encode("utf-8")
 
 
 class ParquetSink(ResultSink):
     """``.parquet``: the flat :data:`COLUMNS` plus the ``timeline``, in row groups of
     ``PARQUET_ROW_GROUP``.
 
-    A Parquet file is only readable once closed, so rows go to ``NAME.partial`` and replace
-    ``NAME`` on close, which also happens on Ctrl-C or an error: a run stopped that way keeps
-    its rows. With ``append`` the existing rows are copied first, one row group at a time.
+    A Parquet file is only readable once closed, so rows go to ``NAME.partial``, which is read
+    back and then replaces ``NAME`` on close (Ctrl-C and errors included: a run stopped that way
+    keeps its rows; one that wrote nothing leaves ``NAME`` as it was). With ``append`` the
+    existing rows but the ``retry`` ones are copied first, one row group at a time. A failed
+    write leaves ``NAME`` as it was; a run killed outright loses only its own rows.
     """
 
-    def __init__(self, path: Path, append: bool = False) -> None:
+    def __init__(self, path: Path, append: bool = False, retry: frozenset[str] = frozenset()) -> None:
         import pyarrow.parquet as pq
 
-        super().__init__(path, append)
+        super().__init__(path, append, retry)
         self.schema = parquet_schema()
-        self.partial = path.with_name(path.name + ".partial")
+        self.partial = partial_path(path)
         self.rows: list[dict[str, Any]] = []
-        self.writer = pq.ParquetWriter(self.partial, self.schema)
+        self.n_copied = 0
+        try:
+            self.writer = pq.ParquetWriter(self.partial, self.schema)
+        except OSError as e:
+            self.failed = True
+            raise MoodError(f"Could not write results to {path}: {reason(e)}. It is as it was.") from e
         if self.append:
             try:
-                existing = pq.ParquetFile(path)
-                for i in range(existing.num_row_groups):
-                    self.writer.write_table(existing.read_row_group(i).cast(self.schema))
-            except Exception as e:
-                self.writer.close()
-                self.partial.unlink(missing_ok=True)
-                raise MoodError(f"Cannot resume {path}: {unreadable_parquet(path, e)}") from e
+                self._copy_existing()
+            except OSError as e:
+                raise self._fail(e) from e
+
+    def _copy_existing(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            existing = pq.ParquetFile(self.path)
+            groups = (existing.read_row_group(i) for i in range(existing.num_row_groups))
+            for group in groups:
+                table = pa.table([_column(group, f) for f in self.schema], schema=self.schema)
+                if self.retry:
+                    names = table.select(["path", "path_bytes"]).to_pylist()
+                    table = table.filter(pa.array([path_key(input_name(n)) not in self.retry for n in names]))
+                self.writer.write_table(table)
+                self.n_copied += table.num_rows
+        except OSError:
+            raise
+        except Exception as e:
+            self._abandon()
+            self.failed = True
+            raise MoodError(f"Cannot resume {self.path}: {unreadable_parquet(self.path, e)}") from e
 
     def _write(self, result: Result) -> None:
         row = flat_row(result.record)
@@ -352,12 +596,34 @@ class ParquetSink(ResultSink):
             self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
             self.rows = []
 
-    def close(self) -> None:
-        try:
-            self._flush()
-        finally:
+    def _finish(self) -> None:
+        import pyarrow.parquet as pq
+
+        if not self.n_written:
+            self._abandon()
+            return
+        self._flush()
+        self.writer.close()
+        n_rows = pq.ParquetFile(self.partial).metadata.num_rows
+        if n_rows != self.n_copied + self.n_written:
+            raise OSError(f"{self.partial} holds {n_rows} rows, not {self.n_copied + self.n_written}")
+        replace_durably(self.partial, self.path)
+
+    def _abandon(self) -> str:
+        with suppress(Exception):  # a writer that cannot finish its file raises again on close
             self.writer.close()
-            os.replace(self.partial, self.path)
+        with suppress(OSError):
+            self.partial.unlink()
+        return "It is as it was before this run (a Parquet file is written whole at the end)."
+
+
+def _column(table: Any, field: Any) -> Any:
+    """``table``'s column for schema ``field`` cast to its type; nulls for a column an earlier version lacked."""
+    import pyarrow as pa
+
+    if field.name in table.column_names:
+        return table.column(field.name).cast(field.type)
+    return pa.nulls(table.num_rows, field.type)
 
 
 def parquet_schema() -> Any:
@@ -365,29 +631,32 @@ def parquet_schema() -> Any:
     import pyarrow as pa
 
     window = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), *((m, pa.float64()) for m in MOODS)])
-    fields = [(c, pa.float64() if c in FLOAT_COLUMNS else pa.string()) for c in COLUMNS]
+    types = {**dict.fromkeys(FLOAT_COLUMNS, pa.float64()), **dict.fromkeys(BOOL_COLUMNS, pa.bool_())}
+    fields = [(c, types.get(c, pa.string())) for c in COLUMNS]
     return pa.schema([*fields, ("timeline", pa.list_(window))])
 
 
 def unreadable_parquet(path: Path, error: Exception) -> str:
     """Why a Parquet file cannot be read, for the user."""
     return (
-        f"{path} is not a complete Parquet results file ({error}). A run killed outright cannot "
-        "close its Parquet file; delete it to start again, and prefer .jsonl for runs that may be killed."
+        f"{path} is not a complete Parquet results file ({error}). Delete it to start again; "
+        "a run that was killed leaves the file it resumed as it was."
     )
 
 
 SINKS: dict[str, type[ResultSink]] = {".jsonl": JsonLinesSink, ".csv": CsvSink, ".parquet": ParquetSink}
+TEXT_SUFFIXES = frozenset(s for s, sink in SINKS.items() if issubclass(sink, TextSink))
 
 
-def open_sink(path: Path, append: bool = False) -> ResultSink:
+def open_sink(path: Path, append: bool = False, retry: frozenset[str] = frozenset()) -> ResultSink:
     """The sink for ``path``'s suffix (see :data:`SINKS`).
 
     Raises:
-        MoodError: an unknown suffix, or (``append``) a file that cannot be continued.
+        MoodError: an unknown suffix, a folder that cannot be written to, or (``append``) a file
+            that cannot be continued.
     """
     check_out_path(path)
-    return SINKS[path.suffix.lower()](path, append)
+    return SINKS[path.suffix.lower()](path, append, retry)
 
 
 def drop_unterminated_tail(path: Path) -> None:
@@ -416,8 +685,35 @@ def _terminated_lines(f: IO[str]) -> Iterator[str]:
         yield line
 
 
+def _json_record(line: str, path: Path, number: int) -> dict[str, Any]:
+    """Line ``number`` of a JSON lines results file, parsed.
+
+    Raises:
+        MoodError: it is not a result.
+    """
+    try:
+        record = json.loads(line)
+        if not isinstance(record, dict) or "path" not in record:
+            raise ValueError("not an object with a path")
+    except ValueError as e:
+        raise MoodError(f"Line {number} of {path} is not a result ({e}); fix or remove it.") from e
+    return record
+
+
+def _csv_value(column: str, text: str | None) -> Any:
+    """A CSV cell read back as its column's type (empty: None)."""
+    if not text:
+        return None
+    if column in FLOAT_COLUMNS:
+        return float(text)
+    if column in BOOL_COLUMNS:
+        return text == "true"
+    return text
+
+
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """The flat rows (:data:`COLUMNS`) of a results file of any of the three formats.
+    """The flat rows (:data:`COLUMNS`) of a results file of any of the three formats (columns an
+    earlier version lacked are None).
 
     A half-written last line of ``.jsonl`` or ``.csv`` is ignored.
 
@@ -425,48 +721,83 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
         MoodError: the file is not a readable results file.
     """
     suffix = path.suffix.lower()
-    check_out_path(path)
     if suffix == ".parquet":
         yield from _read_parquet_rows(path)
         return
     with path.open(newline="" if suffix == ".csv" else None, encoding="utf-8") as f:
         if suffix == ".jsonl":
             for number, line in enumerate(_terminated_lines(f), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield flat_row(json.loads(line))
-                except (json.JSONDecodeError, AttributeError) as e:
-                    raise MoodError(f"Line {number} of {path} is not a result ({e}); fix or remove it.") from e
+                if line.strip():
+                    yield flat_row(_json_record(line, path, number))
             return
         for row in csv.DictReader(_terminated_lines(f)):
-            yield {c: (float(row[c]) if row[c] else None) if c in FLOAT_COLUMNS else (row[c] or None) for c in COLUMNS}
+            yield {c: _csv_value(c, row.get(c)) for c in COLUMNS}
 
 
 def _read_parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     try:
-        batches = pq.ParquetFile(path).iter_batches(columns=list(COLUMNS))
-        for batch in batches:
-            yield from batch.to_pylist()
+        file = pq.ParquetFile(path)
+        present = [c for c in COLUMNS if c in file.schema_arrow.names]
+        for batch in file.iter_batches(columns=present):
+            for row in batch.to_pylist():
+                yield {c: row.get(c) for c in COLUMNS}
     except MoodError:
         raise
     except Exception as e:
         raise MoodError(unreadable_parquet(path, e)) from e
 
 
-def path_key(path: str | Path) -> str:
-    """How ``--resume`` compares inputs: absolute, not resolved (no file system calls)."""
-    return os.path.abspath(path)
+def adopt_unfinished_run(out_path: Path) -> None:
+    """Before resuming: a ``.jsonl``/``.csv`` run that never finished (killed outright, or its
+    disk filled) left its rows in ``NAME.partial``; if it holds any, it replaces ``NAME``, as that
+    run would have on its way out."""
+    partial = partial_path(out_path)
+    if out_path.suffix.lower() not in TEXT_SUFFIXES or not partial.is_file():
+        return
+    drop_unterminated_tail(partial)
+    if next(read_rows(partial), None) is not None:
+        replace_durably(partial, out_path)
 
 
-def already_done(out_path: Path) -> set[str]:
-    """The inputs already in a results file (``--resume`` skips them), as :func:`path_key` s;
-    empty if there is no file yet."""
-    if not out_path.exists() or out_path.stat().st_size == 0:
-        return set()
-    return {path_key(row["path"]) for row in read_rows(out_path) if row.get("path")}
+@dataclass(frozen=True)
+class ResumeState:
+    """Where ``--resume`` takes a run up.
+
+    Attributes:
+        todo: the inputs to judge: those without a row in the output, and those whose row is a failure.
+        retry: the :func:`path_key` s of the failures tried again (their rows give way to the new ones).
+        summary: the rows that stay, counted (the run's summary covers the whole output).
+    """
+
+    todo: list[Path]
+    retry: frozenset[str]
+    summary: Summary
+
+
+def resume_state(out_path: Path, inputs: Sequence[Path]) -> ResumeState:
+    """What is left to do of ``inputs`` given the results in ``out_path`` (see :class:`ResumeState`).
+
+    Raises:
+        MoodError: the output is not a readable results file.
+    """
+    adopt_unfinished_run(out_path)
+    summary = Summary()
+    wanted = {path_key(p) for p in inputs}
+    done: set[str] = set()
+    retry: set[str] = set()
+    if out_path.exists() and out_path.stat().st_size > 0:
+        for row in read_rows(out_path):
+            key = path_key(input_name(row))
+            if row.get("error") is not None and key in wanted:
+                retry.add(key)
+            else:
+                done.add(key)
+                summary.add_earlier(row)
+    todo = [p for p in inputs if path_key(p) not in done]
+    summary.n_skipped = len(inputs) - len(todo)
+    return ResumeState(todo, frozenset(retry), summary)
 
 
 # ---------------------------------------------------------------- the end of a run
@@ -474,39 +805,45 @@ def already_done(out_path: Path) -> set[str]:
 
 @dataclass
 class Summary:
-    """What a run did: moods counted, failures with their messages, speed.
+    """What a run did, and what its output holds: moods counted, failures with their messages, speed.
 
     Attributes:
-        moods: how many songs came out with each mood.
-        failures: the first ``SUMMARY_MAX_FAILURES`` failures, ``(path, message)``.
-        n_failed: all failures.
+        moods: how many songs in the output came out with each mood (rows kept from an earlier
+            run included: :meth:`add_earlier`).
+        failures: the first ``SUMMARY_MAX_FAILURES`` failures in the output, ``(path, message)``.
+        n_failed: all failures in the output.
         n_skipped: inputs skipped because the output already had them (``--resume``).
+        n_done: inputs this run handled, failures included.
     """
 
     moods: Counter[str] = field(default_factory=Counter)
     failures: list[tuple[str, str]] = field(default_factory=list)
     n_failed: int = 0
     n_skipped: int = 0
+    n_done: int = 0
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
 
     def add(self, result: Result) -> None:
-        """Count one result."""
-        if result.error is not None:
+        """Count one result of this run."""
+        self.n_done += 1
+        self._count(result.path, result.mood, result.error)
+
+    def add_earlier(self, row: Mapping[str, Any]) -> None:
+        """Count a row an earlier run left in the output (a flat row, :func:`read_rows`)."""
+        self._count(str(row["path"]), row.get("mood"), row.get("error"))
+
+    def _count(self, path: str, mood: str | None, error: str | None) -> None:
+        if error is not None:
             self.n_failed += 1
             if len(self.failures) < SUMMARY_MAX_FAILURES:
-                self.failures.append((result.path, result.error))
-        elif result.mood is not None:
-            self.moods[result.mood] += 1
+                self.failures.append((path, error))
+        elif mood is not None:
+            self.moods[mood] += 1
 
     def finish(self) -> None:
         """Stop the clock."""
         self.finished = time.perf_counter()
-
-    @property
-    def n_done(self) -> int:
-        """Inputs this run handled, failures included."""
-        return sum(self.moods.values()) + self.n_failed
 
     @property
     def elapsed_s(self) -> float:
@@ -529,7 +866,7 @@ class Summary:
         lines += [f"  {mood:{width}s} {self.moods[mood]:6d}" for mood in MOODS]
         if self.failures:
             lines.append("failed:")
-            lines += [f"  {path}: {message}" for path, message in self.failures]
+            lines += [f"  {printable(path)}: {message}" for path, message in self.failures]
             if self.n_failed > len(self.failures):
                 lines.append(f"  ... and {self.n_failed - len(self.failures)} more (their rows hold the errors)")
         return "\n".join(lines)

@@ -114,8 +114,9 @@ class PredictorActor:
         self.predictor = Predictor(model, Path(weights_dir) if weights_dir else None)
 
     def __call__(self, batch: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
-        """``{"index", "path"}`` columns in; ``{"index", "record"}`` (each result's JSON) out."""
-        records = [judge(str(path), self.predictor).to_json() for path in batch["path"]]
+        """``{"index", "path"}`` columns in (paths as their bytes: any name travels); ``{"index",
+        "record"}`` (each result's JSON) out."""
+        records = [judge(os.fsdecode(bytes(path)), self.predictor).to_json() for path in batch["path"]]
         return {"index": np.asarray(batch["index"], dtype=np.int64), "record": np.asarray(records, dtype=object)}
 
 
@@ -180,7 +181,9 @@ def analyse_with_ray(
     check_model(model, weights_dir)
     owns_connection = connect(ray, address)
     try:
-        dataset = _dataset(ray, [str(p) for p in paths], model, worker_weights_dir(weights_dir), workers, batch_size)
+        dataset = _dataset(
+            ray, [os.fsencode(p) for p in paths], model, worker_weights_dir(weights_dir), workers, batch_size
+        )
     except BaseException:
         if owns_connection:
             ray.shutdown()
@@ -189,7 +192,7 @@ def analyse_with_ray(
 
 
 def _dataset(
-    ray: Any, paths: list[str], model: str, weights_dir: str | None, workers: int | None, batch_size: int
+    ray: Any, paths: list[bytes], model: str, weights_dir: str | None, workers: int | None, batch_size: int
 ) -> Any:
     """The lazy Ray dataset of ``{"index", "record"}`` rows (a ``ray.data.Dataset``)."""
     n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1) // CPUS_PER_WORKER))

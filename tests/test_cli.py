@@ -16,6 +16,7 @@ from mood.cli import main
 from mood.constants import MOODS
 from mood.engine.manifest import EnsembleManifest
 from mood.engine.weights import clear_cache, write_manifest
+from mood.library import read_rows
 from tests.helpers import chord_progression, write_audio
 
 
@@ -193,14 +194,44 @@ def test_resume_skips_what_is_done_and_appends_the_rest(
     status, first = analyse_library_cli(library[:2], random_weights_dir, "--json", "--out", str(out))
     assert status == 1 and len(first) == 2
     capsys.readouterr()
-    status, second = analyse_library_cli(library, random_weights_dir, "--json", "--out", str(out), "--resume")
-    assert status == 0  # this run's inputs all succeeded; the broken one was already in the output
+    status, second = analyse_library_cli(
+        library[:1] + library[2:], random_weights_dir, "--json", "--out", str(out), "--resume"
+    )
+    assert status == 1  # this run's inputs all succeeded, but the output still holds the broken one's failure
     assert [json.loads(line)["path"] for line in second] == [str(p) for p in library[2:]]
     assert [json.loads(line)["path"] for line in out.read_text().splitlines()] == [str(p) for p in library]
-    assert "2 already done" in capsys.readouterr().err
-    status, third = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
-    assert status == 0 and third == []
-    assert "Nothing to do: all 4 inputs are already in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 already done; 1 failed" in err and f"  {library[1]}: " in err
+    status, third = analyse_library_cli(library[:1] + library[2:], random_weights_dir, "--out", str(out), "--resume")
+    assert status == 1 and third == []
+    assert "Nothing to do: all 3 inputs are already in" in capsys.readouterr().err
+
+
+def test_resume_retries_the_inputs_that_failed_and_replaces_their_rows(
+    library: list[Path], random_weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    songs = [
+        shutil.copy(library[0], tmp_path / "a.mp3"),
+        tmp_path / "b.mp3",
+        shutil.copy(library[2], tmp_path / "c.flac"),
+    ]
+    songs[1].write_bytes(b"\x00garbage" * 100)  # e.g. a network share that was down
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        out = tmp_path / f"results{suffix}"
+        status, _ = analyse_library_cli(songs, random_weights_dir, "--out", str(out))
+        assert status == 1
+        capsys.readouterr()
+        status, _ = analyse_library_cli(songs, random_weights_dir, "--out", str(out), "--resume")
+        assert status == 1 and "2 already done; 1 failed" in capsys.readouterr().err  # tried again, failed again
+        assert sorted(row["path"] for row in read_rows(out)) == sorted(map(str, songs))
+    shutil.copy(library[0], songs[1])  # the share is back
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        out = tmp_path / f"results{suffix}"
+        status, _ = analyse_library_cli(songs, random_weights_dir, "--out", str(out), "--resume")
+        assert status == 0 and "2 already done; 0 failed" in capsys.readouterr().err
+        rows = list(read_rows(out))
+        assert [row["path"] for row in rows] == [str(songs[0]), str(songs[2]), str(songs[1])]  # once each
+        assert all(row["error"] is None for row in rows)
 
 
 def test_without_resume_the_output_starts_afresh(library: list[Path], random_weights_dir: Path, tmp_path: Path) -> None:
@@ -294,3 +325,11 @@ def test_a_stopped_run_keeps_its_results_and_resumes(
     monkeypatch.setattr(mood.library, "judge", real_judge)
     status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
     assert status == 0 and [row["path"] for row in read_rows(out)] == [str(p) for p in library]
+
+
+def test_help_documents_the_exit_statuses() -> None:
+    from mood.cli import get_parser
+
+    text = " ".join(get_parser()._subparsers._group_actions[0].choices["analyze"].format_help().split())  # type: ignore[union-attr]
+    assert "0 if every input was judged" in text and "1 if some failed" in text
+    assert "2 if the run could not start or go on" in text and "130 if it was interrupted" in text

@@ -4,6 +4,7 @@ result files, --resume's reading back, and the closing summary."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -21,13 +22,12 @@ from mood.library import (
     JsonLinesSink,
     Result,
     Summary,
-    already_done,
     analyse_library,
     flat_row,
     judge,
     open_sink,
-    path_key,
     read_rows,
+    resume_state,
 )
 from mood.presentation.descriptors import Descriptors, describe
 from tests.helpers import chord_progression, write_audio
@@ -156,7 +156,8 @@ def test_each_sink_round_trips(tmp_path: Path, suffix: str) -> None:
     assert rows == [flat_row(r.record) for r in sample_results()]
     assert rows[0]["sad"] == pytest.approx(0.7) and rows[1]["mood"] is None and rows[1]["error"].startswith("This")
     assert list(rows[0]) == list(COLUMNS)
-    assert already_done(out) == {path_key(r.path) for r in sample_results()}
+    inputs = [Path(r.path) for r in sample_results()]
+    assert resume_state(out, [*inputs, Path("new.wav")]).todo == [inputs[1], Path("new.wav")]  # the failure again
 
 
 def test_jsonl_holds_exactly_the_printed_objects(tmp_path: Path) -> None:
@@ -203,7 +204,7 @@ def test_a_half_written_last_line_is_not_done_and_is_replaced(tmp_path: Path, su
         sink.write(third)
     text = out.read_text()
     out.write_text(text[: len(text) - 9])  # the run was killed while writing `third`
-    assert already_done(out) == {path_key(first.path)}
+    assert resume_state(out, [Path(first.path), Path(third.path)]).todo == [Path(third.path)]
     with open_sink(out, append=True) as sink:
         sink.write(second)
         sink.write(third)
@@ -222,7 +223,7 @@ def test_an_unfinished_parquet_file_is_a_clear_error(tmp_path: Path) -> None:
     out = tmp_path / "killed.parquet"
     out.write_bytes(b"PAR1" + b"\x00" * 100)  # a run killed before it could write the footer
     with pytest.raises(MoodError, match="not a complete Parquet results file"):
-        already_done(out)
+        resume_state(out, [Path("a.wav")])
     with pytest.raises(MoodError, match="Cannot resume"):
         open_sink(out, append=True)
     assert not out.with_name(out.name + ".partial").exists()
@@ -232,7 +233,7 @@ def test_a_corrupt_middle_line_names_its_line(tmp_path: Path) -> None:
     out = tmp_path / "results.jsonl"
     out.write_text('{"path": "a.mp3", "error": "x"}\nnot json\n{"path": "b.mp3", "error": "y"}\n')
     with pytest.raises(MoodError, match="Line 2"):
-        already_done(out)
+        resume_state(out, [Path("a.mp3")])
 
 
 def test_unknown_suffix_and_missing_folder(tmp_path: Path) -> None:
@@ -243,7 +244,7 @@ def test_unknown_suffix_and_missing_folder(tmp_path: Path) -> None:
 
 
 def test_no_output_yet_means_nothing_done(tmp_path: Path) -> None:
-    assert already_done(tmp_path / "new.jsonl") == set()
+    assert resume_state(tmp_path / "new.jsonl", [Path("a.wav")]).todo == [Path("a.wav")]
     (tmp_path / "empty.jsonl").touch()
     with JsonLinesSink(tmp_path / "empty.jsonl", append=True) as sink:
         sink.write(sample_results()[0])
@@ -275,3 +276,106 @@ def test_summary_lists_only_the_first_failures(monkeypatch: pytest.MonkeyPatch) 
         summary.add(Result.failed(f"{i}.wav", "bad"))
     assert summary.n_failed == 5 and len(summary.failures) == 2
     assert summary.report().splitlines()[-1] == "  ... and 3 more (their rows hold the errors)"
+
+
+# ---------------------------------------------------------------- failed writes, failures retried, older files
+
+
+def offer(out: Path, results: list[Result], append: bool) -> None:
+    with open_sink(out, append=append) as sink:
+        for result in results:
+            sink.write(result)
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_a_parquet_write_that_fails_leaves_the_old_file_exactly_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, append: bool
+) -> None:
+    import errno
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "results.parquet"
+    offer(out, sample_results(), append=False)
+    before = out.read_bytes()
+
+    real_write_table = pq.ParquetWriter.write_table
+
+    def full_disk(self: pq.ParquetWriter, table: pa.Table, *args: object, **kwargs: object) -> None:
+        if "new.wav" in table.column("path").to_pylist():  # the earlier rows are copied; the new ones fail
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write_table(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    with pytest.raises(MoodError, match="No space left on device"):
+        offer(out, [Result.failed("new.wav", "x")], append=append)
+    assert out.read_bytes() == before
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_write_torn_by_a_full_disk_is_cut_back_to_the_last_whole_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    import errno
+
+    import mood.library
+
+    out = tmp_path / f"results{suffix}"
+    offer(out, sample_results()[:1], append=False)
+    real_write = os.write
+    calls = 0
+
+    def tearing_write(fd: int, data: bytes) -> int:  # the second row's bytes reach the disk halfway, then ENOSPC
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            real_write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(mood.library.os, "write", tearing_write)
+    with pytest.raises(MoodError, match="No space left on device"):
+        offer(out, sample_results()[1:], append=True)
+    assert [row["path"] for row in read_rows(out)] == [r.path for r in sample_results()[:2]]
+    assert out.read_bytes().endswith(b"\n")
+
+
+def test_resume_retries_the_failures_and_counts_the_whole_output(tmp_path: Path) -> None:
+    from mood.library import resume_state
+
+    out = tmp_path / "results.jsonl"
+    offer(out, sample_results(), append=False)
+    state = resume_state(out, [Path("a/one.mp3"), Path('a/two, "quoted".mp3'), Path("c/new.wav")])
+    assert state.todo == [Path('a/two, "quoted".mp3'), Path("c/new.wav")]  # the failure is tried again
+    with open_sink(out, append=True, retry=state.retry) as sink:
+        sink.write(Result.of('a/two, "quoted".mp3', fake_prediction("sad"), DESCRIPTORS))
+    assert [row["path"] for row in read_rows(out)] == ["a/one.mp3", "b/three.flac", 'a/two, "quoted".mp3']
+    summary = Summary()
+    for row in read_rows(out):
+        summary.add_earlier(row)
+    assert summary.moods == {"sad": 2, "calm": 1} and summary.n_failed == 0
+    assert state.summary.moods == {"sad": 1, "calm": 1} and state.summary.n_skipped == 1
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_the_truncated_flag_round_trips(tmp_path: Path, suffix: str) -> None:
+    cut = Result("long.wav", {**sample_results()[0].record, "path": "long.wav", "truncated": True})
+    out = tmp_path / f"results{suffix}"
+    offer(out, [cut, sample_results()[1]], append=False)
+    assert [row["truncated"] for row in read_rows(out)] == [True, None]
+
+
+def test_an_older_csv_without_the_new_columns_is_read_and_resumed(tmp_path: Path) -> None:
+    old_columns = [c for c in COLUMNS if c not in ("truncated", "path_bytes")]
+    out = tmp_path / "old.csv"
+    row = {c: v for c, v in flat_row(sample_results()[0].record).items() if c in old_columns}
+    out.write_text(
+        ",".join(old_columns) + "\n" + ",".join("" if row[c] is None else str(row[c]) for c in old_columns) + "\n"
+    )
+    assert [r["path"] for r in read_rows(out)] == ["a/one.mp3"]
+    offer(out, sample_results()[2:], append=True)
+    rows = list(read_rows(out))
+    assert [r["path"] for r in rows] == ["a/one.mp3", "b/three.flac"] and rows[0]["sad"] == pytest.approx(0.7)
+    assert out.read_text().splitlines()[0] == ",".join(COLUMNS)
