@@ -98,10 +98,12 @@ def guard(session: requests.Session) -> None:
 
 
 def _cut(connection: HTTPConnection) -> None:
-    sock = connection.sock
-    if sock is not None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread, unlike close()
+    # http.client drops ``sock`` once a "Connection: close" answer's headers are read; the body still
+    # flows through the socket the watched connection remembers.
+    for sock in (connection.sock, getattr(connection, "exchange_socket", None)):
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread, unlike close()
 
 
 def _enlist(connection: HTTPConnection) -> None:
@@ -113,6 +115,8 @@ def _enlist(connection: HTTPConnection) -> None:
 class _WatchedHTTPConnection(HTTPConnection):
     """A connection that puts itself under the thread's deadline when it connects or sends a request."""
 
+    exchange_socket: socket.socket | None = None  # the socket of the last request, kept for its whole answer
+
     def connect(self) -> None:
         _enlist(self)
         super().connect()
@@ -120,6 +124,7 @@ class _WatchedHTTPConnection(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         _enlist(self)
         super().request(*args, **kwargs)
+        self.exchange_socket = self.sock
 
 
 class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):

@@ -47,6 +47,11 @@ class HostileServer:
         """The server's URL for ``path``."""
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the server has stopped (its lifetime is over or its block has ended)."""
+        return self._stop.is_set()
+
     def __enter__(self) -> HostileServer:
         self._spawn(self._accept_loop)
         self._timer.start()
@@ -99,7 +104,9 @@ def _read_request(client: socket.socket, stop: threading.Event) -> None:
 
 
 def _head(status: str = "200 OK", headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    """A status line and headers; every answer is the last on its connection, and says so."""
+    fields = {"Connection": "close", **(headers or {})}
+    lines = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in fields.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -110,11 +117,14 @@ def _drip(client: socket.socket, data: bytes, interval_s: float, stop: threading
         client.sendall(data[index : index + 1])
 
 
-def answer(body: bytes, headers: dict[str, str] | None = None, status: str = "200 OK") -> Behaviour:
-    """An honest answer (Content-Length set unless ``headers`` give one)."""
+def answer(
+    body: bytes, headers: dict[str, str] | None = None, status: str = "200 OK", *, declare: bool = True
+) -> Behaviour:
+    """An answer sent at once, with its Content-Length or (``declare=False``) ended by closing the connection."""
+    length = {"Content-Length": str(len(body))} if declare else {}
 
     def behave(client: socket.socket, stop: threading.Event) -> None:
-        client.sendall(_head(status, {"Content-Length": str(len(body)), **(headers or {})}) + body)
+        client.sendall(_head(status, {**length, **(headers or {})}) + body)
 
     return behave
 
@@ -151,7 +161,7 @@ def huge_body(n_bytes: int, *, declare: bool, headers: dict[str, str] | None = N
     """Sends ``n_bytes`` of zeros fast, with or without a Content-Length, then closes."""
 
     def behave(client: socket.socket, stop: threading.Event) -> None:
-        declared = {"Content-Length": str(n_bytes)} if declare else {"Connection": "close"}
+        declared = {"Content-Length": str(n_bytes)} if declare else {}
         client.sendall(_head(headers={**declared, **(headers or {})}))
         block = bytes(64 * 1024)
         for _ in range(0, n_bytes, len(block)):

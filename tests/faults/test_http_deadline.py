@@ -1,7 +1,9 @@
 """Servers that answer too slowly: the whole exchange is bounded, not each wait for a byte.
 
 The limits are shrunk (a 1 s deadline, 0.5 s per read) and the servers drip a byte every
-0.2 s, so the per-read timeout never fires: only a real wall-clock deadline stops them.
+0.2 s, so the per-read timeout never fires: only a real wall-clock deadline stops them. Each
+server would drip for 20 s, so a client that gives up while the server still runs was cut by
+its deadline, not let go by the server.
 Downloads go over plain http to loopback, so these tests switch off the preview-URL check
 (``http._check_download_url``, the one seam), which test_http_allow_list.py covers.
 """
@@ -15,6 +17,7 @@ from mood.errors import SourceError
 from mood.sources import http
 from tests.faults.hostile_server import Behaviour, HostileServer, answer, never_answers, slow_drip, slow_headers
 
+LIFETIME_S = 20.0
 TOO_SLOW = r"(took longer than 1 seconds|did not answer within 0 seconds)"
 SLOW_BEHAVIOURS = {"body drip": slow_drip(0.2), "header drip": slow_headers(0.2), "silence": never_answers()}
 
@@ -29,19 +32,25 @@ def _short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("behaviour", SLOW_BEHAVIOURS.values(), ids=SLOW_BEHAVIOURS.keys())
 def test_a_slow_download_stops_at_the_deadline(behaviour: Behaviour) -> None:
-    with HostileServer(behaviour, lifetime_s=6.0) as server, pytest.raises(SourceError, match=TOO_SLOW):
-        http.download(requests.Session(), server.url("/preview.mp3"), service="Deezer")
+    with HostileServer(behaviour, lifetime_s=LIFETIME_S) as server:
+        with pytest.raises(SourceError, match=TOO_SLOW):
+            http.download(requests.Session(), server.url("/preview.mp3"), service="Deezer")
+        assert not server.stopped
 
 
 @pytest.mark.parametrize("behaviour", SLOW_BEHAVIOURS.values(), ids=SLOW_BEHAVIOURS.keys())
 def test_a_slow_api_answer_stops_at_the_deadline(behaviour: Behaviour) -> None:
-    with HostileServer(behaviour, lifetime_s=6.0) as server, pytest.raises(SourceError, match=TOO_SLOW):
-        http.get_json(requests.Session(), server.url("/search"), service="Deezer")
+    with HostileServer(behaviour, lifetime_s=LIFETIME_S) as server:
+        with pytest.raises(SourceError, match=TOO_SLOW):
+            http.get_json(requests.Session(), server.url("/search"), service="Deezer")
+        assert not server.stopped
 
 
 def test_a_drip_is_reported_as_too_slow_not_as_a_broken_connection() -> None:
-    with HostileServer(slow_drip(0.2), lifetime_s=6.0) as server, pytest.raises(SourceError) as caught:
-        http.download(requests.Session(), server.url("/preview.mp3"), service="Deezer")
+    with HostileServer(slow_drip(0.2), lifetime_s=LIFETIME_S) as server:
+        with pytest.raises(SourceError) as caught:
+            http.download(requests.Session(), server.url("/preview.mp3"), service="Deezer")
+        assert not server.stopped
     assert str(caught.value) == (
         "Downloading the preview from Deezer took longer than 1 seconds. "
         "Check your internet connection, or try again later."
@@ -49,7 +58,7 @@ def test_a_drip_is_reported_as_too_slow_not_as_a_broken_connection() -> None:
 
 
 def test_a_session_still_works_after_a_deadline_cut_its_connection() -> None:
-    with HostileServer(slow_drip(0.2), lifetime_s=6.0) as slow, HostileServer(answer(b'{"data": []}')) as fine:
+    with HostileServer(slow_drip(0.2), lifetime_s=LIFETIME_S) as slow, HostileServer(answer(b'{"data": []}')) as fine:
         session = requests.Session()
         with pytest.raises(SourceError, match="took longer"):
             http.get_json(session, slow.url("/search"), service="Deezer")
