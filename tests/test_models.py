@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from mood.constants import MOODS
-from mood.engine.features import SCRATCH_FRONT_END
+from mood.engine.architectures import ARCHITECTURE_CONFIGS, CLDNNConfig, MusicnnMoodConfig, ResNet18Config
+from mood.engine.features import MUSICNN_FRONT_END, SCRATCH_FRONT_END
 from mood.engine.inference import network_logits, window_outputs
-from mood.engine.models import build_model
-from mood.engine.weights import available_models, clear_cache, load_network, member_names
+from mood.engine.models import BUILDERS, build_model, default_config
+from mood.engine.weights import available_models, clear_cache, load_network, member_names, save_network
 from mood.errors import ModelError
 
 N_MELS = SCRATCH_FRONT_END.n_mels
@@ -43,6 +44,46 @@ def test_cldnn_lstm_stays_fp32_under_autocast() -> None:
 def test_unknown_architecture() -> None:
     with pytest.raises(ModelError, match="known: resnet18, cldnn"):
         build_model("vgg", SCRATCH_FRONT_END, 4)
+
+
+def test_every_architecture_has_a_config_and_a_builder() -> None:
+    assert set(BUILDERS) == set(ARCHITECTURE_CONFIGS)
+    assert {"musicnn", "musicnn_vgg", "musicnn_mood"} <= set(BUILDERS)  # the converter's ports too
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURE_CONFIGS))
+def test_a_network_records_the_config_it_was_built_with(architecture: str) -> None:
+    front_end = SCRATCH_FRONT_END if architecture in ("resnet18", "cldnn") else MUSICNN_FRONT_END
+    network = build_model(architecture, front_end, 4)
+    assert network.config == default_config(architecture)
+
+
+def test_the_config_shapes_the_network() -> None:
+    narrow = build_model("cldnn", SCRATCH_FRONT_END, 4, CLDNNConfig(conv_channels=(8, 8, 16, 16), lstm_hidden=16))
+    assert narrow.lstm.hidden_size == 16 and narrow.head[1].in_features == 64
+    shallow = build_model("resnet18", SCRATCH_FRONT_END, 4, ResNet18Config(blocks_per_stage=(1, 1, 1, 1)))
+    assert len(shallow.net.layer1) == 1
+    one = build_model("musicnn_mood", MUSICNN_FRONT_END, 4, MusicnnMoodConfig(backbones=("msd_musicnn",)))
+    assert len(one.backbones) == 1
+
+
+def test_a_config_of_another_architecture_is_refused() -> None:
+    with pytest.raises(ModelError, match="A ResNet18Config does not shape a 'cldnn' network; it needs a CLDNNConfig"):
+        build_model("cldnn", SCRATCH_FRONT_END, 4, ResNet18Config())
+
+
+def test_a_changed_layer_is_a_new_model_not_a_surprise_at_load(tmp_path: Path) -> None:
+    """The manifest's config, not the code's defaults, decides the shape the weights are loaded into."""
+    torch.manual_seed(0)
+    small = build_model("cldnn", SCRATCH_FRONT_END, 4, CLDNNConfig(lstm_hidden=16, lstm_layers=1, lstm_dropout=0.0))
+    manifest = save_network(small.eval(), "small", tmp_path, "cldnn", SCRATCH_FRONT_END)
+    assert manifest.architecture_config == CLDNNConfig(lstm_hidden=16, lstm_layers=1, lstm_dropout=0.0)
+    saved = json.loads((tmp_path / "small.json").read_text())["architecture_config"]
+    assert saved["lstm_hidden"] == 16 and saved["conv_kernels"][0] == [7, 3]
+    loaded = load_network("small", tmp_path)
+    assert loaded.manifest == manifest
+    x = np.random.default_rng(0).normal(size=(2, N_MELS, WINDOW_FRAMES)).astype(np.float32)
+    np.testing.assert_allclose(network_logits(loaded.network, x), network_logits(small, x), rtol=1e-4, atol=1e-6)
 
 
 def test_registry_loads_verifies_and_caches(random_weights_dir: Path) -> None:
@@ -107,6 +148,14 @@ def test_label_mismatch_is_refused(weights_copy: Path) -> None:
         (lambda m: m["features"].update(scaling="linear"), "'features.scaling' must be one of"),
         (lambda m: m.update(params=True), "'params' must be int"),
         (lambda m: m.update(labels="happy"), "'labels' must be a list"),
+        (lambda m: m.pop("architecture_config"), "the field 'architecture_config' is missing"),
+        (lambda m: m["architecture_config"].update(lstm_hidden="128"), "'architecture_config.lstm_hidden' must be int"),
+        (
+            lambda m: m["architecture_config"].update(conv_kernels=[[7, 3, 1]]),
+            "'architecture_config.conv_kernels\\[0\\]' must be a list of 2",
+        ),
+        (lambda m: m["architecture_config"].update(freq_pools=[4, 4]), "one entry per block"),
+        (lambda m: m.update(architecture="transformer"), "the architecture 'transformer', which this version"),
     ],
 )
 def test_a_missing_or_wrong_manifest_field_is_named(weights_copy: Path, edit: object, message: str) -> None:

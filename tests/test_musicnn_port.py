@@ -80,7 +80,7 @@ def test_backbone_matches_its_manifest(name: str) -> None:
     assert manifest.sha256 == sha256_of(BACKBONES_DIR / f"{stem}.pt")
     assert manifest.features == MUSICNN_FRONT_END
     assert len(manifest.labels) == len(set(manifest.labels)) == REFERENCE[f"{name}|chords|probs"].shape[1]
-    port = build_port(manifest.architecture, len(manifest.labels))
+    port = build_port(manifest.architecture, len(manifest.labels), manifest.architecture_config)
     assert manifest.params == sum(p.numel() for p in port.parameters())
     assert manifest.pretrained is not None and manifest.pretrained.licence == "ISC"
     assert manifest.pretrained.model == name and manifest.pretrained.package == "musicnn"
@@ -91,7 +91,7 @@ def test_port_reproduces_the_original(name: str, windows: dict[str, tuple[np.nda
     stem = ModelSpec(name).file_stem
     manifest = read_manifest_file(BACKBONES_DIR / f"{stem}.json")
     assert isinstance(manifest, NetworkManifest)
-    port = build_port(manifest.architecture, len(manifest.labels))
+    port = build_port(manifest.architecture, len(manifest.labels), manifest.architecture_config)
     port.load_state_dict(torch.load(BACKBONES_DIR / f"{stem}.pt", weights_only=True), strict=True)
     for clip in CLIP_NAMES:
         expected_probs = REFERENCE[f"{name}|{clip}|probs"]

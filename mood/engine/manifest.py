@@ -1,7 +1,7 @@
 """Typed manifests: `weights/<name>.json` read into dataclasses and validated once.
 
-DESIGN.md's weights contract. A network's manifest describes its `.pt` (architecture,
-labels, front end, checksum, provenance and cross-validated figures); the ensemble's
+DESIGN.md's weights contract. A network's manifest describes its `.pt` (architecture and its
+typed shape, labels, front end, checksum, provenance and cross-validated figures); the ensemble's
 names its members and how they are combined. A missing or wrong field is a
 :class:`~mood.errors.ModelError` naming the file and the field, never a ``KeyError``.
 """
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mood.constants import MOODS
+from mood.engine.architectures import ARCHITECTURE_CONFIGS, ArchitectureConfig
 from mood.engine.features import FrontEnd
 from mood.errors import ModelError
 
@@ -28,6 +29,9 @@ CONFIDENCE_LEVELS: tuple[ConfidenceLevel, ...] = get_args(ConfidenceLevel)
 Combination = Literal["mean", "weighted"]
 
 T = TypeVar("T")
+
+TYPE_NAMED_BY = "type_named_by"
+"""Field metadata ``(sibling field, {name: class})``: the field's class is the one its sibling names."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class NetworkManifest:
 
     name: str
     architecture: str
+    architecture_config: ArchitectureConfig = field(metadata={TYPE_NAMED_BY: ("architecture", ARCHITECTURE_CONFIGS)})
     labels: list[str]
     features: FrontEnd
     params: int
@@ -108,6 +113,15 @@ class NetworkManifest:
     cv: CrossValidation | None = None
     pretrained: Pretrained | None = None  # where its pretrained weights came from
     recipe: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        expected = ARCHITECTURE_CONFIGS.get(self.architecture)
+        if expected is None:
+            raise ValueError(
+                f"the architecture {self.architecture!r} is unknown; known: {', '.join(ARCHITECTURE_CONFIGS)}"
+            )
+        if not isinstance(self.architecture_config, expected):
+            raise ValueError(f"architecture_config must be a {expected.__name__} for {self.architecture!r}")
 
     @property
     def temperature(self) -> float:
@@ -200,17 +214,31 @@ def parse(cls: type[T], data: Any, source: str, where: str) -> T:
     if not isinstance(data, dict):
         raise ModelError(f"In {source}, {where or 'the manifest'} must be an object.")
     hints = typing.get_type_hints(cls)
-    values = {}
+    values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         path = f"{where}.{f.name}" if where else f.name
         if f.name in data:
-            values[f.name] = _convert(hints[f.name], data[f.name], source, path)
+            hint = _named_type(f, values, source, path) if TYPE_NAMED_BY in f.metadata else hints[f.name]
+            values[f.name] = _convert(hint, data[f.name], source, path)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ModelError(f"In {source}, the field {path!r} is missing; restore the file from the repository.")
     try:
         return cls(**values)
     except (TypeError, ValueError) as e:
         raise ModelError(f"In {source}, {where or 'the manifest'} is invalid: {e}.") from e
+
+
+def _named_type(f: dataclasses.Field[Any], values: dict[str, Any], source: str, path: str) -> type:
+    """The class that the sibling field named in ``f``'s :data:`TYPE_NAMED_BY` metadata picks."""
+    sibling, classes = f.metadata[TYPE_NAMED_BY]
+    name = values.get(sibling)
+    if name not in classes:
+        raise ModelError(
+            f"In {source}, {path!r} belongs to the {sibling} {name!r}, which this version of mood does not know "
+            f"(known: {', '.join(classes)})."
+        )
+    named: type = classes[name]
+    return named
 
 
 def _convert(hint: Any, value: Any, source: str, path: str) -> Any:
@@ -229,6 +257,8 @@ def _convert(hint: Any, value: Any, source: str, path: str) -> Any:
     if origin is list:
         _expect(isinstance(value, list), source, path, "a list")
         return [_convert(args[0], v, source, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        return _convert_tuple(args, value, source, path)
     if origin is dict:
         _expect(isinstance(value, dict), source, path, "an object")
         return {k: _convert(args[1], v, source, f"{path}.{k}") for k, v in value.items()}
@@ -239,6 +269,15 @@ def _convert(hint: Any, value: Any, source: str, path: str) -> Any:
         return float(value)
     _expect(isinstance(value, hint) and not (hint is int and isinstance(value, bool)), source, path, hint.__name__)
     return value
+
+
+def _convert_tuple(args: tuple[Any, ...], value: Any, source: str, path: str) -> tuple[Any, ...]:
+    """A JSON list as ``tuple[X, ...]`` (any length) or ``tuple[X, Y]`` (exactly that many)."""
+    _expect(isinstance(value, list), source, path, "a list")
+    if len(args) == 2 and args[1] is Ellipsis:
+        args = (args[0],) * len(value)
+    _expect(len(value) == len(args), source, path, f"a list of {len(args)}")
+    return tuple(_convert(a, v, source, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
 
 
 def _expect(ok: bool, source: str, path: str, what: str) -> None:

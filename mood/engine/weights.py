@@ -28,11 +28,12 @@ from mood.engine.manifest import (
     manifest_dict,
     read_manifest_file,
 )
-from mood.engine.models import build_model
+from mood.engine.models import build_model, config_of
 from mood.errors import ModelError
 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-BACKBONES = "backbones"  # sub-folder of converted pretrained networks (not mood models)
+BACKBONES_SUBDIR = "backbones"  # sub-folder of converted pretrained networks (not mood models)
+BACKBONES = BACKBONES_SUBDIR  # deprecated alias (mood/training/hybrid_features.py still imports it)
 WEIGHTS_DIR_ENV = "MOOD_WEIGHTS_DIR"  # overrides the shipped folder (deployments, tests)
 
 
@@ -135,7 +136,7 @@ def _load_network_cached(name: str, weights_dir: Path) -> LoadedNetwork:
     manifest = read_network_manifest(name, weights_dir)
     if manifest.labels != list(MOODS):
         raise ModelError(f"Model {name!r} predicts {manifest.labels} but this version of mood expects {list(MOODS)}.")
-    network = build_model(manifest.architecture, manifest.features, len(MOODS))
+    network = build_model(manifest.architecture, manifest.features, len(MOODS), manifest.architecture_config)
     load_verified_state(network, manifest, weights_dir / f"{name}.pt")
     network = network.to(memory_format=torch.channels_last).eval()  # faster fp32 convolutions on CPU
     return LoadedNetwork(manifest=manifest, network=network)
@@ -176,8 +177,13 @@ def save_network(
 ) -> NetworkManifest:
     """Write `<name>.pt` (state dict) and `<name>.json` (manifest) and return the manifest.
 
+    The manifest records the network's own config (its shape) as ``architecture_config``.
     ``fields`` are the manifest's optional fields (``trained_on``, ``cv``, ``recipe``, ...).
+
+    Raises:
+        ModelError: the network records no config of ``architecture``.
     """
+    config = config_of(network, architecture)
     weights_dir.mkdir(parents=True, exist_ok=True)
     weights_path = weights_dir / f"{name}.pt"
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
@@ -185,6 +191,7 @@ def save_network(
     manifest = NetworkManifest(
         name=name,
         architecture=architecture,
+        architecture_config=config,
         labels=list(MOODS),
         features=features,
         params=sum(p.numel() for p in network.parameters()),

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from mood.engine.architectures import ArchitectureConfig
     from mood.engine.models.musicnn import Musicnn, MusicnnVGG
 
     Port = Musicnn | MusicnnVGG
@@ -60,11 +61,11 @@ MUSICNN_VERSION = "0.1.0"
 WHEEL_PACKAGE = "musicnn"  # the package folder inside the wheel
 CHECKPOINT_FILES = (".index", ".data-00000-of-00001")  # a checkpoint's variables: what is converted
 COPYRIGHT = "Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019. Code developed by Jordi Pons."
-TRAINED_ON = {
+PRETRAINING_SETS = {
     "MSD": "Million Song Dataset (Last.fm top-50 tags)",
     "MTT": "MagnaTagATune (top-50 tags)",
 }
-ARCHITECTURES = {"musicnn": "musicnn", "vgg": "musicnn_vgg"}  # musicnn's model family -> ours
+PORT_OF_FAMILY = {"musicnn": "musicnn", "vgg": "musicnn_vgg"}  # musicnn's model family -> our architecture
 DEFAULT_MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 OPTIMIZER_SLOTS = ("Adam", "Adam_1")  # per-variable Adam state saved beside each variable
 OPTIMIZER_VARIABLES = ("beta1_power", "beta2_power")  # Adam's global state
@@ -115,7 +116,7 @@ class ModelSpec:
     @property
     def architecture(self) -> str:
         """The port's architecture name: ``"musicnn"`` or ``"musicnn_vgg"``."""
-        return ARCHITECTURES[self.name.split("_", 1)[1]]
+        return PORT_OF_FAMILY[self.name.split("_", 1)[1]]
 
     @property
     def file_stem(self) -> str:
@@ -244,13 +245,19 @@ def map_variables(tf_variables: list[tuple[str, FloatArray]], module: nn.Module)
     return state
 
 
-def build_port(architecture: str, n_tags: int) -> Port:
-    """A fresh port of the named architecture (``"musicnn"`` or ``"musicnn_vgg"``), eval mode."""
+def build_port(architecture: str, n_tags: int, config: ArchitectureConfig | None = None) -> Port:
+    """A fresh port of the named architecture (``"musicnn"`` or ``"musicnn_vgg"``), eval mode.
+
+    ``config`` is its shape as a manifest records it; None builds the original's shape.
+    """
     from mood.engine.features import MUSICNN_FRONT_END
+    from mood.engine.models import build_model
     from mood.engine.models.musicnn import Musicnn, MusicnnVGG
 
-    port = Musicnn if architecture == "musicnn" else MusicnnVGG
-    return port(MUSICNN_FRONT_END.n_mels, n_tags).eval()
+    port = build_model(architecture, MUSICNN_FRONT_END, n_tags, config)
+    if not isinstance(port, Musicnn | MusicnnVGG):
+        raise ConversionError(f"{architecture!r} is not a musicnn port; known: {', '.join(PORT_OF_FAMILY.values())}")
+    return port.eval()
 
 
 def run_port(module: Port, windows: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -471,11 +478,12 @@ def _manifest(
     return {  # mood.engine.manifest.NetworkManifest's fields (the labels are the tags), plus the proof
         "name": spec.file_stem,
         "architecture": spec.architecture,
+        "architecture_config": asdict(module.config),
         "labels": tags,
         "features": MUSICNN_FRONT_END.to_dict(),
         "params": sum(p.numel() for p in module.parameters()),
         "sha256": sha256_of(pt_path),
-        "trained_on": TRAINED_ON[spec.dataset],
+        "trained_on": PRETRAINING_SETS[spec.dataset],
         "pretrained": {
             "package": "musicnn",
             "version": MUSICNN_VERSION,
@@ -483,7 +491,7 @@ def _manifest(
             "licence": "ISC",
             "copyright": COPYRIGHT,
             "authors": "Jordi Pons, Xavier Serra",
-            "trained_on": TRAINED_ON[spec.dataset],
+            "trained_on": PRETRAINING_SETS[spec.dataset],
             "files": files,
             "wheel_sha256": wheel_sha,
         },

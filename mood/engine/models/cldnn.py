@@ -6,52 +6,49 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CONV_CHANNELS = (32, 64, 128, 128)
-CONV_KERNELS = ((7, 3), (5, 3), (3, 3), (3, 3))  # (frequency, time): rectangular
-FREQ_POOLS = (4, 4, 2, 2)  # 128 mel bands -> 2
-TIME_POOLS = (1, 2, 1, 1)  # 216 frames -> 108 LSTM steps
-LSTM_HIDDEN = 128
-LSTM_LAYERS = 2
-LSTM_DROPOUT = 0.25
-HEAD_DROPOUT = 0.5
-LEAKY_SLOPE = 0.01
+from mood.engine.architectures import CLDNNConfig
 
 
-def _conv_block(in_ch: int, out_ch: int, kernel: tuple[int, int], pool: tuple[int, int]) -> nn.Sequential:
+def _conv_block(
+    in_ch: int, out_ch: int, kernel: tuple[int, int], pool: tuple[int, int], leaky_slope: float
+) -> nn.Sequential:
     padding = (kernel[0] // 2, kernel[1] // 2)
     return nn.Sequential(
         nn.Conv2d(in_ch, out_ch, kernel, padding=padding, bias=False),
         nn.BatchNorm2d(out_ch),
-        nn.LeakyReLU(LEAKY_SLOPE),
+        nn.LeakyReLU(leaky_slope),
         nn.MaxPool2d(pool),
     )
 
 
 class CLDNN(nn.Module):
-    """Conv blocks -> 2-layer BiLSTM (128) -> mean+max over time -> dropout -> linear."""
+    """Conv blocks -> BiLSTM -> mean+max over time -> dropout -> linear, shaped by a :class:`CLDNNConfig`."""
 
-    def __init__(self, n_mels: int, n_classes: int) -> None:
+    def __init__(self, n_mels: int, n_classes: int, config: CLDNNConfig | None = None) -> None:
         super().__init__()
+        config = CLDNNConfig() if config is None else config
+        self.config = config
         self.input_norm = nn.BatchNorm2d(1)
-        channels = (1, *CONV_CHANNELS)
+        channels = (1, *config.conv_channels)
+        pools = tuple(zip(config.freq_pools, config.time_pools, strict=True))
         self.convs = nn.Sequential(
             *(
-                _conv_block(channels[i], channels[i + 1], CONV_KERNELS[i], (FREQ_POOLS[i], TIME_POOLS[i]))
-                for i in range(len(CONV_CHANNELS))
+                _conv_block(channels[i], channels[i + 1], config.conv_kernels[i], pools[i], config.leaky_slope)
+                for i in range(len(config.conv_channels))
             )
         )
         freq_left = n_mels
-        for pool in FREQ_POOLS:
+        for pool in config.freq_pools:
             freq_left //= pool
         self.lstm = nn.LSTM(
-            input_size=CONV_CHANNELS[-1] * freq_left,
-            hidden_size=LSTM_HIDDEN,
-            num_layers=LSTM_LAYERS,
-            dropout=LSTM_DROPOUT,
+            input_size=config.conv_channels[-1] * freq_left,
+            hidden_size=config.lstm_hidden,
+            num_layers=config.lstm_layers,
+            dropout=config.lstm_dropout,
             bidirectional=True,
             batch_first=True,
         )
-        self.head = nn.Sequential(nn.Dropout(HEAD_DROPOUT), nn.Linear(4 * LSTM_HIDDEN, n_classes))
+        self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(4 * config.lstm_hidden, n_classes))
 
     def forward(self, mel_db: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(batch, n_classes)`` for input ``(batch, n_mels, n_frames)``."""

@@ -19,7 +19,9 @@ patches of 187 frames (3 s); musicnn also accepts other lengths, the VGG does no
 ``extractor.batch_data`` rounds the mel power to float16 before the log: the networks were
 run, and are proved, on that rounding.)
 
-All batch norms use TensorFlow's epsilon; dropout, active only in training, is kept so that
+The layer sizes are a :class:`~mood.engine.architectures.MusicnnConfig` (or
+``MusicnnVGGConfig``), recorded in each converted network's manifest. All batch norms use
+TensorFlow's epsilon; dropout, active only in training, is kept so that
 fine-tuning behaves as the original's training did.
 """
 
@@ -29,31 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BN_EPS = 1e-3  # epsilon of tf.compat.v1.layers.batch_normalization (PyTorch's default is 1e-5)
-
-# musicnn front end: vertical (timbral) and horizontal (temporal) filters, "7774timbraltemporal".
-FRONT_END_FILTER_SCALE = 1.6  # musicnn's num_filt
-TIMBRAL_FILTERS = int(FRONT_END_FILTER_SCALE * 128)  # 204 per timbral branch
-TEMPORAL_FILTERS = int(FRONT_END_FILTER_SCALE * 32)  # 51 per temporal branch
-TIMBRAL_KERNEL_FRAMES = 7
-TIMBRAL_KERNEL_MEL_FRACTIONS = (0.4, 0.7)  # kernel height in mel bands = int(fraction * n_mels)
-TEMPORAL_KERNEL_FRAMES = (128, 64, 32)  # frequency extent 1, 'same' padding in time
-# musicnn mid end: 1-D convolutions over time, the second and third with a residual connection.
-MIDEND_LAYERS = 3
-MIDEND_KERNEL_FRAMES = 7
-MIDEND_FILTERS = 64  # MSD_musicnn and MTT_musicnn (the unreleased MSD_musicnn_big: 512)
-# musicnn back end: max and mean over time, then dense layers.
-BACKEND_UNITS = 200  # MSD_musicnn and MTT_musicnn (MSD_musicnn_big: 500)
-BACKEND_DROPOUT = 0.5
-
-# The VGG baseline: five 3x3 'same' convolutions, each followed by ReLU, batch norm and a max pool.
-VGG_FILTERS = 128
-VGG_KERNEL = 3
-VGG_POOLS = ((4, 1), (2, 2), (2, 2), (2, 2), (4, 4))  # (time, frequency) window of each max pool
-VGG_POOL_STRIDES = ((2, 2), (2, 2), (2, 2), (2, 2), (4, 4))
-VGG_CONV_DROPOUT = 0.25  # before the 2nd to 5th convolutions
-VGG_DENSE_DROPOUT = 0.5
-VGG_PATCH_FRAMES = 187  # the only input length the VGG's dense layer fits
+from mood.engine.architectures import MusicnnConfig, MusicnnVGGConfig
 
 
 def tf_same_padding(kernel: int) -> tuple[int, int]:
@@ -74,11 +52,11 @@ class _FrequencyMaxBlock(nn.Module):
     the time axis first, which is how both blocks keep the original number of frames.
     """
 
-    def __init__(self, filters: int, kernel: tuple[int, int], time_padding: tuple[int, int]) -> None:
+    def __init__(self, filters: int, kernel: tuple[int, int], time_padding: tuple[int, int], bn_eps: float) -> None:
         super().__init__()
         self.time_padding = time_padding
         self.conv = nn.Conv2d(1, filters, kernel)
-        self.bn = nn.BatchNorm2d(filters, eps=BN_EPS)
+        self.bn = nn.BatchNorm2d(filters, eps=bn_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_frames, n_mels)`` -> ``(batch, filters, n_frames)``."""
@@ -110,10 +88,10 @@ class _FrequencyMaxBlock(nn.Module):
 class _MidendLayer(nn.Module):
     """Conv1d over time ('same', zero padded) -> ReLU -> batch norm: ``(B, C_in, T)`` -> ``(B, C, T)``."""
 
-    def __init__(self, in_channels: int, filters: int) -> None:
+    def __init__(self, in_channels: int, filters: int, kernel: int, bn_eps: float) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(in_channels, filters, MIDEND_KERNEL_FRAMES, padding=MIDEND_KERNEL_FRAMES // 2)
-        self.bn = nn.BatchNorm1d(filters, eps=BN_EPS)
+        self.conv = nn.Conv1d(in_channels, filters, kernel, padding=kernel // 2)
+        self.bn = nn.BatchNorm1d(filters, eps=bn_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, in_channels, n_frames)`` -> ``(batch, filters, n_frames)``."""
@@ -135,35 +113,36 @@ class Musicnn(nn.Module):
     The state dict's tensors are registered in the order the original creates its variables.
     """
 
-    def __init__(
-        self,
-        n_mels: int = 96,
-        n_tags: int = 50,
-        midend_filters: int = MIDEND_FILTERS,
-        backend_units: int = BACKEND_UNITS,
-    ) -> None:
+    def __init__(self, n_mels: int = 96, n_tags: int = 50, config: MusicnnConfig | None = None) -> None:
         super().__init__()
-        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
-        timbral_padding = tf_same_padding(TIMBRAL_KERNEL_FRAMES)
+        config = MusicnnConfig() if config is None else config
+        self.config = config
+        eps = config.bn_eps
+        self.input_bn = nn.BatchNorm2d(1, eps=eps)
+        timbral_padding = tf_same_padding(config.timbral_kernel_frames)
         self.timbral = nn.ModuleList(
-            _FrequencyMaxBlock(TIMBRAL_FILTERS, (TIMBRAL_KERNEL_FRAMES, int(fraction * n_mels)), timbral_padding)
-            for fraction in TIMBRAL_KERNEL_MEL_FRACTIONS
+            _FrequencyMaxBlock(
+                config.timbral_filters, (config.timbral_kernel_frames, int(fraction * n_mels)), timbral_padding, eps
+            )
+            for fraction in config.timbral_kernel_mel_fractions
         )
         self.temporal = nn.ModuleList(
-            _FrequencyMaxBlock(TEMPORAL_FILTERS, (frames, 1), tf_same_padding(frames))
-            for frames in TEMPORAL_KERNEL_FRAMES
+            _FrequencyMaxBlock(config.temporal_filters, (frames, 1), tf_same_padding(frames), eps)
+            for frames in config.temporal_kernel_frames
         )
-        front_end_channels = len(self.timbral) * TIMBRAL_FILTERS + len(self.temporal) * TEMPORAL_FILTERS
+        front_end_channels = len(self.timbral) * config.timbral_filters + len(self.temporal) * config.temporal_filters
+        filters = config.midend_filters
         self.midend = nn.ModuleList(
-            _MidendLayer(front_end_channels if i == 0 else midend_filters, midend_filters) for i in range(MIDEND_LAYERS)
+            _MidendLayer(front_end_channels if i == 0 else filters, filters, config.midend_kernel_frames, eps)
+            for i in range(config.midend_layers)
         )
-        self.pooled_dim = 2 * (front_end_channels + MIDEND_LAYERS * midend_filters)
-        self.embedding_dim = backend_units
-        self.pool_bn = nn.BatchNorm1d(self.pooled_dim, eps=BN_EPS)
-        self.dense = nn.Linear(self.pooled_dim, backend_units)
-        self.dense_bn = nn.BatchNorm1d(backend_units, eps=BN_EPS)
-        self.output = nn.Linear(backend_units, n_tags)
-        self.dropout = nn.Dropout(BACKEND_DROPOUT)
+        self.pooled_dim = 2 * (front_end_channels + config.midend_layers * filters)
+        self.embedding_dim = config.backend_units
+        self.pool_bn = nn.BatchNorm1d(self.pooled_dim, eps=eps)
+        self.dense = nn.Linear(self.pooled_dim, config.backend_units)
+        self.dense_bn = nn.BatchNorm1d(config.backend_units, eps=eps)
+        self.output = nn.Linear(config.backend_units, n_tags)
+        self.dropout = nn.Dropout(config.backend_dropout)
 
     def front_end(self, mel: torch.Tensor) -> torch.Tensor:
         """The original's "timbral" then "temporal" features: ``(batch, 561, n_frames)``."""
@@ -217,26 +196,28 @@ class MusicnnVGG(nn.Module):
     and the pooled features before the dense layer.
     """
 
-    def __init__(self, n_mels: int = 96, n_tags: int = 50) -> None:
+    def __init__(self, n_mels: int = 96, n_tags: int = 50, config: MusicnnVGGConfig | None = None) -> None:
         super().__init__()
-        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
+        config = MusicnnVGGConfig() if config is None else config
+        self.config = config
+        self.input_bn = nn.BatchNorm2d(1, eps=config.bn_eps)
         layers: list[nn.Module] = []
-        frames, bands = VGG_PATCH_FRAMES, n_mels
-        for i, (pool, stride) in enumerate(zip(VGG_POOLS, VGG_POOL_STRIDES, strict=True)):
+        frames, bands = config.patch_frames, n_mels
+        for i, (pool, stride) in enumerate(zip(config.pools, config.pool_strides, strict=True)):
             layers += [
-                nn.Conv2d(1 if i == 0 else VGG_FILTERS, VGG_FILTERS, VGG_KERNEL, padding=VGG_KERNEL // 2),
+                nn.Conv2d(1 if i == 0 else config.filters, config.filters, config.kernel, padding=config.kernel // 2),
                 nn.ReLU(),
-                nn.BatchNorm2d(VGG_FILTERS, eps=BN_EPS),
+                nn.BatchNorm2d(config.filters, eps=config.bn_eps),
                 nn.MaxPool2d(pool, stride),
             ]
-            if i < len(VGG_POOLS) - 1:
-                layers.append(nn.Dropout(VGG_CONV_DROPOUT))
+            if i < len(config.pools) - 1:
+                layers.append(nn.Dropout(config.conv_dropout))
             frames, bands = (frames - pool[0]) // stride[0] + 1, (bands - pool[1]) // stride[1] + 1
         if bands < 1:
             raise ValueError(f"MusicnnVGG's pools leave nothing of {n_mels} mel bands")
         self.features = nn.Sequential(*layers)
-        self.embedding_dim = VGG_FILTERS * frames * bands
-        self.dropout = nn.Dropout(VGG_DENSE_DROPOUT)
+        self.embedding_dim = config.filters * frames * bands
+        self.dropout = nn.Dropout(config.dense_dropout)
         self.output = nn.Linear(self.embedding_dim, n_tags)
 
     def embed(self, mel: torch.Tensor) -> torch.Tensor:

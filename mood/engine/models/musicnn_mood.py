@@ -15,25 +15,29 @@ from typing import cast
 import torch
 from torch import nn
 
+from mood.engine.architectures import MusicnnMoodConfig
 from mood.engine.models.musicnn import Musicnn
 
-BACKBONES = ("msd_musicnn", "mtt_musicnn")  # converted by mood.training.convert_musicnn
-N_TAGS = 50
-HEAD_DROPOUT = 0.3
+# Deprecated aliases of the default config's values, for code written before the config
+# (mood/training/hybrid_features.py, bench/onnx_variants.py): read ``network.config`` instead.
+BACKBONES = MusicnnMoodConfig().backbones
+N_TAGS = MusicnnMoodConfig().n_tags
 
 
 class MusicnnMood(nn.Module):
     """musicnn (MSD) + musicnn (MTT) -> [embedding, tag logits] of each -> batch norm -> linear."""
 
-    def __init__(self, n_mels: int, n_classes: int) -> None:
+    def __init__(self, n_mels: int, n_classes: int, config: MusicnnMoodConfig | None = None) -> None:
         super().__init__()
-        musicnns = [Musicnn(n_mels, N_TAGS) for _ in BACKBONES]
+        config = MusicnnMoodConfig() if config is None else config
+        self.config = config
+        musicnns = [Musicnn(n_mels, config.n_tags, config.backbone) for _ in config.backbones]
         self.backbones = nn.ModuleList(musicnns)
-        width = sum(b.embedding_dim + N_TAGS for b in musicnns)
-        self.head = nn.Sequential(nn.BatchNorm1d(width), nn.Dropout(HEAD_DROPOUT), nn.Linear(width, n_classes))
+        width = sum(b.embedding_dim + config.n_tags for b in musicnns)
+        self.head = nn.Sequential(nn.BatchNorm1d(width), nn.Dropout(config.head_dropout), nn.Linear(width, n_classes))
 
     def musicnns(self) -> list[Musicnn]:
-        """The backbones, in ``BACKBONES`` order."""
+        """The backbones, in ``config.backbones`` order."""
         return [cast(Musicnn, b) for b in self.backbones]
 
     def pooled(self, mel: torch.Tensor) -> torch.Tensor:
