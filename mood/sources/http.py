@@ -6,21 +6,17 @@ wrong and what to do; nothing here retries or sleeps.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
-import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from fnmatch import fnmatchcase
 from typing import Any, Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import LocationParseError, NameResolutionError, ReadTimeoutError
-from urllib3.util import parse_url
+from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
 from mood.errors import SourceError
 from mood.sources.constants import (
@@ -28,17 +24,14 @@ from mood.sources.constants import (
     DOWNLOAD_DEADLINE_S,
     MAX_DOWNLOAD_BYTES,
     MAX_REDIRECTS,
-    PREVIEW_HOSTS,
     REQUEST_TIMEOUT_S,
 )
 from mood.sources.transport import Deadline, deadline, guard
+from mood.sources.urls import check_download_url, check_redirect_url
 
 # Limits of one API answer (beside the download limits in constants.py, where they belong once that file is free).
 API_DEADLINE_S: Final = 20.0  # wall-clock limit of one whole JSON answer, redirects included
 MAX_ANSWER_BYTES: Final = 8 * 1024 * 1024  # a page of search or playlist results is 10-200 KB
-
-_HOST_NAME: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
-_ODD_CHARACTERS: Final = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
 class ExpiredLinkError(SourceError):
@@ -74,8 +67,8 @@ def get_json(session: requests.Session, url: str, *, service: str, params: dict[
     exchange = _Exchange(service, API_DEADLINE_S, MAX_ANSWER_BYTES, is_download=False)
     data, _ = _fetch(session, requests.Request("GET", url, params=params), exchange)
     try:
-        return json.loads(data)
-    except ValueError as error:
+        return json.loads(data)  # bytes: UTF-8, -16 or -32, with or without a byte-order mark
+    except ValueError as error:  # UnicodeDecodeError included
         raise malformed_answer(service) from error
 
 
@@ -83,7 +76,8 @@ def download(session: requests.Session, url: str, *, service: str) -> Download:
     """Download a preview: https only, from an allowed host, time- and size-limited.
 
     Redirects are followed by hand so that every hop is checked against the allow-list, on the
-    URL as requests will send it; ``DOWNLOAD_DEADLINE_S`` bounds the whole transfer, hops included.
+    URL as requests will send it (see :mod:`mood.sources.urls`); ``DOWNLOAD_DEADLINE_S`` bounds
+    the whole transfer, hops included.
 
     Args:
         session: the session to send the requests with (see :func:`~mood.sources.transport.guard`).
@@ -113,9 +107,9 @@ class _Exchange:
     def check_hop(self, url: str, hop: int) -> None:
         """Refuse a URL before any connection: every download hop, and an API's redirects."""
         if self.is_download:
-            _check_download_url(url, self.service)
+            check_download_url(url, self.service)
         elif hop:
-            _check_redirect_url(url, self.service)
+            check_redirect_url(url, self.service)
 
     def check_status(self, response: requests.Response) -> None:
         """Refuse an error status (a download's 403/410 as an expired link)."""
@@ -246,7 +240,8 @@ def _seconds_until(retry_after: str | None) -> int | None:
 def _send(session: requests.Session, prepared: requests.PreparedRequest, limit: Deadline) -> requests.Response:
     """Send one request as ``session.get`` would (proxies and CA settings from the environment), no redirects."""
     settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
-    timeout = (min(REQUEST_TIMEOUT_S, limit.left()), REQUEST_TIMEOUT_S)  # the connect is the one wait no cut reaches
+    left = limit.left()  # the TCP connect is the one wait no cut reaches: it gets no more than the time left
+    timeout = REQUEST_TIMEOUT_S if left >= REQUEST_TIMEOUT_S else (left, REQUEST_TIMEOUT_S)
     return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
 
@@ -254,52 +249,6 @@ def _check_status(response: requests.Response, service: str) -> None:
     if response.status_code >= 400:
         response.close()
         raise status_error(service, response.status_code, response.headers.get("Retry-After"))
-
-
-def _check_download_url(url: str, service: str) -> None:
-    """Refuse a preview URL that is not https on port 443 to a host name in ``PREVIEW_HOSTS``."""
-    host = _safe_host(url, service, "offered a preview link", "Upload the file instead.")
-    if not any(fnmatchcase(host, pattern) for pattern in PREVIEW_HOSTS):
-        raise SourceError(
-            f"{service} offered a preview from a server this app does not trust ({host}). Upload the file instead."
-        )
-
-
-def _check_redirect_url(url: str, service: str) -> None:
-    """Refuse an API redirect that is not https on port 443 to a host name."""
-    _safe_host(url, service, "redirected to an address", "Try again later.")
-
-
-def _safe_host(url: str, service: str, what: str, advice: str) -> str:
-    """The host requests will connect to for ``url``, refused unless plainly https on 443 to a host name.
-
-    The URL is parsed as requests prepares it and as urllib3 and requests then read it; the two
-    must agree. User-info, backslashes, spaces and control characters, IP addresses (v4 or v6,
-    however spelt) and any port but 443 are refused: none has a place in a preview link.
-    """
-    try:
-        sent = requests.Request("GET", url).prepare().url or ""
-        parts = parse_url(sent)
-        split = urlsplit(sent)
-        agreed = split.hostname == (parts.host or "").strip("[]").lower() and split.port == parts.port
-    except (requests.RequestException, LocationParseError, ValueError) as error:
-        raise SourceError(f"{service} {what} that is not valid. {advice}") from error
-    host = (parts.host or "").lower()
-    if parts.scheme != "https" or parts.port not in (None, 443):
-        raise SourceError(f"{service} {what} that is not secure (https). {advice}")
-    if not agreed or parts.auth is not None or "@" in (parts.netloc or "") or _ODD_CHARACTERS.search(url):
-        raise SourceError(f"{service} {what} that is not valid. {advice}")
-    if _is_ip_address(host) or not _HOST_NAME.fullmatch(host):
-        raise SourceError(f"{service} {what} that this app does not trust ({host or 'no host'}). {advice}")
-    return host
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return host.replace(".", "").isdigit() or host.startswith("0x")  # 2130706433, 0x7f.1 and the like
-    return True
 
 
 def _read_capped(response: requests.Response, exchange: _Exchange, limit: Deadline) -> bytes:

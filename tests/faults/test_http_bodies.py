@@ -2,7 +2,7 @@
 
 The caps are shrunk to 1 MB so that the servers (loopback, bounded) stay small and fast.
 Downloads go over plain http to loopback, so these tests switch off the preview-URL check
-(``http._check_download_url``, the one seam), which test_http_allow_list.py covers.
+(``http.check_download_url``, the one seam), which test_http_allow_list.py covers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http, "MAX_ANSWER_BYTES", CAP)
     monkeypatch.setattr(http, "MAX_DOWNLOAD_BYTES", CAP)
     monkeypatch.setattr(http, "REQUEST_TIMEOUT_S", 1.0)
-    monkeypatch.setattr(http, "_check_download_url", lambda url, service: None)
+    monkeypatch.setattr(http, "check_download_url", lambda url, service: None)
 
 
 def _get_json(server: HostileServer) -> object:
@@ -71,7 +71,7 @@ def test_a_body_shorter_than_its_length_is_an_error_not_a_result(fetch: object) 
 
 
 def test_an_api_redirect_loop_stops_after_a_few_hops(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "_check_redirect_url", lambda url, service: None)  # hops to loopback http
+    monkeypatch.setattr(http, "check_redirect_url", lambda url, service: None)  # hops to loopback http
     with HostileServer(redirect("/search"), max_connections=8) as server:
         with pytest.raises(SourceError) as caught:
             _get_json(server)

@@ -5,7 +5,7 @@ The limits are shrunk (a 1 s deadline, 0.5 s per read) and the servers drip a by
 server would drip for 20 s, so a client that gives up while the server still runs was cut by
 its deadline, not let go by the server.
 Downloads go over plain http to loopback, so these tests switch off the preview-URL check
-(``http._check_download_url``, the one seam), which test_http_allow_list.py covers.
+(``http.check_download_url``, the one seam), which test_http_allow_list.py covers.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http, "DOWNLOAD_DEADLINE_S", 1.0)
     monkeypatch.setattr(http, "API_DEADLINE_S", 1.0)
     monkeypatch.setattr(http, "REQUEST_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(http, "_check_download_url", lambda url, service: None)
+    monkeypatch.setattr(http, "check_download_url", lambda url, service: None)
 
 
 @pytest.mark.parametrize("behaviour", SLOW_BEHAVIOURS.values(), ids=SLOW_BEHAVIOURS.keys())
