@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 import requests
 
@@ -11,6 +12,11 @@ from mood.sources import deezer, itunes
 from mood.sources.constants import PREVIEW_MIME_TYPES, SERVICE_NAMES
 from mood.sources.http import Download, ExpiredLinkError, download
 from mood.sources.records import Preview, PreviewAudio, Track
+from mood.sources.transport import deadline
+
+# Every lookup and download for one preview together (each also has its own limit, in http.py);
+# beside the other limits in constants.py, where it belongs once that file is free.
+FETCH_DEADLINE_S: Final = 60.0
 
 _Finder = Callable[[requests.Session, Track], Preview | None]
 _FINDERS: tuple[tuple[str, _Finder], ...] = (
@@ -49,7 +55,7 @@ def resolve_preview(session: requests.Session, track: Track) -> Preview:
 
 
 def fetch_preview(track: Track) -> PreviewAudio:
-    """Download ``track``'s 30 s preview, checked to decode as audio.
+    """Download ``track``'s 30 s preview, checked to decode as audio, within ``FETCH_DEADLINE_S`` in all.
 
     The preview is looked up right before the download because Deezer's links expire; a
     Deezer link refused as expired is looked up once more.
@@ -61,23 +67,35 @@ def fetch_preview(track: Track) -> PreviewAudio:
         The preview's bytes and media type, who provided it and the page to credit.
 
     Raises:
-        SourceError: no preview was found, the download failed, or it does not play.
+        SourceError: no preview was found, the download failed or took too long, or it does not play.
     """
-    with requests.Session() as session:
-        preview = resolve_preview(session, track)
+    with requests.Session() as session, deadline(FETCH_DEADLINE_S) as budget:
         try:
-            downloaded = _download(session, preview)
-        except ExpiredLinkError:
-            if preview.provider != deezer.PROVIDER:
+            preview, downloaded = _find_and_download(session, track)
+        except SourceError as error:
+            if not budget.passed:
                 raise
-            preview = resolve_preview(session, track)
-            downloaded = _download(session, preview)
+            raise SourceError(
+                f"Finding and downloading the preview took longer than {FETCH_DEADLINE_S:.0f} seconds. "
+                "Try again later, or upload the file instead."
+            ) from error
     _check_plays(downloaded.data, preview)
     declared = (downloaded.content_type or "").split(";")[0].strip().lower()
     mime = declared if declared.startswith("audio/") else PREVIEW_MIME_TYPES[preview.provider]
     return PreviewAudio(
         data=downloaded.data, provider=preview.provider, page_url=preview.page_url, mime=mime, track=track
     )
+
+
+def _find_and_download(session: requests.Session, track: Track) -> tuple[Preview, Download]:
+    preview = resolve_preview(session, track)
+    try:
+        return preview, _download(session, preview)
+    except ExpiredLinkError:
+        if preview.provider != deezer.PROVIDER:
+            raise
+    preview = resolve_preview(session, track)
+    return preview, _download(session, preview)
 
 
 def _download(session: requests.Session, preview: Preview) -> Download:

@@ -75,19 +75,22 @@ class Deadline:
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[Deadline]:
-    """Cut the connections this thread uses within the block once ``seconds`` have passed."""
+    """Cut the connections this thread uses within the block once ``seconds`` have passed.
+
+    Deadlines nest: a connection is cut by whichever of the deadlines around it passes first.
+    """
     limit = Deadline(seconds)
     timer = threading.Timer(seconds, limit.expire)
     timer.daemon = True
-    outer = getattr(_active, "deadline", None)
-    _active.deadline = limit
+    active = _deadlines()
+    active.append(limit)
     timer.start()
     try:
         yield limit
     finally:
         timer.cancel()
         limit.end()
-        _active.deadline = outer
+        active.remove(limit)
 
 
 def guard(session: requests.Session) -> None:
@@ -106,9 +109,16 @@ def _cut(connection: HTTPConnection) -> None:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread, unlike close()
 
 
+def _deadlines() -> list[Deadline]:
+    """The deadlines active in this thread, outermost first."""
+    if not hasattr(_active, "deadlines"):
+        _active.deadlines = []
+    active: list[Deadline] = _active.deadlines
+    return active
+
+
 def _enlist(connection: HTTPConnection) -> None:
-    limit: Deadline | None = getattr(_active, "deadline", None)
-    if limit is not None:
+    for limit in _deadlines():
         limit.watch(connection)
 
 
