@@ -1,0 +1,102 @@
+"""The shipped Predictor's answer with each network's forward pass swapped: torch, ONNX Runtime, variants.
+
+Benchmarks only. Decoding, front ends, windows, temperatures and the ensemble's combination
+are the engine's own (``mood.engine.inference``); a :class:`Member` only says how one
+network turns windows into logits. (``mood.engine.inference`` imports torch, so this path
+does too even when every member runs in ONNX Runtime.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mood.constants import SAMPLE_RATE
+from mood.engine.audio import AudioSource
+from mood.engine.features import FloatArray, FrontEnd, log_mels, make_windows, to_samples
+from mood.engine.inference import Prediction, WindowOutputs, combine, network_logits, softmax, to_prediction
+from mood.engine.manifest import EnsembleManifest
+from mood.engine.onnx_export import ONNX_DIR
+from mood.engine.onnx_runtime import load_session, session_logits
+from mood.engine.weights import load_network, read_manifest
+
+Logits = Callable[[FloatArray], npt.NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One network as the ensemble uses it: its front end, its temperature, its forward pass."""
+
+    name: str
+    front_end: FrontEnd
+    temperature: float
+    logits: Logits
+
+    def with_max_windows(self, max_windows: int) -> Member:
+        """The same network judging at most ``max_windows`` windows per clip."""
+        return dataclasses.replace(self, front_end=dataclasses.replace(self.front_end, max_windows=max_windows))
+
+
+def torch_member(name: str) -> Member:
+    """The shipped network ``name`` run by torch, as ``Predictor`` runs it."""
+    loaded = load_network(name)
+    manifest = loaded.manifest
+    return Member(name, manifest.features, manifest.temperature, lambda w: network_logits(loaded.network, w))
+
+
+def onnx_member(name: str, path: Path, threads: int) -> Member:
+    """The shipped network ``name``'s front end and temperature, its forward pass by ONNX Runtime from ``path``."""
+    manifest = load_network(name).manifest
+    session = load_session(path, threads)
+    return Member(name, manifest.features, manifest.temperature, lambda w: session_logits(session, w))
+
+
+def onnx_path(name: str, suffix: str = "", onnx_dir: Path = ONNX_DIR) -> Path:
+    """Where the export of ``name`` is: ``onnx_dir/<name><suffix>.onnx`` (suffix e.g. ``".int8"``)."""
+    return onnx_dir / f"{name}{suffix}.onnx"
+
+
+class MemberPredictor:
+    """``Predictor.predict`` over explicit members: decode once, each front end once, combine as shipped."""
+
+    def __init__(self, name: str, members: Sequence[Member]) -> None:
+        manifest = read_manifest(name)
+        self.name = name
+        self.members = list(members)
+        self.weights = manifest.member_weights if isinstance(manifest, EnsembleManifest) else [1.0]
+        self.temperature = manifest.temperature
+
+    @property
+    def front_ends(self) -> list[FrontEnd]:
+        """The members' front ends, in order (repeats included)."""
+        return [m.front_end for m in self.members]
+
+    def window_outputs(self, mels: dict[FrontEnd, FloatArray]) -> list[WindowOutputs]:
+        """Each member's calibrated window probabilities, from spectrograms that include its front end's."""
+        outputs = []
+        for member in self.members:
+            windows, starts = make_windows(mels[member.front_end], member.front_end)
+            outputs.append(
+                WindowOutputs(
+                    probabilities=softmax(member.logits(windows), member.temperature),
+                    starts_s=np.asarray(starts, dtype=np.float64) * member.front_end.frame_s,
+                    window_s=member.front_end.window_s,
+                )
+            )
+        return outputs
+
+    def combined(self, outputs: Sequence[WindowOutputs], duration_s: float) -> Prediction:
+        """The model's prediction from its members' window outputs (the ensemble's weighted mean)."""
+        if len(outputs) == 1:
+            return to_prediction(self.name, outputs[0], duration_s)
+        return to_prediction(self.name, combine(outputs, self.weights, self.temperature), duration_s)
+
+    def predict(self, source: AudioSource | FloatArray) -> Prediction:
+        """File (or samples) to answer, as ``Predictor.predict``."""
+        wav = to_samples(source)
+        return self.combined(self.window_outputs(log_mels(wav, self.front_ends)), wav.size / SAMPLE_RATE)

@@ -1,0 +1,100 @@
+"""The ONNX exports of the shipped networks against their torch modules, and the torch-free runner."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from mood.constants import ENSEMBLE
+from mood.engine.inference import network_logits
+from mood.engine.onnx_export import FP32_LOGIT_TOLERANCE, check_export, export_shipped, random_windows
+from mood.engine.onnx_quantise import quantise_int8
+from mood.engine.onnx_runtime import load_session, session_logits
+from mood.engine.weights import load_network, member_names
+from mood.errors import ModelError
+
+SHIPPED = member_names(ENSEMBLE)
+FREQUENCY_MAX_BLOCKS = 10  # musicnn's member: 2 backbones x (2 timbral + 3 temporal) front-end blocks
+
+# Runs with torch made unimportable: the runner, the front end and the decoder must not need it.
+TORCH_FREE = """
+import json, sys
+sys.modules["torch"] = None
+import numpy as np
+from mood.engine import audio, features, onnx_quantise
+from mood.engine.onnx_runtime import load_session, session_logits
+windows = np.load(sys.argv[2])
+print(json.dumps(session_logits(load_session(__import__("pathlib").Path(sys.argv[1])), windows).tolist()))
+"""
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every shipped network exported once."""
+    folder = tmp_path_factory.mktemp("onnx")
+    return {name: export_shipped(name, folder) for name in SHIPPED}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_export_gives_the_torch_logits(exports: dict[str, Path], name: str) -> None:
+    loaded = load_network(name)
+    windows = random_windows(loaded.manifest.features, n_windows=5)  # not the traced batch of 2
+    check = check_export(loaded.network, load_session(exports[name]), windows)
+    assert check.n_windows == 5
+    assert check.max_abs_logit_difference <= FP32_LOGIT_TOLERANCE
+    assert check.top_class_agreement == 1.0
+
+
+def test_musicnn_export_traces_the_eval_shortcut(exports: dict[str, Path]) -> None:
+    """In eval mode each front-end block takes its max over frequencies straight after the convolution."""
+    graph = onnx.load(str(exports["musicnn"])).graph
+    producers = {output: node.op_type for node in graph.node for output in node.output}
+    pooled_convolutions = [n for n in graph.node if n.op_type == "ReduceMax" and producers.get(n.input[0]) == "Conv"]
+    assert len(pooled_convolutions) == FREQUENCY_MAX_BLOCKS
+
+
+def test_runner_needs_no_torch(exports: dict[str, Path], tmp_path: Path) -> None:
+    loaded = load_network("cldnn")
+    windows = random_windows(loaded.manifest.features, n_windows=3, seed=1)
+    np.save(tmp_path / "windows.npy", windows)
+    done = subprocess.run(
+        [sys.executable, "-c", TORCH_FREE, str(exports["cldnn"]), str(tmp_path / "windows.npy")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    logits = np.array(json.loads(done.stdout))
+    np.testing.assert_allclose(logits, network_logits(loaded.network, windows), atol=FP32_LOGIT_TOLERANCE)
+
+
+def test_runner_batches_windows(exports: dict[str, Path]) -> None:
+    windows = random_windows(load_network("resnet18").manifest.features, n_windows=5, seed=2)
+    session = load_session(exports["resnet18"])
+    np.testing.assert_allclose(session_logits(session, windows, batch_size=2), session_logits(session, windows), atol=1e-5)
+
+
+@pytest.mark.parametrize("content", [None, b"not a network"])
+def test_a_missing_or_broken_file_is_a_model_error(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "net.onnx"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelError, match="export it again"):
+        load_session(path)
+
+
+def test_int8_quantisation_writes_a_qdq_model_that_runs(exports: dict[str, Path], tmp_path: Path) -> None:
+    front_end = load_network("cldnn").manifest.features
+    calibration = [random_windows(front_end, n_windows=4, seed=seed) for seed in range(2)]
+    quantised = quantise_int8(exports["cldnn"], tmp_path / "cldnn.int8.onnx", calibration)
+    ops = {node.op_type for node in onnx.load(str(quantised)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    logits = session_logits(load_session(quantised), random_windows(front_end, n_windows=3, seed=3))
+    assert logits.shape == (3, 4)
+    assert np.all(np.isfinite(logits))
