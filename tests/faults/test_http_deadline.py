@@ -63,3 +63,12 @@ def test_a_session_still_works_after_a_deadline_cut_its_connection() -> None:
         with pytest.raises(SourceError, match="took longer"):
             http.get_json(session, slow.url("/search"), service="Deezer")
         assert http.get_json(session, fine.url("/search"), service="Deezer") == {"data": []}
+
+
+def test_the_deadline_holds_through_a_proxy() -> None:
+    with HostileServer(slow_drip(0.2), lifetime_s=LIFETIME_S) as proxy:
+        session = requests.Session()
+        session.proxies = {"http": proxy.url()}  # the drip server answers as the proxy; nothing leaves loopback
+        with pytest.raises(SourceError, match="took longer than 1 seconds"):
+            http.get_json(session, "http://api.example/search", service="Deezer")
+        assert not proxy.stopped
