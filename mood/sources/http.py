@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any, Final
 from urllib.parse import urljoin
 
@@ -192,6 +193,10 @@ def request_error(service: str, error: requests.RequestException) -> SourceError
         )
     if _caused_by(error, (NameResolutionError, socket.gaierror)):
         return SourceError(f"Could not look up the address of {service}. Check your internet connection.")
+    if _caused_by(error, (RemoteDisconnected, IncompleteRead)):  # hung up before the answer or in its middle
+        return SourceError(f"The connection to {service} failed. Try again later.")
+    if isinstance(error, requests.exceptions.ContentDecodingError) or _caused_by(error, HTTPException):
+        return malformed_answer(service)  # not HTTP, too many or too long headers, a body that does not inflate
     if isinstance(error, requests.ConnectionError):
         return SourceError(f"Could not connect to {service}. Check your internet connection, or try again later.")
     return SourceError(f"The connection to {service} failed. Try again later.")

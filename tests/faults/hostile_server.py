@@ -129,6 +129,15 @@ def answer(
     return behave
 
 
+def raw(data: bytes) -> Behaviour:
+    """Sends ``data`` as it is (not HTTP, a broken head, ...) and closes."""
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        client.sendall(data)
+
+    return behave
+
+
 def never_answers() -> Behaviour:
     """Reads the request, then says nothing until the server stops."""
 

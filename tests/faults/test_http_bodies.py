@@ -15,10 +15,21 @@ import requests
 from mood.errors import SourceError
 from mood.sources import http
 from mood.sources.constants import MAX_REDIRECTS
-from tests.faults.hostile_server import HostileServer, answer, gzip_bomb, huge_body, listener, lying_length, redirect
+from tests.faults.hostile_server import (
+    HostileServer,
+    answer,
+    gzip_bomb,
+    huge_body,
+    listener,
+    lying_length,
+    raw,
+    redirect,
+)
 
 CAP = 2**20
 BIG_JSON = b"[" + b"0," * CAP + b"0]"  # valid JSON, twice the cap
+UNREADABLE = "Deezer sent an answer this app could not read. Try again later."
+CUT_SHORT = "The connection to Deezer failed. Try again later."  # urllib3 reads a bad chunk size as a short read
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +78,7 @@ def test_a_preview_without_a_length_is_capped() -> None:
 def test_a_body_shorter_than_its_length_is_an_error_not_a_result(fetch: object) -> None:
     with HostileServer(lying_length(1000, b'{"data": []}')) as server, pytest.raises(SourceError) as caught:
         fetch(server)  # type: ignore[operator]
-    assert str(caught.value) == "The connection to Deezer failed. Try again later."
+    assert str(caught.value) == CUT_SHORT
 
 
 def test_an_api_redirect_loop_stops_after_a_few_hops(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,3 +109,21 @@ def test_an_api_redirect_to_a_private_address_is_not_followed(location: str, exp
         assert trap.connections == 0
     assert "Deezer redirected to an address that" in str(caught.value)
     assert caught.match(expected)
+
+
+BROKEN_ANSWERS = {
+    "not http": (b"SSH-2.0-OpenSSH_9.6\r\n", UNREADABLE),
+    "too many headers": (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 200 + b"\r\n", UNREADABLE),
+    "endless header line": (b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 70_000 + b"\r\n\r\n", UNREADABLE),
+    "bad gzip": (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 8\r\n\r\nnot gzip", UNREADABLE),
+    "bad chunking": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", CUT_SHORT),
+    "hung up": (b"", CUT_SHORT),
+}
+
+
+@pytest.mark.parametrize(("answer_bytes", "expected"), BROKEN_ANSWERS.values(), ids=BROKEN_ANSWERS.keys())
+@pytest.mark.parametrize("fetch", [_get_json, _download], ids=["api", "download"])
+def test_a_broken_answer_is_reported_for_what_it_is(fetch: object, answer_bytes: bytes, expected: str) -> None:
+    with HostileServer(raw(answer_bytes)) as server, pytest.raises(SourceError) as caught:
+        fetch(server)  # type: ignore[operator]
+    assert str(caught.value) == expected
