@@ -12,24 +12,43 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 """Writes an answer on an accepted connection; must return soon after the event is set."""
 
 _POLL_S = 0.05
+_HANDSHAKE_S = 2.0
+TEST_CERTIFICATE = Path(__file__).with_name("localhost_test_only.pem")
+"""A self-signed key and certificate for localhost and 127.0.0.1, for these servers only: trust it as
+``session.verify = str(TEST_CERTIFICATE)``."""
+
+
+def _server_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TEST_CERTIFICATE)
+    return context
 
 
 class HostileServer:
     """A loopback listener answering each connection with ``behaviour``; use it as a context manager."""
 
     def __init__(
-        self, behaviour: Behaviour, *, lifetime_s: float = 10.0, max_connections: int = 8, read_request: bool = True
+        self,
+        behaviour: Behaviour,
+        *,
+        lifetime_s: float = 10.0,
+        max_connections: int = 8,
+        read_request: bool = True,
+        tls: bool = False,
     ) -> None:
         self.behaviour = behaviour
         self.read_request = read_request
+        self._tls = _server_context() if tls else None
         self.lifetime_s = lifetime_s
         self.max_connections = max_connections
         self.connections = 0
@@ -43,9 +62,9 @@ class HostileServer:
         self._timer = threading.Timer(lifetime_s, self._stop.set)
         self._timer.daemon = True
 
-    def url(self, path: str = "/", scheme: str = "http") -> str:
-        """The server's URL for ``path``."""
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/", scheme: str | None = None) -> str:
+        """The server's URL for ``path`` (https for a TLS server, unless ``scheme`` says otherwise)."""
+        return f"{scheme or ('https' if self._tls else 'http')}://127.0.0.1:{self.port}{path}"
 
     @property
     def stopped(self) -> bool:
@@ -82,8 +101,11 @@ class HostileServer:
 
     def _serve(self, client: socket.socket) -> None:
         with client:
-            client.settimeout(_POLL_S)
             try:
+                if self._tls is not None:
+                    client.settimeout(_HANDSHAKE_S)
+                    client = self._tls.wrap_socket(client, server_side=True)
+                client.settimeout(_POLL_S)
                 if self.read_request:
                     _read_request(client, self._stop)
                 self.behaviour(client, self._stop)
@@ -134,6 +156,19 @@ def raw(data: bytes) -> Behaviour:
 
     def behave(client: socket.socket, stop: threading.Event) -> None:
         client.sendall(data)
+
+    return behave
+
+
+def tls_drip(interval_s: float = 0.2) -> Behaviour:
+    """Starts a TLS handshake record announcing 16 KB, then sends it one byte every ``interval_s``.
+
+    Use it with ``read_request=False``: the client speaks first with its TLS hello, not HTTP.
+    """
+
+    def behave(client: socket.socket, stop: threading.Event) -> None:
+        client.sendall(b"\x16\x03\x03\x3f\xff")  # handshake record, TLS 1.2, 16383 bytes to come
+        _drip(client, bytes(0x3FFF), interval_s, stop)
 
     return behave
 

@@ -15,7 +15,16 @@ import requests
 
 from mood.errors import SourceError
 from mood.sources import http
-from tests.faults.hostile_server import Behaviour, HostileServer, answer, never_answers, slow_drip, slow_headers
+from tests.faults.hostile_server import (
+    TEST_CERTIFICATE,
+    Behaviour,
+    HostileServer,
+    answer,
+    never_answers,
+    slow_drip,
+    slow_headers,
+    tls_drip,
+)
 
 LIFETIME_S = 20.0
 TOO_SLOW = r"(took longer than 1 seconds|did not answer within 0 seconds)"
@@ -72,3 +81,32 @@ def test_the_deadline_holds_through_a_proxy() -> None:
         with pytest.raises(SourceError, match="took longer than 1 seconds"):
             http.get_json(session, "http://api.example/search", service="Deezer")
         assert not proxy.stopped
+
+
+def test_a_dripping_tls_handshake_stops_in_time() -> None:
+    with HostileServer(tls_drip(0.2), lifetime_s=LIFETIME_S, read_request=False) as server:
+        with pytest.raises(SourceError, match=TOO_SLOW):  # Python bounds a whole handshake by the socket timeout
+            http.get_json(requests.Session(), server.url("/search", scheme="https"), service="Deezer")
+        assert not server.stopped
+
+
+@pytest.fixture
+def _trust_the_test_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests takes its CA bundle from the environment (over ``session.verify``), as in production."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TEST_CERTIFICATE))
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+
+@pytest.mark.usefixtures("_trust_the_test_certificate")
+@pytest.mark.parametrize("behaviour", [slow_drip(0.2), slow_headers(0.2)], ids=["body drip", "header drip"])
+def test_the_deadline_cuts_a_drip_over_tls(behaviour: Behaviour) -> None:
+    with HostileServer(behaviour, lifetime_s=LIFETIME_S, tls=True) as server:
+        with pytest.raises(SourceError, match="took longer than 1 seconds"):
+            http.get_json(requests.Session(), server.url("/search"), service="Deezer")
+        assert not server.stopped
+
+
+@pytest.mark.usefixtures("_trust_the_test_certificate")
+def test_a_tls_server_answers_through_the_guarded_transport() -> None:
+    with HostileServer(answer(b'{"data": []}'), tls=True) as server:
+        assert http.get_json(requests.Session(), server.url("/search"), service="Deezer") == {"data": []}
