@@ -49,7 +49,6 @@ class HostileServer:
         self.behaviour = behaviour
         self.read_request = read_request
         self._tls = _server_context() if tls else None
-        self.lifetime_s = lifetime_s
         self.max_connections = max_connections
         self.connections = 0
         self._stop = threading.Event()
@@ -201,12 +200,12 @@ def slow_headers(interval_s: float = 0.2) -> Behaviour:
     return behave
 
 
-def huge_body(n_bytes: int, *, declare: bool, headers: dict[str, str] | None = None) -> Behaviour:
+def huge_body(n_bytes: int, *, declare: bool) -> Behaviour:
     """Sends ``n_bytes`` of zeros fast, with or without a Content-Length, then closes."""
 
     def behave(client: socket.socket, stop: threading.Event) -> None:
         declared = {"Content-Length": str(n_bytes)} if declare else {}
-        client.sendall(_head(headers={**declared, **(headers or {})}))
+        client.sendall(_head(headers=declared))
         block = bytes(64 * 1024)
         for _ in range(0, n_bytes, len(block)):
             if stop.is_set():

@@ -66,9 +66,10 @@ def test_a_gzip_preview_is_capped_at_its_inflated_size() -> None:
         _download(server)
 
 
-def test_a_preview_without_a_length_is_capped() -> None:
+@pytest.mark.parametrize("declare", [True, False], ids=["declared", "undeclared"])
+def test_a_preview_over_the_cap_is_refused(declare: bool) -> None:
     with (
-        HostileServer(huge_body(8 * CAP, declare=False)) as server,
+        HostileServer(huge_body(8 * CAP, declare=declare)) as server,
         pytest.raises(SourceError, match="larger than 1 MB"),
     ):
         _download(server)
