@@ -32,7 +32,7 @@ class Deadline:
         self.seconds = seconds
         self._ends = monotonic() + seconds
         self._lock = threading.Lock()
-        self._watched: list[HTTPConnection] = []
+        self._watched: list[_WatchedHTTPConnection] = []
         self._passed = False
         self._ended = False
 
@@ -45,7 +45,7 @@ class Deadline:
         """Seconds left, never below zero."""
         return max(0.0, self._ends - monotonic())
 
-    def watch(self, connection: HTTPConnection) -> None:
+    def watch(self, connection: _WatchedHTTPConnection) -> None:
         """Cut ``connection`` when the time is up (at once if it already is)."""
         with self._lock:
             if self._ended:
@@ -100,10 +100,10 @@ def guard(session: requests.Session) -> None:
             session.mount(prefix, DeadlineAdapter())
 
 
-def _cut(connection: HTTPConnection) -> None:
+def _cut(connection: _WatchedHTTPConnection) -> None:
     # http.client drops ``sock`` once a "Connection: close" answer's headers are read; the body still
     # flows through the socket the watched connection remembers.
-    for sock in (connection.sock, getattr(connection, "exchange_socket", None)):
+    for sock in (connection.sock, connection.exchange_socket):
         if sock is not None:
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread, unlike close()
@@ -117,7 +117,7 @@ def _deadlines() -> list[Deadline]:
     return active
 
 
-def _enlist(connection: HTTPConnection) -> None:
+def _enlist(connection: _WatchedHTTPConnection) -> None:
     for limit in _deadlines():
         limit.watch(connection)
 
