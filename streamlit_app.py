@@ -1,10 +1,17 @@
 """mood — what mood does a song carry? The web app: widgets, caching and layout only.
 
 Run with ``streamlit run streamlit_app.py``. Audio, models, words and charts live in ``mood/``;
-the app's parts in ``webapp/``.
+the app's parts in ``webapp/``. The Library tab opens a results file of ``mood analyze --out``
+on the server when given one: ``streamlit run streamlit_app.py -- --library results.parquet``,
+or the environment variable ``MOOD_LIBRARY`` (the flag wins).
 """
 
 from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
 
 import streamlit as st
 
@@ -14,9 +21,20 @@ from webapp.about import about_tab
 from webapp.cache import spotify_credentials
 from webapp.compare import compare_tab
 from webapp.inputs import input_tabs
+from webapp.library_tab import library_tab
 from webapp.playlist_run import playlist_header, playlist_section
 from webapp.result import current_result, session_songs
 from webapp.state import sync_present_param
+
+LIBRARY_ENV = "MOOD_LIBRARY"
+
+
+def server_library() -> Path | None:
+    """The results file the Library tab opens: ``-- --library PATH``, else ``$MOOD_LIBRARY``, else None."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--library", type=Path)
+    given: Path | None = parser.parse_known_args(sys.argv[1:])[0].library
+    return given or (Path(os.environ[LIBRARY_ENV]) if os.environ.get(LIBRARY_ENV) else None)
 
 
 def presenter_toggle() -> bool:
@@ -35,7 +53,7 @@ def presenter_toggle() -> bool:
 
 def main() -> None:
     """The page: model choice, input tabs, a playlist's progress, the current result and the session's
-    songs; comparing two songs and About in their own tabs. A playlist is worked through last, so
+    songs; comparing two songs, a library's results and About in their own tabs. A playlist is worked through last, so
     everything else is on the page while it runs."""
     st.set_page_config(page_title="mood — what mood does a song carry?", page_icon="🎵", layout="wide")
     st.session_state.setdefault("songs", {})
@@ -44,11 +62,13 @@ def main() -> None:
         st.html(PRESENTER_CSS)
     st.title("🎵 mood")
     st.markdown("**What mood does a song carry?** Happy, angry / tense, sad or calm, judged by neural networks.")
-    analyse_page, compare_page, about_page = st.tabs(
-        ["🎧 Analyse a song", "⚖️ Compare two songs", "📖 About the models"]
+    analyse_page, compare_page, library_page, about_page = st.tabs(
+        ["🎧 Analyse a song", "⚖️ Compare two songs", "📚 Library", "📖 About the models"]
     )
     with about_page:
         about_tab()
+    with library_page:
+        library_tab(server_library())
     with analyse_page:
         installed = installed_models()
         if not installed:

@@ -37,6 +37,9 @@ ChartT = TypeVar("ChartT", alt.Chart, alt.LayerChart)
 BAR_STEP_PX: Final = 44  # height of one mood's row in the bar chart
 PNG_DPI: Final = 110  # sharp on a projector, small enough for bad Wi-Fi
 MAX_LABELLED_SONGS: Final = 12  # the mood map names its songs only up to this many (tooltips always)
+MAP_HEIGHT_PX: Final = 540  # the valence/arousal map's height
+COLLECTION_DOT_SIZE: Final = 30  # square pixels: a collection's many small dots
+DENSITY_OPACITY: Final = (0.05, 0.45)  # a collection map's emptiest and fullest density cells
 HEARD_MIN_SCALE: Final = 0.1  # the heard map's darkest colour is at least a 10-point drop: noise stays pale
 # Plain names of pitch ranges, by the upper edge of the range in Hz.
 PITCH_RANGE_NAMES: Final = ((250.0, "deep bass"), (1000.0, "low"), (4000.0, "middle"), (float("inf"), "high"))
@@ -137,6 +140,48 @@ def mood_map(
         font_size: the text size (``PRESENTER_FONT_SIZE`` in presenter mode).
     """
     highlighted = {highlight} if isinstance(highlight, str) else set(highlight or ())
+    current = songs["song"].isin(highlighted)
+    named = current | (len(songs) <= MAX_LABELLED_SONGS)
+    points = _map_points(songs).assign(current=current, named=named)
+    dots = (
+        alt.Chart(points)
+        .mark_circle(opacity=0.9, stroke="black")
+        .encode(
+            x="x:Q",
+            y="y:Q",
+            color=_mood_colour(None),
+            size=alt.condition("datum.current", alt.value(420), alt.value(160)),
+            strokeWidth=alt.condition("datum.current", alt.value(2), alt.value(0)),
+            tooltip=_MAP_TOOLTIP,
+        )
+    )
+    labels = (
+        alt.Chart(points[points["named"]])
+        .mark_text(align="left", dx=12, fontSize=font_size)
+        .encode(x="x:Q", y="y:Q", text="song:N")
+    )
+    shade, names = _quadrants(font_size)
+    chart: alt.LayerChart = (shade + _zero_rules() + names + dots + labels).properties(
+        title="Where the songs sit", height=MAP_HEIGHT_PX
+    )
+    return _styled(chart, font_size)
+
+
+_MAP_TOOLTIP: Final = [
+    "song:N",
+    "mood:N",
+    alt.Tooltip("x:Q", title="valence", format="+.2f"),
+    alt.Tooltip("y:Q", title="arousal", format="+.2f"),
+]
+
+
+def _map_points(songs: pd.DataFrame) -> pd.DataFrame:
+    """Songs as the map draws them: mood display names, ``valence``/``arousal`` as ``x``/``y``."""
+    return songs.assign(mood=songs["mood"].map(MOOD_DISPLAY_NAMES)).rename(columns={"valence": "x", "arousal": "y"})
+
+
+def _quadrants(font_size: int) -> tuple[alt.Chart, alt.Chart]:
+    """The map's four shaded quadrants (which also set its axes) and their names."""
     corners = [(MOOD_DISPLAY_NAMES[m], *quadrant_corner(m)) for m in MOODS]
     quadrants = pd.DataFrame(
         [{"mood": name, "x": 0.0, "x2": v, "y": 0.0, "y2": a, "lx": 0.55 * v, "ly": 0.92 * a} for name, v, a in corners]
@@ -157,37 +202,60 @@ def mood_map(
             color=_mood_colour(None),
         )
     )
-    current = songs["song"].isin(highlighted)
-    named = current | (len(songs) <= MAX_LABELLED_SONGS)
-    points = songs.assign(mood=songs["mood"].map(MOOD_DISPLAY_NAMES), current=current, named=named).rename(
-        columns={"valence": "x", "arousal": "y"}
+    return shade, names
+
+
+def _zero_rules() -> alt.LayerChart:
+    """The map's two axes through the origin."""
+    axes = alt.Chart(pd.DataFrame({"zero": [0.0]}))
+    rules: alt.LayerChart = axes.mark_rule(color="gray").encode(x="zero:Q") + axes.mark_rule(color="gray").encode(
+        y="zero:Q"
     )
+    return rules
+
+
+def collection_map(
+    songs: pd.DataFrame, cells: pd.DataFrame | None, title: str | alt.Title, font_size: int = FONT_SIZE
+) -> alt.LayerChart:
+    """The mood map of a whole collection: :func:`mood_map`'s quadrants, a small dot per song
+    of ``songs`` (a sample, for a large collection) and, when ``cells`` is given, a grey density
+    of where all songs lie under them (darker: more songs), so the dots need not show every song.
+
+    Args:
+        songs: one row per drawn song, with columns ``song``, ``mood`` (a key of ``MOODS``),
+            ``valence`` and ``arousal``.
+        cells: the density's non-empty cells, with columns ``x``, ``x2``, ``y``, ``y2`` (the
+            cell's edges on the valence and arousal axes) and ``songs`` (how many lie in it); or None.
+        title: the chart's title.
+        font_size: the text size.
+    """
+    shade, names = _quadrants(font_size)
     dots = (
-        alt.Chart(points)
-        .mark_circle(opacity=0.9, stroke="black")
+        alt.Chart(_map_points(songs))
+        .mark_circle(size=COLLECTION_DOT_SIZE, opacity=0.75)
+        .encode(x="x:Q", y="y:Q", color=_mood_colour(None), tooltip=_MAP_TOOLTIP)
+    )
+    backdrop = shade if cells is None else shade + _density(cells)
+    chart: alt.LayerChart = (backdrop + _zero_rules() + names + dots).properties(title=title, height=MAP_HEIGHT_PX)
+    return _styled(chart, font_size)
+
+
+def _density(cells: pd.DataFrame) -> alt.Chart:
+    """Grey cells over the map, darker where more songs lie (see :func:`collection_map`)."""
+    legend = alt.Legend(title="Songs per cell", orient="bottom", gradientLength=240)
+    cells_chart: alt.Chart = (
+        alt.Chart(cells)
+        .mark_rect(color="black")
         .encode(
             x="x:Q",
+            x2="x2:Q",
             y="y:Q",
-            color=_mood_colour(None),
-            size=alt.condition("datum.current", alt.value(420), alt.value(160)),
-            strokeWidth=alt.condition("datum.current", alt.value(2), alt.value(0)),
-            tooltip=[
-                "song:N",
-                "mood:N",
-                alt.Tooltip("x:Q", title="valence", format="+.2f"),
-                alt.Tooltip("y:Q", title="arousal", format="+.2f"),
-            ],
+            y2="y2:Q",
+            opacity=alt.Opacity("songs:Q", scale=alt.Scale(range=list(DENSITY_OPACITY)), legend=legend),
+            tooltip=[alt.Tooltip("songs:Q", title="songs here")],
         )
     )
-    labels = (
-        alt.Chart(points[points["named"]])
-        .mark_text(align="left", dx=12, fontSize=font_size)
-        .encode(x="x:Q", y="y:Q", text="song:N")
-    )
-    axes = alt.Chart(pd.DataFrame({"zero": [0.0]}))
-    rules = axes.mark_rule(color="gray").encode(x="zero:Q") + axes.mark_rule(color="gray").encode(y="zero:Q")
-    chart: alt.LayerChart = (shade + rules + names + dots + labels).properties(title="Where the songs sit", height=540)
-    return _styled(chart, font_size)
+    return cells_chart
 
 
 def pitch_range_name(low_hz: float, high_hz: float) -> str:
