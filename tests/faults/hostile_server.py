@@ -13,8 +13,11 @@ from __future__ import annotations
 import gzip
 import socket
 import ssl
+import subprocess
+import tempfile
 import threading
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 
@@ -23,14 +26,25 @@ Behaviour = Callable[[socket.socket, threading.Event], None]
 
 _POLL_S = 0.05
 _HANDSHAKE_S = 2.0
-TEST_CERTIFICATE = Path(__file__).with_name("localhost_test_only.pem")
-"""A self-signed key and certificate for localhost and 127.0.0.1, for these servers only: trust it as
-``session.verify = str(TEST_CERTIFICATE)``."""
+
+
+@cache
+def self_signed_certificate() -> Path:
+    """A self-signed key and certificate for localhost and 127.0.0.1, made (with the openssl
+    command) once per test run in a temporary folder, for these servers only; no key is kept in
+    the repository. Trust it as ``REQUESTS_CA_BUNDLE``."""
+    pem = Path(tempfile.mkdtemp(prefix="mood-test-tls-")) / "localhost.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(pem), "-out", str(pem)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return pem
 
 
 def _server_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(TEST_CERTIFICATE)
+    context.load_cert_chain(self_signed_certificate())
     return context
 
 

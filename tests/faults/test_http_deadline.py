@@ -16,13 +16,13 @@ import requests
 from mood.errors import SourceError
 from mood.sources import http
 from tests.faults.hostile_server import (
-    TEST_CERTIFICATE,
     Behaviour,
     HostileServer,
     answer,
     never_answers,
     slow_drip,
     slow_headers,
+    self_signed_certificate,
     tls_drip,
 )
 
@@ -93,7 +93,7 @@ def test_a_dripping_tls_handshake_stops_in_time() -> None:
 @pytest.fixture
 def _trust_the_test_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
     """requests takes its CA bundle from the environment (over ``session.verify``), as in production."""
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TEST_CERTIFICATE))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(self_signed_certificate()))
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
