@@ -20,9 +20,9 @@ from tests.faults.hostile_server import (
     HostileServer,
     answer,
     never_answers,
+    self_signed_certificate,
     slow_drip,
     slow_headers,
-    self_signed_certificate,
     tls_drip,
 )
 
