@@ -269,6 +269,12 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def output_suffix(path: Path) -> str:
+    """The format of an output file or of its ``NAME.partial``: ``.jsonl``, ``.csv`` or ``.parquet``."""
+    name = path.name.removesuffix(PARTIAL_SUFFIX) if path.name.endswith(PARTIAL_SUFFIX) else path.name
+    return Path(name).suffix.lower()
+
+
 def partial_path(path: Path) -> Path:
     """Where a run writes before its output replaces ``path``: ``NAME.partial`` beside it."""
     return path.with_name(path.name + PARTIAL_SUFFIX)
@@ -656,7 +662,7 @@ def open_sink(path: Path, append: bool = False, retry: frozenset[str] = frozense
             that cannot be continued.
     """
     check_out_path(path)
-    return SINKS[path.suffix.lower()](path, append, retry)
+    return SINKS[output_suffix(path)](path, append, retry)
 
 
 def drop_unterminated_tail(path: Path) -> None:
@@ -720,7 +726,7 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
     Raises:
         MoodError: the file is not a readable results file.
     """
-    suffix = path.suffix.lower()
+    suffix = output_suffix(path)
     if suffix == ".parquet":
         yield from _read_parquet_rows(path)
         return
@@ -754,7 +760,7 @@ def adopt_unfinished_run(out_path: Path) -> None:
     disk filled) left its rows in ``NAME.partial``; if it holds any, it replaces ``NAME``, as that
     run would have on its way out."""
     partial = partial_path(out_path)
-    if out_path.suffix.lower() not in TEXT_SUFFIXES or not partial.is_file():
+    if output_suffix(out_path) not in TEXT_SUFFIXES or not partial.is_file():
         return
     drop_unterminated_tail(partial)
     if next(read_rows(partial), None) is not None:

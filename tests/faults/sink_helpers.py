@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+import pytest
 import soundfile as sf
 
 from mood.constants import MOODS
@@ -66,15 +68,39 @@ def fill(folder: Path, leave_bytes: int) -> None:
         f.write(b"\0" * max(0, free - leave_bytes))
 
 
-def fake_result(name: str, seed: int = 0, n_windows: int = 4) -> Result:
-    """A judged song's result (about 1 KB as a JSON line; random numbers, which Parquet cannot squeeze)."""
+def fake_prediction(seed: int = 0, n_windows: int = 4) -> Prediction:
+    """A prediction of random numbers (which Parquet cannot squeeze)."""
     rng = np.random.default_rng(seed)
 
     def shares() -> dict[str, float]:
         return dict(zip(MOODS, (float(p) for p in rng.dirichlet(np.ones(len(MOODS)))), strict=True))
 
     timeline = tuple(WindowPrediction(3.0 * i, 3.0 * i + 3.0, shares()) for i in range(n_windows))
-    return Result.of(name, Prediction("fake", shares(), 3.0 * n_windows, timeline), DESCRIPTORS)
+    return Prediction("fake", shares(), 3.0 * n_windows, timeline)
+
+
+def fake_result(name: str, seed: int = 0, n_windows: int = 4) -> Result:
+    """A judged song's result (about 1 KB as a JSON line)."""
+    return Result.of(name, fake_prediction(seed, n_windows), DESCRIPTORS)
+
+
+class FastPredictor:
+    """Stands in for :class:`mood.engine.inference.Predictor`: random numbers at once, seeded by the samples."""
+
+    def __init__(self, model: str, weights_dir: Path | None = None) -> None:
+        self.model = model
+
+    def predict(self, source: npt.NDArray[np.float32]) -> Prediction:
+        return fake_prediction(seed=int(np.abs(source).sum() * 1000) % 2**32)
+
+
+def fast_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the CLI decode every file for real but judge and describe it at once (no networks)."""
+    import mood.engine.inference
+    import mood.library
+
+    monkeypatch.setattr(mood.engine.inference, "Predictor", FastPredictor)
+    monkeypatch.setattr(mood.library, "describe", lambda samples: DESCRIPTORS)
 
 
 def write_song(path: Path, seconds: float = 1.0, seed: int = 0) -> Path:

@@ -12,11 +12,13 @@ import pytest
 from mood.cli import main
 from mood.errors import MoodError
 from mood.library import open_sink, read_rows
-from tests.faults.sink_helpers import SUFFIXES, fake_result, fill, remount_read_only, songs_named, tmpfs
+from tests.faults.sink_helpers import SUFFIXES, fake_result, fast_models, fill, remount_read_only, songs_named, tmpfs
 
 DISK_BYTES = 512 * 1024
 LEFT_BYTES = 16 * 1024  # room for a dozen JSON lines, far less than a run's
 N_NEW = 3000  # results offered to a nearly full disk
+N_SONGS = 80  # songs offered to a nearly full disk by the CLI (a CSV row is about 300 bytes)
+CLI_LEFT_BYTES = 8 * 1024
 
 
 @pytest.fixture
@@ -101,15 +103,16 @@ def one_line_error(err: str) -> str:
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
 def test_the_cli_on_a_full_disk_says_so_in_one_line_and_exits_2(
-    disk: Path, tmp_path: Path, random_weights_dir: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+    disk: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    songs = songs_named(tmp_path / "songs", tuple(f"{i:02d}.wav".encode() for i in range(40)))
+    fast_models(monkeypatch)
+    songs = songs_named(tmp_path / "songs", tuple(f"{i:02d}.wav".encode() for i in range(N_SONGS)))
     out = disk / f"results{suffix}"
-    assert analyse(songs[:3], random_weights_dir, out) == 0
+    assert analyse(songs[:3], tmp_path, out) == 0
     before = out.read_bytes()
     capsys.readouterr()
-    fill(disk, LEFT_BYTES)
-    assert analyse(songs, random_weights_dir, out, "--resume") == 2
+    fill(disk, CLI_LEFT_BYTES)
+    assert analyse(songs, tmp_path, out, "--resume") == 2
     error = one_line_error(capsys.readouterr().err)
     assert "No space left on device" in error and str(out) in error and "--resume" in error
     paths = [row["path"] for row in read_rows(out)]

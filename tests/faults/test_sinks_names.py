@@ -12,7 +12,7 @@ import pytest
 
 from mood.cli import main
 from mood.library import input_name, read_rows
-from tests.faults.sink_helpers import AWKWARD_NAMES, SUFFIXES, songs_named
+from tests.faults.sink_helpers import AWKWARD_NAMES, SUFFIXES, fast_models, songs_named
 
 
 @pytest.fixture(scope="module")
@@ -20,21 +20,26 @@ def awkward(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return songs_named(tmp_path_factory.mktemp("names"), AWKWARD_NAMES)
 
 
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_models(monkeypatch)  # every file is decoded for real: that is where a name is opened
+
+
 def run(argv: list[str]) -> tuple[int, str]:
     out = io.StringIO()
     return main(argv, out=out), out.getvalue()
 
 
-def cli(weights: Path, *flags: str) -> list[str]:
-    return ["analyze", "--model", "cldnn", "--weights-dir", str(weights), *flags]
+def cli(*flags: str) -> list[str]:
+    return ["analyze", "--model", "cldnn", *flags]
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
 def test_every_name_round_trips_through_the_file_and_resume_knows_it(
-    awkward: list[Path], random_weights_dir: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+    awkward: list[Path], tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / f"results{suffix}"
-    status, printed = run([*cli(random_weights_dir, "--json", "--out", str(out)), "--", *map(str, awkward)])
+    status, printed = run([*cli("--json", "--out", str(out)), "--", *map(str, awkward)])
     assert status == 0, capsys.readouterr().err
     rows = list(read_rows(out))
     assert all(row["error"] is None for row in rows)
@@ -45,14 +50,12 @@ def test_every_name_round_trips_through_the_file_and_resume_knows_it(
         row["path"].encode("utf-8")
         assert (row["path_bytes"] is None) == (os.fsencode(input_name(row)) == row["path"].encode("utf-8"))
     capsys.readouterr()
-    status, _ = run([*cli(random_weights_dir, "--out", str(out), "--resume"), "--", *map(str, awkward)])
+    status, _ = run([*cli("--out", str(out), "--resume"), "--", *map(str, awkward)])
     assert status == 0 and "Nothing to do" in capsys.readouterr().err
 
 
-def test_the_table_gives_every_name_one_line(
-    awkward: list[Path], random_weights_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status, printed = run([*cli(random_weights_dir), "--", *map(str, awkward)])
+def test_the_table_gives_every_name_one_line(awkward: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    status, printed = run([*cli(), "--", *map(str, awkward)])
     assert status == 0, capsys.readouterr().err
     lines = printed.splitlines()
     assert len(lines) == len(awkward)
@@ -60,9 +63,9 @@ def test_the_table_gives_every_name_one_line(
 
 
 def test_a_folder_of_awkward_names_is_read_whole(
-    awkward: list[Path], random_weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    awkward: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "results.csv"
-    status, _ = run(cli(random_weights_dir, "--out", str(out), str(awkward[0].parent)))
+    status, _ = run(cli("--out", str(out), str(awkward[0].parent)))
     assert status == 0, capsys.readouterr().err
     assert sorted(os.fsencode(input_name(row)) for row in read_rows(out)) == sorted(map(os.fsencode, awkward))
