@@ -49,7 +49,8 @@ def test_json_lines_in_input_order(
     assert [Path(r["path"]).name for r in records] == ["a.wav", "b.mp3", "c.flac"]
     for record in records:
         design = {"path", "model", "mood", "probabilities", "valence", "arousal", "duration_s", "timeline"}
-        assert set(record) == design | {"descriptors"}  # DESIGN.md: new fields may be added
+        assert set(record) == design | {"descriptors", "truncated"}  # DESIGN.md: new fields may be added
+        assert record["truncated"] is False
         assert set(record["descriptors"]) >= {"tempo_bpm", "key", "mode", "loudness_dbfs", "brightness_hz"}
         assert record["descriptors"]["mode"] in ("major", "minor") and record["descriptors"]["tempo_bpm"] > 0
         assert record["model"] == "cldnn" and list(record["probabilities"]) == list(MOODS)
@@ -184,7 +185,8 @@ def test_out_streams_every_result_to_the_file_and_json_still_prints(
 def test_out_without_json_keeps_stdout_empty(library: list[Path], random_weights_dir: Path, tmp_path: Path) -> None:
     status, lines = analyse_library_cli(library[:1], random_weights_dir, "--out", str(tmp_path / "r.csv"))
     assert status == 0 and lines == []
-    assert (tmp_path / "r.csv").read_text().splitlines()[0].startswith("path,model,mood,happy,angry,sad,calm")
+    header = (tmp_path / "r.csv").read_text().splitlines()[0]
+    assert header.startswith("path,path_bytes,model,mood,happy,angry,sad,calm")
 
 
 def test_resume_skips_what_is_done_and_appends_the_rest(
@@ -306,7 +308,6 @@ def test_a_stopped_run_keeps_its_results_and_resumes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     import mood.library
-    from mood.library import read_rows
 
     out = tmp_path / "results.parquet"  # the format that is only readable once closed
     real_judge = mood.library.judge
@@ -324,7 +325,8 @@ def test_a_stopped_run_keeps_its_results_and_resumes(
     assert [row["path"] for row in read_rows(out)] == [str(p) for p in library[:2]]
     monkeypatch.setattr(mood.library, "judge", real_judge)
     status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
-    assert status == 0 and [row["path"] for row in read_rows(out)] == [str(p) for p in library]
+    assert status == 1  # the broken file was tried again, and failed again
+    assert [row["path"] for row in read_rows(out)] == [str(p) for p in library]
 
 
 def test_help_documents_the_exit_statuses() -> None:
