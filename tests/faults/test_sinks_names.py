@@ -69,3 +69,14 @@ def test_a_folder_of_awkward_names_is_read_whole(
     status, _ = run(cli("--out", str(out), str(awkward[0].parent)))
     assert status == 0, capsys.readouterr().err
     assert sorted(os.fsencode(input_name(row)) for row in read_rows(out)) == sorted(map(os.fsencode, awkward))
+
+
+def test_a_ray_worker_takes_every_name_as_its_bytes(awkward: list[Path]) -> None:
+    import numpy as np
+
+    from mood.ray_analysis import PredictorActor
+
+    batch = {"index": np.arange(len(awkward)), "path": np.asarray([os.fsencode(p) for p in awkward], dtype=object)}
+    records = [json.loads(record) for record in PredictorActor("cldnn", None)(batch)["record"]]
+    assert all("error" not in record for record in records)
+    assert [os.fsencode(input_name(record)) for record in records] == [os.fsencode(p) for p in awkward]
