@@ -429,9 +429,13 @@ class TextSink(ResultSink):
         """Whether ``path`` can be appended to as it is (else it is rewritten first)."""
         return True
 
-    def _line(self, record: Mapping[str, Any]) -> bytes:
-        """One result (a JSON record, or for a rewrite the file's own row) as its line."""
+    def _line(self, row: Mapping[str, Any]) -> bytes:
+        """One row as its line: a JSON record (JSON lines), a flat row (CSV)."""
         raise NotImplementedError
+
+    def _row(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A result's JSON record as :meth:`_line` takes it."""
+        return record
 
     def _existing(self) -> Iterator[dict[str, Any]]:
         """The rows already in ``path``, each as :meth:`_line` takes it."""
@@ -440,11 +444,15 @@ class TextSink(ResultSink):
     def _rewrite(self) -> None:
         """Write ``path`` again, current format, without the ``retry`` rows: aside, then in its place."""
         aside = partial_path(self.path)
-        with aside.open("wb") as f:
-            f.write(self._header())
-            for row in self._existing():
-                if path_key(input_name(row)) not in self.retry:
-                    f.write(self._line(row))
+        try:
+            with aside.open("wb") as f:
+                f.write(self._header())
+                for row in self._existing():
+                    if path_key(input_name(row)) not in self.retry:
+                        f.write(self._line(row))
+        except BaseException:
+            aside.unlink(missing_ok=True)
+            raise
         replace_durably(aside, self.path)
 
     def _put(self, data: bytes) -> None:
@@ -459,7 +467,7 @@ class TextSink(ResultSink):
         self.end += len(data)
 
     def _write(self, result: Result) -> None:
-        self._put(self._line(result.record))
+        self._put(self._line(self._row(result.record)))
 
     def _finish(self) -> None:
         os.fsync(self.fd)
@@ -489,8 +497,8 @@ class TextSink(ResultSink):
 class JsonLinesSink(TextSink):
     """``.jsonl``: one JSON object per line (ASCII: any other character as a JSON escape)."""
 
-    def _line(self, record: Mapping[str, Any]) -> bytes:
-        return (json.dumps(record) + "\n").encode("ascii")
+    def _line(self, row: Mapping[str, Any]) -> bytes:
+        return (json.dumps(row) + "\n").encode("ascii")
 
     def _existing(self) -> Iterator[dict[str, Any]]:
         with self.path.open(encoding="utf-8") as f:
@@ -515,8 +523,10 @@ class CsvSink(TextSink):
             )
         return header == COLUMNS
 
-    def _line(self, record: Mapping[str, Any]) -> bytes:
-        row = record if "probabilities" not in record and "timeline" not in record else flat_row(record)
+    def _row(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        return flat_row(record)
+
+    def _line(self, row: Mapping[str, Any]) -> bytes:
         return _csv_line([_csv_cell(row.get(column)) for column in COLUMNS])
 
     def _existing(self) -> Iterator[dict[str, Any]]:
