@@ -195,3 +195,10 @@ def test_mapping_fails_loudly_on_a_left_over_or_mismatched_variable() -> None:
         map_variables(swapped, port)
     with pytest.raises(ConversionError, match="cannot fill"):
         map_variables([(variables[0][0], np.zeros(2, np.float32)), *variables[1:]], port)
+
+
+def test_the_convert_command_refuses_an_unknown_checkpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    from mood.training.cli import main
+
+    assert main(["convert", "musicnn.whl", "--models", "MSD_musicnn,MSD_musicnn_big"]) == 2
+    assert "unknown models ['MSD_musicnn_big']; known: MSD_musicnn, MTT_musicnn" in capsys.readouterr().err

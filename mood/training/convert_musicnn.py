@@ -4,12 +4,12 @@ musicnn (Jordi Pons, Xavier Serra; ISC licence; https://github.com/jordipons/mus
 four TF1 checkpoints in its PyPI wheel ``musicnn==0.1.0``: ``MSD_musicnn``, ``MTT_musicnn``,
 ``MSD_vgg`` and ``MTT_vgg``, 50 tags each. One command converts them::
 
-    .venv/bin/python -m mood.training.convert_musicnn musicnn-0.1.0-py3-none-any.whl \\
+    .venv/bin/python -m mood.training convert musicnn-0.1.0-py3-none-any.whl \\
         --tf-python /work/tfvenv/bin/python [--out-dir weights/backbones] [--models MSD_musicnn,...]
 
 It runs in two interpreters. This one (the project's venv: torch, the project's front end)
 synthesises the reference clips, computes their spectrogram windows with
-``mood.engine.features`` and re-invokes this file with ``--tf-python`` (a venv made from
+``mood.engine.features`` and re-invokes this file (its :func:`main`) with ``--tf-python`` (a venv made from
 ``requirements-convert.txt``: TensorFlow needs numpy < 2, the project numpy 2). That TF stage
 builds each network with musicnn's own ``models.define_model``, reads the checkpoint's
 variables in the order the graph creates them, and runs the original on the same clips, both
@@ -25,7 +25,6 @@ file without torch, and the project side (and the tests) import it without Tenso
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -33,7 +32,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 import zipfile
 from dataclasses import asdict, dataclass, fields
@@ -570,39 +568,17 @@ def convert(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line; see the module docstring."""
+    """The TF stage, as :func:`_run_tf_stage` invokes this file: ``--tf-stage ROOT INPUTS OUTPUT NAMES...``."""
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == [TF_STAGE]:
-        package_root, inputs, output, *names = args[1:]
-        try:
-            _tf_stage(Path(package_root), Path(inputs), Path(output), names)
-        except ConversionError as error:
-            print(f"TF stage: {error}", file=sys.stderr)
-            return 1
-        return 0
-    parser = argparse.ArgumentParser(prog="python -m mood.training.convert_musicnn", description=__doc__.split("\n")[0])
-    parser.add_argument("wheel", type=Path, help="musicnn-0.1.0-py3-none-any.whl, or the folder it was unzipped in")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where the .pt and .json go")
-    parser.add_argument("--fixture", type=Path, default=DEFAULT_FIXTURE, help="the test fixture to write")
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated checkpoint names")
-    parser.add_argument(
-        "--tf-python",
-        default=os.environ.get("MUSICNN_TF_PYTHON", sys.executable),
-        help="a Python with requirements-convert.txt installed (default: $MUSICNN_TF_PYTHON, else this one)",
-    )
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for TensorFlow and torch")
-    options = parser.parse_args(args)
-    names = [name.strip() for name in options.models.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(DEFAULT_MODELS))
-    if unknown:
-        parser.error(f"unknown models {unknown}; known: {', '.join(DEFAULT_MODELS)}")
-    started = time.monotonic()
+    if args[:1] != [TF_STAGE]:
+        print("convert with: python -m mood.training convert WHEEL --tf-python PYTHON", file=sys.stderr)
+        return 2
+    package_root, inputs, output, *names = args[1:]
     try:
-        convert(options.wheel, names, options.out_dir, options.fixture, options.tf_python, options.threads)
+        _tf_stage(Path(package_root), Path(inputs), Path(output), names)
     except ConversionError as error:
-        print(f"conversion failed: {error}", file=sys.stderr)
+        print(f"TF stage: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {options.out_dir} and {options.fixture} in {time.monotonic() - started:.0f} s")
     return 0
 
 

@@ -1,8 +1,8 @@
 """How the shipped models do on music from another collection: the Grekow set (321 six-second
 GTZAN excerpts with valence/arousal ratings and quadrants), never used in training.
 
-    python -m mood.training.transfer                 # every shipped model; writes docs/transfer_results.md
-    python -m mood.training.transfer --model musicnn
+    python -m mood.training transfer                 # every shipped model; writes docs/transfer_results.md
+    python -m mood.training transfer --model musicnn
 
 Each excerpt is judged exactly as the app judges a song; the figures are the quadrant
 macro-F1 and the Spearman correlation of the predicted valence and arousal with the ratings.
@@ -10,7 +10,6 @@ macro-F1 and the Spearman correlation of the predicted valence and arousal with 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from mood.constants import MODEL_NAMES, MOODS
 from mood.engine.inference import Predictor
 from mood.engine.weights import available_models
 from mood.presentation.model_card import display_name
-from mood.training.train import DEFAULT_DOCS_DIR, REPO_DIR
+from mood.training.paths import REPO_DIR
 
 DEFAULT_GREKOW_DIR = REPO_DIR.parent / "shared" / "data" / "grekow"
 TABLE_NAME = "transfer_results.md"
@@ -101,21 +100,12 @@ def transfer_markdown(figures: Sequence[TransferFigures]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -m mood.training.transfer``."""
-    parser = argparse.ArgumentParser(prog="python -m mood.training.transfer", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=MODEL_NAMES, action="append", help="default: every shipped model")
-    parser.add_argument("--data", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder (with metadata.csv)")
-    parser.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where the table is written")
-    args = parser.parse_args(argv)
-    excerpts = read_excerpts(args.data)
-    models = args.model or [m for m in MODEL_NAMES if m in available_models()]
-    figures = [measure(m, excerpts) for m in models]
-    table = transfer_markdown(figures)
-    print(table)
-    if not args.model:
-        (args.docs_dir / TABLE_NAME).write_text(table)
-
-
-if __name__ == "__main__":
-    main()
+def transfer(models: Sequence[str], data_dir: Path, docs_dir: Path | None) -> str:
+    """Measure ``models`` (default: every shipped one) on the excerpts in ``data_dir``; the table,
+    also written to ``docs_dir`` when given."""
+    excerpts = read_excerpts(data_dir)
+    chosen = list(models) or [m for m in MODEL_NAMES if m in available_models()]
+    table = transfer_markdown([measure(m, excerpts) for m in chosen])
+    if docs_dir is not None:
+        (docs_dir / TABLE_NAME).write_text(table)
+    return table

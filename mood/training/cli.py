@@ -1,0 +1,205 @@
+"""``python -m mood.training``: train, cross-validate, combine, measure and convert the models.
+
+    python -m mood.training musicnn                           # fine-tune the pretrained member
+    python -m mood.training scratch resnet18 --teacher musicnn --epochs 20
+    python -m mood.training scratch cldnn --teacher musicnn --epochs 20
+    python -m mood.training ensemble                          # the combination, from the saved runs
+    python -m mood.training transfer                          # figures on the Grekow set
+    python -m mood.training convert WHEEL --tf-python PYTHON  # musicnn's checkpoints -> weights/backbones
+
+Each subcommand carries only its own flags; the flags become a typed recipe and plan, and the
+member modules (:mod:`mood.training.members`) never see the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mood.constants import MODEL_NAMES
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR
+from mood.training import convert_musicnn
+from mood.training.cv import CVPlan, cross_validate_and_ship, teacher_from
+from mood.training.dataset import read_clips
+from mood.training.members.ensemble import EnsemblePlan, score_ensemble
+from mood.training.members.musicnn import MODEL_NAME as MUSICNN
+from mood.training.members.musicnn import FinetuneRecipe, musicnn_member
+from mood.training.members.scratch import ARCHITECTURES, ScratchRecipe, scratch_member
+from mood.training.paths import ALL_FOLDS, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DOCS_DIR, DEFAULT_RUNS_DIR
+from mood.training.transfer import DEFAULT_GREKOW_DIR, transfer
+
+TEACHERS = (MUSICNN,)  # members a scratch network can be distilled from
+
+
+def folds_list(text: str) -> tuple[int, ...]:
+    """``"0,1"`` -> ``(0, 1)``."""
+    try:
+        return tuple(int(f) for f in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"folds are comma-separated numbers such as 0,1,2, not {text!r}") from None
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m mood.training``, one subparser per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mood.training", description="Train, cross-validate, combine, measure and convert the models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scratch = commands.add_parser("scratch", help="train ResNet18 or CLDNN from scratch, cross-validated")
+    scratch.add_argument("architecture", choices=ARCHITECTURES)
+    scratch.set_defaults(run=run_scratch)
+    _add_recipe_flags(scratch, ScratchRecipe())
+    scratch.add_argument(
+        "--crops-per-clip", type=int, default=ScratchRecipe.crops_per_clip, help="random windows per clip per epoch"
+    )
+    scratch.add_argument("--no-augment", action="store_true", help="no gain, EQ or SpecAugment (for ablations)")
+    scratch.add_argument(
+        "--teacher", choices=TEACHERS, default=None,
+        help="also learn this member's window probabilities (distillation; each fold's teacher is refitted here)",
+    )  # fmt: skip
+    _add_cv_flags(scratch)
+    musicnn = commands.add_parser("musicnn", help="fine-tune the pretrained musicnn member, cross-validated")
+    musicnn.set_defaults(run=run_musicnn)
+    _add_recipe_flags(musicnn, FinetuneRecipe())
+    musicnn.add_argument("--freeze-back-ends", action="store_true", help="train the mood head alone (for ablations)")
+    _add_cv_flags(musicnn)
+    ensemble = commands.add_parser("ensemble", help="cross-validate the combination of the members' saved runs")
+    ensemble.set_defaults(run=run_ensemble)
+    ensemble.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
+    ensemble.add_argument(
+        "--members", type=lambda s: tuple(s.split(",")), default=None,
+        help="the members, comma-separated (default: every network in --weights-dir)",
+    )  # fmt: skip
+    ensemble.add_argument(
+        "--combination", choices=["weighted", "mean"], default="weighted",
+        help="member weights fitted inside the training folds, or the plain mean",
+    )  # fmt: skip
+    ensemble.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the members' runs are")
+    ensemble.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
+    ensemble.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where the CV figure and tables go")
+    grekow = commands.add_parser("transfer", help="measure the shipped models on the Grekow set (never trained on)")
+    grekow.set_defaults(run=run_transfer)
+    grekow.add_argument("--model", choices=MODEL_NAMES, action="append", help="default: every shipped model")
+    grekow.add_argument("--data", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder (with metadata.csv)")
+    grekow.add_argument(
+        "--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where the table goes (with every shipped model)"
+    )
+    _add_convert_parser(commands)
+    return parser
+
+
+def _add_recipe_flags(parser: argparse.ArgumentParser, defaults: ScratchRecipe | FinetuneRecipe) -> None:
+    """The flags both training recipes have, with this recipe's defaults."""
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help=f"default: {defaults.epochs}")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--mixup", type=float, default=defaults.mixup_alpha, help="mixup alpha; 0 turns it off")
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=defaults.ema_decay,
+        help="weight averaging per step; 0 ships the last weights",
+    )
+
+
+def _add_cv_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a cross-validated member: folds, caches, where runs and weights go."""
+    parser.add_argument(
+        "--folds", type=folds_list, default=ALL_FOLDS,
+        help="held-out folds to cross-validate, comma-separated (default: 0,1,2,3,4)",
+    )  # fmt: skip
+    parser.add_argument("--no-final", action="store_true", help="cross-validate only; do not write weights")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where decoded spectrograms and features are kept"
+    )
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where out-of-fold predictions go")
+    parser.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
+
+
+def _add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    convert = commands.add_parser("convert", help="convert musicnn's TensorFlow checkpoints and prove the port")
+    convert.set_defaults(run=run_convert)
+    convert.add_argument("wheel", type=Path, help="musicnn-0.1.0-py3-none-any.whl, or the folder it was unzipped in")
+    convert.add_argument("--out-dir", type=Path, default=convert_musicnn.DEFAULT_OUT_DIR, help="where .pt/.json go")
+    convert.add_argument("--fixture", type=Path, default=convert_musicnn.DEFAULT_FIXTURE, help="the test fixture")
+    convert.add_argument(
+        "--models", type=lambda s: [n.strip() for n in s.split(",") if n.strip()],
+        default=list(convert_musicnn.DEFAULT_MODELS), help="comma-separated checkpoint names",
+    )  # fmt: skip
+    convert.add_argument(
+        "--tf-python", default=os.environ.get("MUSICNN_TF_PYTHON", sys.executable),
+        help="a Python with requirements-convert.txt installed (default: $MUSICNN_TF_PYTHON, else this one)",
+    )  # fmt: skip
+    convert.add_argument("--threads", type=int, default=1, help="CPU threads for TensorFlow and torch")
+
+
+def _cv_plan(args: argparse.Namespace) -> CVPlan:
+    return CVPlan(folds=args.folds, runs_dir=args.runs_dir, weights_dir=args.weights_dir, final=not args.no_final)
+
+
+def run_scratch(args: argparse.Namespace) -> int:
+    """``scratch``: a ResNet18 or CLDNN, from its flags."""
+    recipe = ScratchRecipe(
+        epochs=args.epochs, crops_per_clip=args.crops_per_clip, mixup_alpha=args.mixup, augment=not args.no_augment,
+        ema_decay=args.ema_decay, seed=args.seed, teacher=args.teacher,
+    )  # fmt: skip
+    clips = read_clips(args.data)
+    teacher_for = None
+    if recipe.teacher == MUSICNN:
+        # The teacher keeps its own recipe but the student's seed, mixup and weight averaging.
+        teacher_recipe = FinetuneRecipe(mixup_alpha=recipe.mixup_alpha, ema_decay=recipe.ema_decay, seed=recipe.seed)
+        teacher_for = teacher_from(musicnn_member(clips, teacher_recipe, args.cache_dir))
+    cross_validate_and_ship(
+        scratch_member(args.architecture, clips, recipe, args.cache_dir, teacher_for), _cv_plan(args)
+    )
+    return 0
+
+
+def run_musicnn(args: argparse.Namespace) -> int:
+    """``musicnn``: the fine-tuned member, from its flags."""
+    recipe = FinetuneRecipe(
+        epochs=args.epochs, mixup_alpha=args.mixup, freeze_back_ends=args.freeze_back_ends,
+        ema_decay=args.ema_decay, seed=args.seed,
+    )  # fmt: skip
+    cross_validate_and_ship(musicnn_member(read_clips(args.data), recipe, args.cache_dir), _cv_plan(args))
+    return 0
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    """``ensemble``: the combination's figures and manifest."""
+    plan = EnsemblePlan(args.members, args.combination, args.runs_dir, args.weights_dir, args.docs_dir)
+    score_ensemble(read_clips(args.data), plan)
+    return 0
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    """``transfer``: the Grekow table (written to ``--docs-dir`` only for every shipped model)."""
+    print(transfer(args.model or [], args.data, None if args.model else args.docs_dir))
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """``convert``: the backbones and the test fixture; 1 when the port does not reproduce the original."""
+    unknown = sorted(set(args.models) - set(convert_musicnn.DEFAULT_MODELS))
+    if unknown:
+        print(f"unknown models {unknown}; known: {', '.join(convert_musicnn.DEFAULT_MODELS)}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        convert_musicnn.convert(args.wheel, args.models, args.out_dir, args.fixture, args.tf_python, args.threads)
+    except convert_musicnn.ConversionError as error:
+        print(f"conversion failed: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out_dir} and {args.fixture} in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m mood.training``; the exit status."""
+    args = get_parser().parse_args(argv)
+    status: int = args.run(args)
+    return status

@@ -1,0 +1,201 @@
+"""Cross-validation for every kind of member: folds, scoring as the app scores, calibration, teachers.
+
+For each held-out fold a member is fitted on the other folds' clips and scored on the held-out
+clips exactly as the app scores a song (the mean over its windows of the softmax of the logits
+divided by the temperature). Each fold's temperature is fitted on the other folds' out-of-fold
+clips only. The shipped member is then fitted on all clips with the same recipe: nothing
+(epochs, checkpoint, head) is chosen by looking at a test fold.
+
+**The member interface** (:class:`Member`). A kind of member is one class with:
+
+* ``name``: the model's name (``weights/<name>.json``, ``runs/<name>_oof.npz``);
+* ``clips``: the labelled clips it was given, in data-set order (their ``fold`` makes the folds);
+* ``fit(train_idx, desc) -> fitted``: a model fitted on ``clips[i] for i in train_idx`` alone
+  (anything chosen inside, e.g. a head by inner artist-grouped CV, must use those clips only);
+* ``score(fitted, idx) -> OutOfFold``: its logits for clips ``idx``, per window the app cuts.
+  A clip-level model gives one "window" per clip: logits of shape ``(1, n_moods)`` (for
+  probabilities ``p``, ``log p``), ``starts_s`` ``[0.0]`` and the run's ``window_s`` the clip
+  length, and is then calibrated, scored and combined in the ensemble like any other member;
+* ``ship(fitted, cv, weights_dir)``: writes its weights and manifest (with the ``cv`` block).
+
+The fitted model's type is the member's own (a torch module, a scikit-learn pipeline...):
+this module never looks inside it. Members trained by gradient descent use
+:func:`mood.training.loop.fit` inside ``fit``; others (the coming hybrid member: a clip-level
+scikit-learn head on cached musicnn clip statistics and musical features) need not.
+:func:`cross_validate_and_ship` runs the folds, saves the run, fits the temperature and ships;
+:func:`teacher_from` turns any member into soft targets for distillation.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from mood.engine.inference import clip_probabilities, softmax
+from mood.engine.manifest import CrossValidation, parse
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR
+from mood.training.calibration import cross_fitted_temperatures, expected_calibration_error, fit_temperature
+from mood.training.dataset import TrainingClip
+from mood.training.evaluation import confidence_reliability, cv_metrics, per_fold_macro_f1
+from mood.training.paths import ALL_FOLDS, DEFAULT_RUNS_DIR
+from mood.training.runs import OutOfFold, save_run
+
+Fitted = TypeVar("Fitted")
+
+Scorer = Callable[[float, Sequence[int]], npt.NDArray[np.float32]]
+"""(temperature, clip indices) -> those clips' probabilities, scored as the app scores a song."""
+
+
+class Member(Protocol[Fitted]):
+    """A kind of ensemble member, as cross-validation drives it (see the module docstring)."""
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        ...
+
+    @property
+    def clips(self) -> Sequence[TrainingClip]:
+        """The labelled clips, in data-set order."""
+        ...
+
+    def fit(self, train_idx: Sequence[int], desc: str) -> Fitted:
+        """A model fitted on the clips ``train_idx`` alone (``desc`` labels its progress)."""
+        ...
+
+    def score(self, fitted: Fitted, idx: Sequence[int]) -> OutOfFold:
+        """The fitted model's window logits for the clips ``idx``."""
+        ...
+
+    def ship(self, fitted: Fitted, cv: CrossValidation, weights_dir: Path) -> None:
+        """Write the fitted model's weights and manifest, with its cross-validated figures."""
+        ...
+
+
+@dataclass(frozen=True)
+class CVPlan:
+    """Which folds to hold out, where the run and the weights go, and whether to ship."""
+
+    folds: tuple[int, ...] = ALL_FOLDS
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    weights_dir: Path = SHIPPED_WEIGHTS_DIR
+    final: bool = True  # False: cross-validate only, write no weights
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A stronger model's window probabilities on each training clip: soft targets for distillation."""
+
+    probabilities: list[npt.NDArray[np.float32]]  # per clip, shape (n_windows, n_moods)
+    centres_s: list[npt.NDArray[np.float64]]  # per clip, the middle of each window in seconds
+
+    def target(self, clip: int, centre_s: float) -> npt.NDArray[np.float32]:
+        """The teacher's probabilities for the window of ``clip`` nearest ``centre_s``."""
+        nearest = int(np.abs(self.centres_s[clip] - centre_s).argmin())
+        target: npt.NDArray[np.float32] = self.probabilities[clip][nearest]
+        return target
+
+
+TeacherFactory = Callable[[Sequence[int]], Teacher]
+"""Training clip indices -> a teacher fitted on those clips alone, and its outputs on them."""
+
+
+def fold_split(clips: Sequence[TrainingClip], fold: int) -> tuple[list[int], list[int]]:
+    """The indices of the clips outside ``fold`` (training) and inside it (held out)."""
+    return [i for i, c in enumerate(clips) if c.fold != fold], [i for i, c in enumerate(clips) if c.fold == fold]
+
+
+def cross_validate(member: Member[Any], folds: Sequence[int]) -> OutOfFold:
+    """Out-of-fold window logits of every clip of the held-out ``folds``."""
+    runs = []
+    for fold in folds:
+        train_idx, test_idx = fold_split(member.clips, fold)
+        runs.append(member.score(member.fit(train_idx, f"{member.name} fold {fold}"), test_idx))
+        print(f"{member.name} fold {fold} done", file=sys.stderr)
+    return functools.reduce(OutOfFold.merged, runs)
+
+
+def cross_validate_and_ship(member: Member[Any], plan: CVPlan) -> CrossValidation:
+    """Cross-validate a member, save its run, and (unless ``plan.final`` is off) fit it on all
+    clips and ship it with the calibrated figures; returns those figures."""
+    started = time.perf_counter()
+    run = cross_validate(member, plan.folds)
+    save_run(run, plan.runs_dir / f"{member.name}_oof.npz")
+    held = held_out_clips(member.clips, run)
+    cv, _ = calibrated_cv(run_scorer(run, held), held)
+    print(f"{member.name}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr)
+    if plan.final:
+        member.ship(member.fit(range(len(member.clips)), f"{member.name} all clips"), cv, plan.weights_dir)
+        print(f"wrote {plan.weights_dir / member.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return cv
+
+
+def teacher_from(member: Member[Any]) -> TeacherFactory:
+    """Soft targets from a member: given training clips, the member fitted on those clips alone
+    and its probabilities for every window of them (the student's clips must be the member's)."""
+
+    def teacher_for(train_idx: Sequence[int]) -> Teacher:
+        idx = list(train_idx)
+        run = member.score(member.fit(idx, f"{member.name} teacher"), idx)
+        clips = [member.clips[i] for i in idx]
+        return Teacher(
+            probabilities=[softmax(run.logits[c.song_id]) for c in clips],
+            centres_s=[run.starts_s[c.song_id] + run.window_s / 2 for c in clips],
+        )
+
+    return teacher_for
+
+
+def held_out_clips(clips: Sequence[TrainingClip], run: OutOfFold) -> list[TrainingClip]:
+    """The clips a run scored, in data-set order."""
+    return [c for c in clips if c.song_id in run.logits]
+
+
+def run_scorer(run: OutOfFold, held_out: Sequence[TrainingClip]) -> Scorer:
+    """Clip probabilities of one member's run for a temperature, as the app computes them."""
+
+    def score(temperature: float, idx: Sequence[int]) -> npt.NDArray[np.float32]:
+        return np.stack([clip_probabilities(run.outputs(held_out[i].song_id, temperature)) for i in idx])
+
+    return score
+
+
+def calibrated_cv(score: Scorer, held_out: Sequence[TrainingClip]) -> tuple[CrossValidation, dict[int, float]]:
+    """The ``cv`` block of a scored model, with its temperature.
+
+    Each fold's clips are scored with a temperature fitted on the other folds' clips only
+    (those are the figures); the shipped temperature is fitted on all of them.
+
+    Returns:
+        The cross-validated figures and the temperature used for each held-out fold.
+    """
+    true = np.array([c.mood for c in held_out])
+    clip_folds = np.array([c.fold for c in held_out])
+    everything = range(len(held_out))
+    raw = score(1.0, everything)
+    per_fold_t = cross_fitted_temperatures(score, true, clip_folds)
+    calibrated = np.empty_like(raw)
+    for fold, temperature in per_fold_t.items():
+        idx = [int(i) for i in np.flatnonzero(clip_folds == fold)]
+        calibrated[idx] = score(temperature, idx)
+    predicted = calibrated.argmax(axis=1)
+    block: dict[str, Any] = {
+        **cv_metrics(true, predicted, sorted(per_fold_t)),
+        "per_fold_macro_f1": per_fold_macro_f1(true, predicted, clip_folds),
+        "confidence": confidence_reliability(true, calibrated),
+        "calibration": {
+            "method": "temperature, fitted on the other folds' clips",
+            "temperature": round(fit_temperature(lambda t: score(t, everything), true), 4),
+            "ece_before": round(expected_calibration_error(raw, true), 4),
+            "ece_after": round(expected_calibration_error(calibrated, true), 4),
+        },
+    }
+    return parse(CrossValidation, block, "cross-validation", "cv"), per_fold_t

@@ -1,0 +1,97 @@
+"""Cross-validation drives any member: here a clip-level scikit-learn head (the shape of the coming
+hybrid member) that never touches the torch loop, on synthetic clip features."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mood.constants import MOODS
+from mood.engine.manifest import CrossValidation
+from mood.training.calibration import TEMPERATURE_BOUNDS
+from mood.training.cv import CVPlan, Member, cross_validate_and_ship, fold_split, teacher_from
+from mood.training.dataset import TrainingClip
+from mood.training.runs import OutOfFold, load_run
+
+N_FOLDS, CLIPS_PER_MOOD, N_FEATURES = 4, 12, 6
+CLIP_S = 30.0  # a clip-level member's one "window" spans the clip
+
+
+class ClipHead:
+    """A member fitted on one feature vector per clip; it reports one window per clip."""
+
+    name = "cliphead"
+
+    def __init__(self, clips: Sequence[TrainingClip], features: npt.NDArray[np.float64]) -> None:
+        self.clips = clips
+        self.features = features
+        self.fitted_on: list[set[int]] = []
+
+    def fit(self, train_idx: Sequence[int], desc: str) -> LogisticRegression:
+        idx = list(train_idx)
+        self.fitted_on.append(set(idx))
+        return LogisticRegression(max_iter=500).fit(self.features[idx], [self.clips[i].mood for i in idx])
+
+    def score(self, fitted: LogisticRegression, idx: Sequence[int]) -> OutOfFold:
+        log_p = np.log(np.clip(fitted.predict_proba(self.features[list(idx)]), 1e-12, None)).astype(np.float32)
+        ids = [self.clips[i].song_id for i in idx]
+        return OutOfFold(
+            {s: row[None, :] for s, row in zip(ids, log_p, strict=True)}, {s: np.zeros(1) for s in ids}, CLIP_S
+        )
+
+    def ship(self, fitted: LogisticRegression, cv: CrossValidation, weights_dir: Path) -> None:
+        weights_dir.mkdir(parents=True, exist_ok=True)
+        record = {"name": self.name, "coef": fitted.coef_.tolist(), "macro_f1": cv.macro_f1}
+        (weights_dir / f"{self.name}.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def member() -> ClipHead:
+    rng = np.random.default_rng(0)
+    clips = [
+        TrainingClip(f"S{m}{n:02d}", Path(f"{m}-{n}.wav"), m, n % N_FOLDS, f"artist {m}-{n % N_FOLDS}")
+        for m in range(len(MOODS))
+        for n in range(CLIPS_PER_MOOD)
+    ]
+    centres = rng.normal(size=(len(MOODS), N_FEATURES)) * 1.5
+    features = np.stack([centres[c.mood] + rng.normal(size=N_FEATURES) for c in clips])
+    return ClipHead(clips, features)
+
+
+def test_a_clip_level_member_is_cross_validated_calibrated_and_shipped(member: ClipHead, tmp_path: Path) -> None:
+    typed: Member[LogisticRegression] = member  # the interface the spine asks for
+    plan = CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path / "runs", weights_dir=tmp_path / "weights")
+    cv = cross_validate_and_ship(typed, plan)
+    assert cv.folds == [0, 1, 2, 3] and np.array(cv.confusion).sum() == len(member.clips)
+    assert cv.macro_f1 > 0.6 and set(cv.per_fold_macro_f1) == {"0", "1", "2", "3"}
+    assert cv.calibration is not None
+    assert TEMPERATURE_BOUNDS[0] <= cv.calibration.temperature <= TEMPERATURE_BOUNDS[1]
+    for fold, fitted_on in zip(plan.folds, member.fitted_on, strict=False):  # no fold's figure saw its clips
+        train_idx, test_idx = fold_split(member.clips, fold)
+        assert fitted_on == set(train_idx) and not fitted_on & set(test_idx)
+    assert member.fitted_on[-1] == set(range(len(member.clips)))  # the shipped head saw every clip
+    assert json.loads((tmp_path / "weights" / "cliphead.json").read_text())["macro_f1"] == cv.macro_f1
+    run = load_run(tmp_path / "runs" / "cliphead_oof.npz")
+    assert len(run.logits) == len(member.clips) and {len(s) for s in run.starts_s.values()} == {1}
+
+
+def test_cross_validating_only_writes_no_weights(member: ClipHead, tmp_path: Path) -> None:
+    cross_validate_and_ship(member, CVPlan(folds=(0, 1), runs_dir=tmp_path, weights_dir=tmp_path / "w", final=False))
+    assert not (tmp_path / "w").exists() and len(member.fitted_on) == 2
+
+
+def test_any_member_can_teach(member: ClipHead) -> None:
+    train_idx, _ = fold_split(member.clips, 0)
+    teacher = teacher_from(member)(train_idx)
+    assert member.fitted_on == [set(train_idx)]  # fitted on the student's training clips alone
+    assert len(teacher.probabilities) == len(train_idx)
+    assert teacher.probabilities[0].shape == (1, len(MOODS))
+    np.testing.assert_allclose(teacher.probabilities[0].sum(), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(teacher.target(0, 3.0), teacher.probabilities[0][0])
+    assert teacher.centres_s[0].tolist() == [CLIP_S / 2]
