@@ -44,6 +44,7 @@ SUMMARY_MAX_FAILURES = 50  # failures listed by name in the summary; the rest ar
 COPY_CHUNK_BYTES = 1 << 16  # read size when searching a file backwards for its last newline
 
 PARTIAL_SUFFIX = ".partial"  # NAME.partial: a run's rows before they replace NAME
+REWRITE_SUFFIX = ".rewrite"  # NAME.rewrite: NAME written again before --resume appends (never taken up)
 FILE_MODE = 0o666  # new output files: read-write for all, less the umask (as open() does)
 NAME_SAFE_BYTES = "/ "  # kept as they are in path_bytes, beside the unreserved characters
 
@@ -442,8 +443,9 @@ class TextSink(ResultSink):
         raise NotImplementedError
 
     def _rewrite(self) -> None:
-        """Write ``path`` again, current format, without the ``retry`` rows: aside, then in its place."""
-        aside = partial_path(self.path)
+        """Write ``path`` again, current format, without the ``retry`` rows: aside, then in its place
+        (aside under a name of its own: a rewrite cut short is no run's rows to take up)."""
+        aside = self.path.with_name(self.path.name + REWRITE_SUFFIX)
         try:
             with aside.open("wb") as f:
                 f.write(self._header())
