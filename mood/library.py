@@ -1,6 +1,11 @@
 """A music library on one machine: decode ahead in threads while the model judges, stream
 each result to a file (JSON lines, CSV or Parquet), resume a stopped run, and sum it up.
 
+Any file name works (``path`` is valid text, ``path_bytes`` the exact bytes of a name that is
+not UTF-8), and a write that fails (a full disk, a folder turned read-only) never costs the
+results the file held before: rows are written whole, aside until a fresh run ends, and a
+torn row is cut away.
+
 The unit of exchange is a :class:`Result`: DESIGN.md's JSON object of one input (``path``
 plus the prediction, or ``path`` and ``error``). :func:`judge` turns one file into one;
 :func:`analyse_library` (here) and :mod:`mood.ray_analysis` (on a Ray cluster) both use it,
