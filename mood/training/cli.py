@@ -28,7 +28,7 @@ from mood.training.dataset import read_clips
 from mood.training.members.ensemble import EnsemblePlan, score_ensemble
 from mood.training.members.musicnn import MODEL_NAME as MUSICNN
 from mood.training.members.musicnn import FinetuneRecipe, musicnn_member
-from mood.training.members.scratch import ARCHITECTURES, ScratchRecipe, scratch_member
+from mood.training.members.scratch import SCRATCH_ARCHITECTURES, ScratchRecipe, scratch_member
 from mood.training.paths import ALL_FOLDS, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DOCS_DIR, DEFAULT_RUNS_DIR
 from mood.training.transfer import DEFAULT_GREKOW_DIR, transfer
 
@@ -50,7 +50,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     scratch = commands.add_parser("scratch", help="train ResNet18 or CLDNN from scratch, cross-validated")
-    scratch.add_argument("architecture", choices=ARCHITECTURES)
+    scratch.add_argument("architecture", choices=SCRATCH_ARCHITECTURES)
     scratch.set_defaults(run=run_scratch)
     _add_recipe_flags(scratch, ScratchRecipe())
     scratch.add_argument(

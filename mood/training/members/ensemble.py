@@ -19,8 +19,8 @@ import numpy.typing as npt
 
 from mood.constants import ENSEMBLE
 from mood.engine.inference import clip_probabilities, combine
-from mood.engine.manifest import Combination, CrossValidation, EnsembleManifest, NetworkManifest
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models, now_iso, read_network_manifest, write_manifest
+from mood.engine.manifest import Combination, CrossValidation, EnsembleManifest
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models, now_iso, read_manifest, write_manifest
 from mood.training.calibration import negative_log_likelihood
 from mood.training.cv import Scorer, calibrated_cv, held_out_clips, run_scorer
 from mood.training.dataset import TrainingClip
@@ -118,8 +118,8 @@ def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossVa
         f"CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}",
         file=sys.stderr,
     )
-    network_manifests: list[NetworkManifest] = [read_network_manifest(m, plan.weights_dir) for m in members]
-    cvs = {m.name: m.cv for m in network_manifests if m.cv is not None}
+    member_manifests = [read_manifest(m, plan.weights_dir) for m in members]
+    cvs = {m.name: m.cv for m in member_manifests if m.cv is not None}
     cvs[ENSEMBLE] = cv
     plot_confusions(cvs, plan.docs_dir / FIGURE_NAME)
     (plan.docs_dir / TABLES_NAME).write_text(cv_markdown(cvs))

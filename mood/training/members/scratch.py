@@ -31,7 +31,7 @@ from mood.training.loop import Batch, LoopSettings, Student, bf16_autocast_suppo
 from mood.training.paths import MEL_CACHE, TRAINING_SET
 from mood.training.runs import OutOfFold
 
-ARCHITECTURES = ("resnet18", "cldnn")  # the project's own architectures, each its own model name
+SCRATCH_ARCHITECTURES = ("resnet18", "cldnn")  # the project's own architectures, each its own model name
 
 
 @dataclass(frozen=True)
