@@ -23,8 +23,8 @@ def synthetic_records(n_rows: int, root: Path, seed: int = 0) -> list[dict[str, 
     random moods, each pulled towards one quadrant, tempos, keys and lengths; about 1 % failures."""
     rng = np.random.default_rng(seed)
     quadrant = rng.integers(0, len(MOODS), n_rows)
-    concentration = np.full((n_rows, len(MOODS)), 0.6)
-    concentration[np.arange(n_rows), quadrant] += rng.uniform(0.5, 4.0, n_rows)
+    concentration = np.full((n_rows, len(MOODS)), 1.2)  # songs gather around each quadrant's middle
+    concentration[np.arange(n_rows), quadrant] += rng.gamma(2.0, 1.5, n_rows)
     probabilities = np.array([rng.dirichlet(c) for c in concentration])
     failed = rng.random(n_rows) < FAILED_SHARE
     records: list[dict[str, Any]] = []

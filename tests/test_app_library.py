@@ -121,7 +121,7 @@ def test_filters_change_the_counts_and_the_playlist_holds_the_filtered_paths(
 
     assert _counts(tab) == _expected_counts(records, kept)
     chosen = [r for r in records if "error" not in r and kept(r)]
-    button = next(b for b in tab.get("download_button") if ".m3u8" in b.label)
+    button = next(b for b in tab.download_button if ".m3u8" in b.label)
     assert f"{len(chosen)} songs" in button.label
     playlist = downloads[f"results-{len(chosen)}-songs.m3u8"]().decode("utf-8").splitlines()
     assert playlist[0] == "#EXTM3U"
@@ -139,13 +139,14 @@ def test_a_picked_row_plays_its_file_and_a_song_not_on_disk_says_so(
 ) -> None:
     monkeypatch.setenv("MOOD_LIBRARY", str(results))
     at = app.run()
-    table = next(d for d in _tab(at).dataframe if "confidence" in d.value.columns)
-    at.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    key = next(d.key for d in _tab(at).dataframe if "confidence" in d.value.columns)
+    assert key is not None
+    at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     tab = _tab(at.run())
     assert len(tab.get("audio")) == 1
     assert any("▶️" in m.value and "01 Song 0" in m.value for m in tab.markdown)
 
-    at.session_state[table.key] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.session_state[key] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     tab = _tab(at.run())
     assert len(tab.get("audio")) == 0
     assert any("cannot be played here" in c.value for c in tab.caption)

@@ -146,10 +146,8 @@ def library_tab(server_library: Path | None) -> None:
 def show_library(opened: OpenLibrary, folders: frozenset[str]) -> None:
     """An opened results file: filters, counts, map, table with a player, playlist, failures."""
     shelf = opened.shelf
-    st.caption(
-        f"**{md(opened.name)}**: {len(shelf.songs):,} songs"
-        + (f", {len(shelf.failures):,} not analysed" * bool(len(shelf.failures)))
-    )
+    failed = f", {len(shelf.failures):,} not analysed" if len(shelf.failures) else ""
+    st.caption(f"**{md(opened.name)}**: {len(shelf.songs):,} songs{failed}")
     songs = filter_widgets(shelf, opened.widgets).apply(shelf.songs)
     counts = mood_counts(songs)
     st.markdown(f"**{len(songs):,} of {len(shelf.songs):,} songs** match the filters.")

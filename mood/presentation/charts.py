@@ -220,6 +220,7 @@ def collection_map(
     """The mood map of a whole collection: :func:`mood_map`'s quadrants, a small dot per song
     of ``songs`` (a sample, for a large collection) and, when ``cells`` is given, a grey density
     of where all songs lie under them (darker: more songs), so the dots need not show every song.
+    The quadrants' names stay readable on top of the dots.
 
     Args:
         songs: one row per drawn song, with columns ``song``, ``mood`` (a key of ``MOODS``),
@@ -236,7 +237,10 @@ def collection_map(
         .encode(x="x:Q", y="y:Q", color=_mood_colour(None), tooltip=_MAP_TOOLTIP)
     )
     backdrop = shade if cells is None else shade + _density(cells)
-    chart: alt.LayerChart = (backdrop + _zero_rules() + names + dots).properties(title=title, height=MAP_HEIGHT_PX)
+    halo = names.mark_text(fontSize=font_size + 2, fontWeight="bold", stroke="white", strokeWidth=5, strokeJoin="round")
+    chart: alt.LayerChart = (backdrop + _zero_rules() + dots + halo + names).properties(
+        title=title, height=MAP_HEIGHT_PX
+    )
     return _styled(chart, font_size)
 
 

@@ -30,7 +30,7 @@ from mood.library import COLUMNS, FLOAT_COLUMNS
 from mood.presentation.charts import FONT_SIZE, collection_map
 
 MAX_MAP_POINTS: Final = 2000  # dots on the map at most; beyond, a random sample over a density of all songs
-DENSITY_BINS: Final = 40  # density cells per axis (each 0.05 wide on the [-1, 1] axes)
+DENSITY_BINS: Final = 25  # density cells per axis (each 0.08 wide on the [-1, 1] axes)
 SAMPLE_SEED: Final = 0  # the map's sample is the same for the same songs on every rerun
 TABLE_COLUMNS: Final = (
     "song", "folder", "mood", "confidence", *MOODS, "tempo_bpm", "key_name", "energy", "duration_s",
