@@ -237,7 +237,8 @@ def collection_map(
         .encode(x="x:Q", y="y:Q", color=_mood_colour(None), tooltip=_MAP_TOOLTIP)
     )
     backdrop = shade if cells is None else shade + _density(cells)
-    halo = names.mark_text(fontSize=font_size + 2, fontWeight="bold", stroke="white", strokeWidth=5, strokeJoin="round")
+    halo = names.copy()  # the names again, outlined in white, under the names
+    halo.mark = alt.MarkDef(**{**names.mark.to_dict(), "stroke": "white", "strokeWidth": 5, "strokeJoin": "round"})
     chart: alt.LayerChart = (backdrop + _zero_rules() + dots + halo + names).properties(
         title=title, height=MAP_HEIGHT_PX
     )
