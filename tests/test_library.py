@@ -320,8 +320,6 @@ def test_a_write_torn_by_a_full_disk_is_cut_back_to_the_last_whole_row(
 ) -> None:
     import errno
 
-    import mood.library
-
     out = tmp_path / f"results{suffix}"
     offer(out, sample_results()[:1], append=False)
     real_write = os.write
@@ -335,7 +333,7 @@ def test_a_write_torn_by_a_full_disk_is_cut_back_to_the_last_whole_row(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(mood.library.os, "write", tearing_write)
+    monkeypatch.setattr(os, "write", tearing_write)
     with pytest.raises(MoodError, match="No space left on device"):
         offer(out, sample_results()[1:], append=True)
     assert [row["path"] for row in read_rows(out)] == [r.path for r in sample_results()[:2]]

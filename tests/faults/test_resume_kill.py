@@ -3,6 +3,7 @@ written is lost, and no input appears twice."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import threading
@@ -35,9 +36,10 @@ def kill_mid_run(*args: str) -> None:
     assert child.stderr is not None
     seen = threading.Event()
 
+    stderr = child.stderr.fileno()
+
     def watch() -> None:
-        assert child.stderr is not None
-        for chunk in iter(lambda: child.stderr.read1(4096), b""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: os.read(stderr, 4096), b""):
             if any(int(n) >= KILL_AFTER for n in PROGRESS.findall(chunk)):
                 seen.set()
                 return
