@@ -377,3 +377,30 @@ def test_an_older_csv_without_the_new_columns_is_read_and_resumed(tmp_path: Path
     rows = list(read_rows(out))
     assert [r["path"] for r in rows] == ["a/one.mp3", "b/three.flac"] and rows[0]["sad"] == pytest.approx(0.7)
     assert out.read_text().splitlines()[0] == ",".join(COLUMNS)
+
+
+def test_a_rewrite_cut_short_is_not_taken_up_as_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "results.jsonl"
+    offer(out, sample_results(), append=False)
+    before = out.read_bytes()
+    inputs = [Path(r.path) for r in sample_results()]
+    real_line = JsonLinesSink._line
+    lines: list[bytes] = []
+
+    class Killed(BaseException):
+        pass
+
+    def killed_after_one_row(self: JsonLinesSink, row: dict[str, object]) -> bytes:
+        if lines:
+            raise Killed  # kill -9 while the failure's row is being dropped: nothing cleans up
+        lines.append(real_line(self, row))
+        return lines[-1]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(JsonLinesSink, "_line", killed_after_one_row)
+        patched.setattr(Path, "unlink", lambda self, missing_ok=False: None)
+        with pytest.raises(Killed):
+            open_sink(out, append=True, retry=resume_state(out, inputs).retry)
+    assert out.read_bytes() == before
+    assert resume_state(out, inputs).todo == [inputs[1]]  # every row still there: only the failure is redone
+    assert out.read_bytes() == before
