@@ -86,7 +86,7 @@ def test_the_page_opens_with_every_input_and_nothing_to_analyse(app: AppTest) ->
     _assert_no_failure(at)
     assert [t.label for t in at.tabs] == [
         "🎧 Analyse a song", "🔎 Search", "🎶 Playlist", "📁 Upload", "🎙️ Record", "✨ Examples",
-        "⚖️ Compare two songs", "📖 About the models",
+        "⚖️ Compare two songs", "📚 Library", "📖 About the models",
     ]  # fmt: skip
     assert at.radio(key="model").options == ["Ensemble (all models)", "ResNet18", "CLDNN"]
     assert any("Pick a song above" in i.value for i in at.info)
