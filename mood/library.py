@@ -37,7 +37,7 @@ from mood.errors import MoodError
 from mood.presentation.descriptors import Descriptors, describe
 
 if TYPE_CHECKING:
-    from mood.engine.features import FloatArray
+    from mood.engine.audio import DecodedAudio
     from mood.engine.inference import Prediction
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,8 @@ UNEXPECTED = "Unexpected error while analysing this file ({}); the other files a
 class Judge(Protocol):
     """What judges a clip: a :class:`mood.engine.inference.Predictor` (or a test's stand-in)."""
 
-    def predict(self, source: FloatArray) -> Prediction:
-        """The prediction for decoded mono samples at ``SAMPLE_RATE``."""
+    def predict(self, source: DecodedAudio) -> Prediction:
+        """The prediction for a decoded song (mono samples at ``SAMPLE_RATE``, and whether it was cut)."""
         ...
 
 
@@ -128,22 +128,22 @@ class Result:
         return json.dumps(self.record)
 
 
-def judge(path: str | Path, predictor: Judge, load: Callable[[], FloatArray] | None = None) -> Result:
+def judge(path: str | Path, predictor: Judge, load: Callable[[], DecodedAudio] | None = None) -> Result:
     """Decode and judge one file; any failure becomes an error result, never an exception.
 
     Args:
         path: the audio file.
         predictor: loaded once for the whole run.
-        load: returns the decoded samples (e.g. a decode already running in a thread:
+        load: returns the decoded song (e.g. a decode already running in a thread:
             ``future.result``); default: decode ``path`` now.
     """
-    from mood.engine.features import to_samples
+    from mood.engine.features import decode
 
     name = str(path)
     try:
-        samples = load() if load is not None else to_samples(Path(path))
-        prediction = predictor.predict(samples)
-        descriptors = describe(samples)
+        decoded = load() if load is not None else decode(Path(path))
+        prediction = predictor.predict(decoded)
+        descriptors = describe(decoded.samples)
     except MoodError as e:
         return Result.failed(name, str(e))
     except Exception as e:  # one bad file never stops a library run
@@ -199,16 +199,16 @@ def analyse_library(
     Yields:
         One :class:`Result` per input, in input order.
     """
-    from mood.engine.features import to_samples
+    from mood.engine.features import decode
 
     limit = ahead if ahead is not None else workers * DECODE_AHEAD_PER_WORKER
     remaining = iter(paths)
-    pending: deque[tuple[str | Path, Future[FloatArray]]] = deque()
+    pending: deque[tuple[str | Path, Future[DecodedAudio]]] = deque()
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="mood-decode")
 
     def submit_next() -> None:
         for path in remaining:
-            pending.append((path, pool.submit(to_samples, Path(path))))
+            pending.append((path, pool.submit(decode, Path(path))))
             return
 
     threads = model_threads or local_cpus()

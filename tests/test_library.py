@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from mood.constants import MOODS
+from mood.engine.audio import DecodedAudio
 from mood.engine.features import to_samples
 from mood.engine.inference import Prediction, Predictor, WindowPrediction
 from mood.errors import MoodError
@@ -85,17 +86,17 @@ def test_no_more_than_ahead_decodes_run_before_the_model_catches_up(monkeypatch:
     started: list[str] = []
     lock = threading.Lock()
 
-    def instant_decode(path: Path) -> np.ndarray:
+    def instant_decode(path: Path) -> DecodedAudio:
         with lock:
             started.append(str(path))
-        return np.zeros(100, dtype=np.float32)
+        return DecodedAudio(np.zeros(100, dtype=np.float32), truncated=False)
 
     class SlowJudge:
         def predict(self, source: object) -> Prediction:
             time.sleep(0.01)
             return fake_prediction()
 
-    monkeypatch.setattr(mood.engine.features, "to_samples", instant_decode)
+    monkeypatch.setattr(mood.engine.features, "decode", instant_decode)
     ahead, paths = 3, [f"song{i}.wav" for i in range(30)]
     leads = []
     for consumed, result in enumerate(analyse_library(paths, SlowJudge(), workers=2, ahead=ahead), start=1):
@@ -121,7 +122,7 @@ def test_the_model_runs_on_the_cores_the_decoders_leave_and_the_setting_is_resto
             seen.append(torch.get_num_threads())
             return fake_prediction()
 
-    monkeypatch.setattr(mood.engine.features, "to_samples", lambda path: np.zeros(10, dtype=np.float32))
+    monkeypatch.setattr(mood.engine.features, "decode", lambda path: DecodedAudio(np.zeros(10, np.float32), False))
     before = torch.get_num_threads()
     assert len(list(analyse_library(["a.wav", "b.wav"], Recorder(), model_threads=1))) == 2
     assert seen == [1, 1] and torch.get_num_threads() == before
@@ -132,7 +133,7 @@ def test_an_unexpected_exception_becomes_an_error_row() -> None:
         def predict(self, source: object) -> Prediction:
             raise ZeroDivisionError("boom")
 
-    result = judge("song.wav", Broken(), load=lambda: np.zeros(10, dtype=np.float32))
+    result = judge("song.wav", Broken(), load=lambda: DecodedAudio(np.zeros(10, dtype=np.float32), truncated=False))
     assert result.record == {"path": "song.wav", "error": result.error}
     assert "ZeroDivisionError: boom" in str(result.error) and "other files are not affected" in str(result.error)
 

@@ -35,7 +35,7 @@ from mood.batch.atomic import replace_atomically
 from mood.batch.tagfiles import open_tagged
 from mood.constants import MOODS
 from mood.errors import MoodError
-from mood.library import FLOAT_COLUMNS
+from mood.library import FLOAT_COLUMNS, input_name
 
 ConfidenceKind = Literal["margin", "top"]
 Range = tuple[float, float]  # inclusive, on the map's [-1, 1] axes
@@ -289,7 +289,7 @@ def write_playlist(
     entries: list[PlaylistEntry] = []
     missing: list[str] = []
     for row in rows:
-        path = Path(os.path.abspath((base or Path.cwd()) / str(row["path"])))  # links kept as links
+        path = Path(os.path.abspath((base or Path.cwd()) / input_name(row)))  # links kept as links
         if path.is_file():
             entries.append(playlist_entry(path, row))
         else:

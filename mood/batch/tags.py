@@ -53,7 +53,7 @@ from mood.batch.atomic import replace_atomically
 from mood.batch.tagfiles import Fields, audio_digest, open_tagged
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.errors import MoodError
-from mood.library import read_rows
+from mood.library import input_name, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -384,4 +384,4 @@ def results_to_tag(results_path: Path, base: Path | None = None) -> Iterator[tup
     """
     for row in read_rows(results_path):
         if row.get("path"):
-            yield (base or Path.cwd()) / row["path"], row
+            yield (base or Path.cwd()) / input_name(row), row

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 import soundfile as sf
 
 from mood.constants import MOODS
+from mood.engine.audio import DecodedAudio
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.library import Result
 from mood.presentation.descriptors import Descriptors
@@ -90,8 +90,8 @@ class FastPredictor:
     def __init__(self, model: str, weights_dir: Path | None = None) -> None:
         self.model = model
 
-    def predict(self, source: npt.NDArray[np.float32]) -> Prediction:
-        return fake_prediction(seed=int(np.abs(source).sum() * 1000) % 2**32)
+    def predict(self, source: DecodedAudio) -> Prediction:
+        return fake_prediction(seed=int(np.abs(source.samples).sum() * 1000) % 2**32)
 
 
 def fast_models(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,3 +106,14 @@ def test_a_prediction_and_its_words_say_the_song_was_cut() -> None:
     assert cut.truncated and cut.to_dict()["truncated"] is True
     assert cut.probabilities == whole.probabilities
     assert "only its first 10" in (truncation_note(cut) or "")
+
+
+def test_a_library_run_records_that_a_long_song_was_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mood.engine.features
+    from mood.engine.inference import Predictor
+    from mood.library import judge
+
+    path = write_audio(tone(330.0, seconds=8.0), tmp_path / "long.wav")
+    monkeypatch.setattr(mood.engine.features, "decode_audio", lambda source, sr: decode_audio(source, sr, 6.0))
+    record = judge(path, Predictor("cldnn")).record
+    assert record["truncated"] is True and record["duration_s"] == pytest.approx(6.0, abs=0.01)
