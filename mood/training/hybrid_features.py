@@ -1,0 +1,573 @@
+"""The hybrid member's groundwork: musicnn clip statistics and musical features, cached, and
+clip-level heads measured on the 4Q folds and on Grekow.
+
+    python -m mood.training.hybrid_features cache       # both collections; resumable (one thread)
+    python -m mood.training.hybrid_features evaluate    # heads, ablations, transfer, stacking -> markdown
+
+A clip's features: for each pretrained musicnn backbone of the fine-tuned member, the mean and
+spread over the member's own patches of its 200-d "penultimate" embedding and its 50 tag logits
+(the 0.755 probe's inputs), and :func:`mood.engine.musical.musical_features` of the clip. The
+frozen part of musicnn (its pooled vector per patch) is cached by
+:func:`mood.training.finetune.load_pooled`, exactly as the member's training caches it; the
+musical features are cached per clip under their config's key. Heads are chosen by inner
+artist-disjoint CV inside each training fold (the other training folds), their temperature fitted
+on the inner out-of-fold probabilities, so no clip's figure saw its own label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, recall_score
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
+from sklearn.svm import SVC
+from tqdm import tqdm
+
+from mood.constants import MOODS
+from mood.engine.audio import load_audio
+from mood.engine.inference import softmax
+from mood.engine.manifest import NetworkManifest, read_manifest_file
+from mood.engine.models.musicnn_mood import BACKBONES, MusicnnMood
+from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig, feature_names, musical_features
+from mood.engine.weights import BACKBONES as BACKBONES_DIR
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR
+from mood.training.calibration import expected_calibration_error, fit_temperature
+from mood.training.dataset import TrainingClip, read_clips
+from mood.training.finetune import (
+    FINETUNE_FRONT_END,
+    FinetuneRecipe,
+    load_pooled,
+    pretrained_network,
+    score_pooled,
+    train_head,
+)
+from mood.training.train import DEFAULT_DATA_DIR, REPO_DIR
+from mood.training.transfer import DEFAULT_GREKOW_DIR, read_excerpts
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int_]
+
+DEFAULT_CACHE_DIR: Final = REPO_DIR / ".cache" / "hybrid"
+DEFAULT_RESULTS: Final = REPO_DIR.parent / "scratch" / "hybrid_results.md"
+MUSICNN_GROUP: Final = "musicnn"
+CLIP_FOLD_GREKOW: Final = -1  # Grekow excerpts belong to no 4Q fold
+ROBUST_CLIP: Final = 5.0  # robust z-scores are clipped here: one odd clip cannot dominate a feature
+SAD, CALM = MOODS.index("sad"), MOODS.index("calm")
+SEED: Final = 0
+
+
+# ---------------------------------------------------------------- the collections
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Clips of one collection with what the figures need."""
+
+    name: str
+    clips: list[TrainingClip]
+    valence: FloatArray | None = None  # Grekow's ratings
+    arousal: FloatArray | None = None
+
+    @property
+    def moods(self) -> IntArray:
+        return np.array([c.mood for c in self.clips])
+
+    @property
+    def folds(self) -> IntArray:
+        return np.array([c.fold for c in self.clips])
+
+
+def four_q(data_dir: Path = DEFAULT_DATA_DIR) -> Collection:
+    """The 900 4Q clips with their artist-disjoint folds."""
+    return Collection("4q", read_clips(data_dir))
+
+
+def grekow(data_dir: Path = DEFAULT_GREKOW_DIR) -> Collection:
+    """The 321 Grekow excerpts (transfer only: never trained on), with their ratings."""
+    excerpts = read_excerpts(data_dir)
+    clips = [TrainingClip(e.path.stem, e.path, MOODS.index(e.mood), CLIP_FOLD_GREKOW, e.genre) for e in excerpts]
+    valence = np.array([e.valence for e in excerpts], dtype=np.float32)
+    arousal = np.array([e.arousal for e in excerpts], dtype=np.float32)
+    return Collection("grekow", clips, valence, arousal)
+
+
+# ---------------------------------------------------------------- musicnn clip statistics
+
+
+def musicnn_statistics(model: MusicnnMood, pooled: npt.NDArray[np.float16]) -> FloatArray:
+    """Mean and spread over a clip's patches of each backbone's embedding and tag logits.
+
+    Args:
+        model: the member's pretrained backbones (:func:`mood.training.finetune.pretrained_network`).
+        pooled: the clip's cached frozen features, shape ``(n_patches, n_backbones, pooled_dim)``.
+
+    Returns:
+        float32, per backbone: the means of its ``embedding_dim + n_tags`` outputs, then their spreads.
+    """
+    x = torch.from_numpy(pooled.astype(np.float32))
+    parts = []
+    with torch.inference_mode():
+        for i, backbone in enumerate(model.musicnns()):
+            embedding = backbone.back_end(x[:, i])
+            outputs = torch.cat([embedding, backbone.output(embedding)], dim=1)
+            parts += [outputs.mean(dim=0), outputs.std(dim=0, unbiased=False)]
+    return torch.cat(parts).numpy().astype(np.float32)
+
+
+def musicnn_statistic_names(model: MusicnnMood, weights_dir: Path = SHIPPED_WEIGHTS_DIR) -> list[str]:
+    """Readable names of :func:`musicnn_statistics`' values, e.g. ``msd_musicnn_tag_sad_mean``."""
+    names = []
+    for backbone, network in zip(BACKBONES, model.musicnns(), strict=True):
+        manifest = read_manifest_file(weights_dir / BACKBONES_DIR / f"{backbone}.json")
+        assert isinstance(manifest, NetworkManifest)
+        tags = [f"tag_{label.lower().replace(' ', '_').replace('-', '_')}" for label in manifest.labels]
+        outputs = [f"emb{j:03d}" for j in range(network.embedding_dim)] + tags
+        names += [f"{backbone}_{o}_{stat}" for stat in ("mean", "spread") for o in outputs]
+    return names
+
+
+# ---------------------------------------------------------------- the cache
+
+
+def musical_cache_folder(cache_dir: Path, collection: str, config: MusicalConfig) -> Path:
+    """Where one collection's musical features for ``config`` are kept, one ``.npy`` per clip."""
+    return cache_dir / collection / f"musical-{config.cache_key()}"
+
+
+def cache_musical(
+    collection: Collection, config: MusicalConfig, cache_dir: Path, timings: list[float]
+) -> list[FloatArray]:
+    """Each clip's musical features, computed once (decoded with ``load_audio``) and cached."""
+    folder = musical_cache_folder(cache_dir, collection.name, config)
+    folder.mkdir(parents=True, exist_ok=True)
+    names, groups = feature_names(config)
+    (folder / "names.json").write_text(json.dumps({"config": config.to_dict(), "names": names, "groups": groups}))
+    rows = []
+    for clip in tqdm(collection.clips, desc=f"musical features {collection.name}", unit="clip", file=sys.stderr):
+        cached = folder / f"{clip.song_id}.npy"
+        if not cached.exists():
+            wav = load_audio(clip.path)
+            started = time.perf_counter()
+            values = musical_features(wav, config).values
+            timings.append(time.perf_counter() - started)
+            partial = cached.with_suffix(".partial.npy")  # renamed once complete: never a torn file
+            np.save(partial, values)
+            partial.replace(cached)
+        rows.append(np.load(cached))
+    return rows
+
+
+def cache_musicnn(collection: Collection, model: MusicnnMood, cache_dir: Path) -> FloatArray:
+    """Each clip's musicnn statistics, shape ``(n_clips, n_statistics)``, from the cached frozen features."""
+    pooled, _ = load_pooled(collection.clips, model, FINETUNE_FRONT_END, cache_dir / "pooled")
+    return np.stack([musicnn_statistics(model, p) for p in pooled])
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """A collection's feature matrix with each column's name and group."""
+
+    values: FloatArray  # (n_clips, n_features)
+    names: list[str]
+    groups: list[str]
+
+    def without(self, group: str) -> FeatureTable:
+        """The table with one group's columns removed."""
+        keep = [i for i, g in enumerate(self.groups) if g != group]
+        return FeatureTable(self.values[:, keep], [self.names[i] for i in keep], [self.groups[i] for i in keep])
+
+    def only(self, groups: Sequence[str]) -> FeatureTable:
+        """The table with only these groups' columns."""
+        keep = [i for i, g in enumerate(self.groups) if g in groups]
+        return FeatureTable(self.values[:, keep], [self.names[i] for i in keep], [self.groups[i] for i in keep])
+
+
+def load_table(
+    collection: Collection,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    config: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
+    with_musicnn: bool = True,
+) -> FeatureTable:
+    """The hybrid features of every clip (computing whatever is not cached yet)."""
+    musical = np.stack(cache_musical(collection, config, cache_dir, []))
+    names, groups = feature_names(config)
+    table = FeatureTable(musical, list(names), list(groups))
+    if not with_musicnn:
+        return table
+    model, _ = pretrained_network()
+    stats = cache_musicnn(collection, model, cache_dir)
+    stat_names = musicnn_statistic_names(model)
+    return FeatureTable(
+        np.hstack([stats, musical]), stat_names + table.names, [MUSICNN_GROUP] * len(stat_names) + table.groups
+    )
+
+
+def cache_all(args: argparse.Namespace) -> None:
+    """Cache the musical features, then musicnn's frozen features, of 4Q and of Grekow."""
+    torch.set_num_threads(1)
+    for collection in (four_q(args.data), grekow(args.grekow)):
+        timings: list[float] = []
+        started = time.perf_counter()
+        if "musical" in args.parts:
+            cache_musical(collection, DEFAULT_MUSICAL_CONFIG, args.cache_dir, timings)
+            if timings:
+                print(
+                    f"{collection.name}: musical features of {len(timings)} clips, median "
+                    f"{np.median(timings):.3f} s, p90 {np.percentile(timings, 90):.3f} s per clip",
+                    file=sys.stderr,
+                )
+        if "musicnn" in args.parts:
+            model, _ = pretrained_network()
+            cache_musicnn(collection, model, args.cache_dir)
+        print(f"{collection.name}: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- heads
+
+
+def robust_scaling() -> list[Any]:
+    """Per-feature median / IQR scaling clipped at ``ROBUST_CLIP``, then standardised: fitted
+    inside the training folds, so 4Q's odd clips (and other collections' ranges) stay bounded."""
+    clip = FunctionTransformer(np.clip, kw_args={"a_min": -ROBUST_CLIP, "a_max": ROBUST_CLIP})
+    return [RobustScaler(), clip, StandardScaler()]
+
+
+HEAD_GRIDS: Final[dict[str, tuple[Callable[..., BaseEstimator], dict[str, list[Any]]]]] = {
+    "logistic": (
+        lambda **p: LogisticRegression(max_iter=3000, **p),
+        {"C": [0.003, 0.01, 0.03, 0.1, 0.3]},
+    ),
+    "svm_rbf": (  # Platt-scaled on 3 internal folds, as sklearn 1.9 recommends over SVC(probability=True)
+        lambda **p: CalibratedClassifierCV(SVC(kernel="rbf", **p), ensemble=False, cv=3),
+        {"C": [1.0, 3.0, 10.0]},
+    ),
+    "boosting": (
+        lambda **p: HistGradientBoostingClassifier(
+            max_iter=100, max_leaf_nodes=15, max_features=0.2, l2_regularization=1.0, random_state=SEED, **p
+        ),
+        {"learning_rate": [0.1]},
+    ),
+    "mlp": (
+        lambda **p: MLPClassifier(hidden_layer_sizes=(64,), solver="lbfgs", max_iter=300, random_state=SEED, **p),
+        {"alpha": [1.0, 10.0]},
+    ),
+}
+
+
+def candidates(heads: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every (head, parameters) pair of the grids."""
+    out = []
+    for head in heads:
+        grid = HEAD_GRIDS[head][1]
+        out += [(head, dict(zip(grid, values, strict=True))) for values in product(*grid.values())]
+    return out
+
+
+def build(head: str, params: dict[str, Any]) -> Pipeline:
+    """The scaled pipeline of one head."""
+    return make_pipeline(*robust_scaling(), HEAD_GRIDS[head][0](**params))
+
+
+def fit_predict(head: str, params: dict[str, Any], x: FloatArray, y: IntArray, x_test: FloatArray) -> FloatArray:
+    """Probabilities of ``x_test`` from the head fitted on ``(x, y)``, columns in mood order."""
+    model = build(head, params).fit(x, y)
+    probabilities: FloatArray = model.predict_proba(x_test).astype(np.float32)
+    return probabilities
+
+
+def grouped_oof(head: str, params: dict[str, Any], x: FloatArray, y: IntArray, groups: IntArray) -> FloatArray:
+    """Out-of-fold probabilities over ``groups`` (artist-disjoint folds)."""
+    oof = np.zeros((len(y), len(MOODS)), dtype=np.float32)
+    for g in np.unique(groups):
+        test = groups == g
+        oof[test] = fit_predict(head, params, x[~test], y[~test], x[test])
+    return oof
+
+
+def macro_f1(y: IntArray, probabilities: FloatArray) -> float:
+    return float(f1_score(y, probabilities.argmax(axis=1), average="macro"))
+
+
+def log_probabilities(probabilities: FloatArray) -> FloatArray:
+    return np.log(np.clip(probabilities, 1e-6, None)).astype(np.float32)
+
+
+def recalibrated(probabilities: FloatArray, temperature: float) -> FloatArray:
+    """Probabilities with their logarithms divided by ``temperature``."""
+    return softmax(log_probabilities(probabilities), temperature)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The head chosen inside one training fold, with its inner out-of-fold probabilities."""
+
+    head: str
+    params: dict[str, Any]
+    inner_oof: FloatArray
+    temperature: float
+
+
+def choose(options: Sequence[tuple[str, dict[str, Any]]], x: FloatArray, y: IntArray, groups: IntArray) -> Chosen:
+    """The option with the best inner-CV macro-F1 (ties: lower log-loss), and its temperature."""
+    best: tuple[float, float, str, dict[str, Any], FloatArray] | None = None
+    for head, params in options:
+        oof = grouped_oof(head, params, x, y, groups)
+        nll = float(-np.log(np.clip(oof[np.arange(len(y)), y], 1e-6, None)).mean())
+        score = (macro_f1(y, oof), -nll)
+        if best is None or score > best[:2]:
+            best = (*score, head, params, oof)
+    assert best is not None
+    _, _, head, params, oof = best
+    temperature = fit_temperature(lambda t: recalibrated(oof, t), y)
+    return Chosen(head, params, oof, temperature)
+
+
+@dataclass
+class CrossValidated:
+    """Outer-fold probabilities (calibrated inside the training folds) and what was chosen."""
+
+    probabilities: FloatArray
+    chosen: dict[int, Chosen] = field(default_factory=dict)
+
+
+def cross_validate(
+    options: Sequence[tuple[str, dict[str, Any]]], x: FloatArray, y: IntArray, folds: IntArray
+) -> CrossValidated:
+    """Nested CV: each outer fold's head and temperature chosen on the other folds alone."""
+    result = CrossValidated(np.zeros((len(y), len(MOODS)), dtype=np.float32))
+    for fold in np.unique(folds):
+        test = folds == fold
+        chosen = choose(options, x[~test], y[~test], folds[~test])
+        raw = fit_predict(chosen.head, chosen.params, x[~test], y[~test], x[test])
+        result.probabilities[test] = recalibrated(raw, chosen.temperature)
+        result.chosen[int(fold)] = chosen
+    return result
+
+
+# ---------------------------------------------------------------- figures
+
+
+def figures(y: IntArray, probabilities: FloatArray) -> dict[str, float]:
+    """Macro-F1, accuracy, sad and calm recall, ECE of the top probability."""
+    predicted = probabilities.argmax(axis=1)
+    recalls = recall_score(y, predicted, labels=list(range(len(MOODS))), average=None, zero_division=0)
+    return {
+        "macro_f1": macro_f1(y, probabilities),
+        "accuracy": float((predicted == y).mean()),
+        "sad_recall": float(recalls[SAD]),
+        "calm_recall": float(recalls[CALM]),
+        "ece": expected_calibration_error(probabilities, y),
+    }
+
+
+def valence_arousal(probabilities: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """DESIGN.md's axes from mood probabilities."""
+    happy, angry, sad, calm = (probabilities[:, MOODS.index(m)] for m in MOODS)
+    return happy + calm - angry - sad, happy + angry - sad - calm
+
+
+def transfer_figures(
+    options: Sequence[tuple[str, dict[str, Any]]],
+    train: FeatureTable,
+    source: Collection,
+    test: FeatureTable,
+    target: Collection,
+) -> dict[str, float]:
+    """Fit on every 4Q clip (head and temperature chosen by CV over its folds), judge Grekow."""
+    chosen = choose(options, train.values, source.moods, source.folds)
+    raw = fit_predict(chosen.head, chosen.params, train.values, source.moods, test.values)
+    probabilities = recalibrated(raw, chosen.temperature)
+    valence, arousal = valence_arousal(probabilities)
+    assert target.valence is not None and target.arousal is not None
+    return {
+        "grekow_macro_f1": macro_f1(target.moods, probabilities),
+        "grekow_valence_rho": float(spearmanr(valence, target.valence)[0]),
+        "grekow_arousal_rho": float(spearmanr(arousal, target.arousal)[0]),
+        "grekow_ece": expected_calibration_error(probabilities, target.moods),
+    }
+
+
+# ---------------------------------------------------------------- the shipped member's out-of-fold answers
+
+
+def member_probabilities(
+    model: MusicnnMood,
+    pooled: Sequence[npt.NDArray[np.float16]],
+    clips: Sequence[TrainingClip],
+    train: IntArray,
+    test: IntArray,
+    recipe: FinetuneRecipe,
+) -> FloatArray:
+    """The fine-tuned musicnn member trained on ``train`` clips alone: clip probabilities of ``test``
+    (the mean over its windows, as the app scores a song)."""
+    moods = np.array([c.mood for c in clips])
+    tuned = train_head(model, [pooled[i] for i in train], moods[train], recipe, "musicnn member")
+    run = score_pooled(
+        tuned, [clips[i] for i in test], [pooled[i] for i in test], [np.zeros(len(pooled[i])) for i in test]
+    )
+    return np.stack([softmax(run.logits[clips[i].song_id]).mean(axis=0) for i in test]).astype(np.float32)
+
+
+def stacked(members_inner: Sequence[FloatArray], y_inner: IntArray, members_test: Sequence[FloatArray]) -> FloatArray:
+    """A logistic-regression meta-learner on the members' log-probabilities."""
+    meta = LogisticRegression(C=1.0, max_iter=2000)
+    meta.fit(np.hstack([log_probabilities(m) for m in members_inner]), y_inner)
+    probabilities: FloatArray = meta.predict_proba(np.hstack([log_probabilities(m) for m in members_test]))
+    return probabilities.astype(np.float32)
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass
+class Report:
+    """Markdown tables written as rows arrive, so partial results can be read."""
+
+    path: Path
+    sections: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, section: str, header: str, row: str) -> None:
+        """Append ``row`` to the table ``section`` (created with ``header``) and rewrite the file."""
+        table = self.sections.setdefault(section, [])
+        if not table:
+            table += [header, "|" + "---|" * (header.count("|") - 1)]
+        table.append(row)
+        self.write()
+
+    def write(self) -> None:
+        lines = ["# Hybrid member: measured on the 4Q folds and on Grekow", "", f"Updated {time.ctime()}.", ""]
+        for title, table in self.sections.items():
+            lines += [f"## {title}", "", *table, ""]
+        self.path.write_text("\n".join(lines))
+
+
+FIGURE_COLUMNS: Final = ("macro_f1", "accuracy", "sad_recall", "calm_recall", "ece")
+TRANSFER_COLUMNS: Final = ("grekow_macro_f1", "grekow_valence_rho", "grekow_arousal_rho", "grekow_ece")
+
+
+def row(label: str, values: dict[str, float], columns: Sequence[str], extra: str = "") -> str:
+    return "| " + " | ".join([label, *(f"{values[c]:.3f}" if c in values else "" for c in columns)]) + f" | {extra} |"
+
+
+def header(first: str, columns: Sequence[str]) -> str:
+    return "| " + " | ".join([first, *columns, "notes"]) + " |"
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    """Heads, ablations, transfer and stacking, each row written to ``args.results`` as it is measured."""
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the MLP's early stop; figures say the rest
+    source, target = four_q(args.data), grekow(args.grekow)
+    train = load_table(source, args.cache_dir, with_musicnn=not args.musical_only)
+    test = load_table(target, args.cache_dir, with_musicnn=not args.musical_only)
+    y, folds = source.moods, source.folds
+    report = Report(args.results)
+    columns = (*FIGURE_COLUMNS, *TRANSFER_COLUMNS)
+    heads_table = "Heads (all features; nested CV, temperature fitted inside the training folds)"
+    for heads in [[h] for h in args.heads] + ([list(args.heads)] if len(args.heads) > 1 else []):
+        started = time.perf_counter()
+        options = candidates(heads)
+        cv = cross_validate(options, train.values, y, folds)
+        values = figures(y, cv.probabilities) | transfer_figures(options, train, source, test, target)
+        picks = ", ".join(f"{c.head} {c.params} T={c.temperature:.2f}" for c in cv.chosen.values())
+        label = "+".join(heads) if len(heads) > 1 else heads[0]
+        report.add(
+            heads_table,
+            header("head", columns),
+            row(label, values, columns, f"{time.perf_counter() - started:.0f} s; {picks}"),
+        )
+    ablation_options = candidates([args.ablation_head])
+    ablation_table = f"Ablations ({args.ablation_head}; each feature group removed in turn, or alone)"
+    for group in dict.fromkeys(train.groups):
+        for kind, table_of in (("without", train.without), ("only", lambda g: train.only([g]))):
+            tr, te = table_of(group), (test.without(group) if kind == "without" else test.only([group]))
+            cv = cross_validate(ablation_options, tr.values, y, folds)
+            values = figures(y, cv.probabilities) | transfer_figures(ablation_options, tr, source, te, target)
+            report.add(
+                ablation_table, header("features", columns), row(f"{kind} {group} ({len(tr.names)})", values, columns)
+            )
+    if not args.musical_only and args.stack:
+        measure_stacking(train, source, report, ablation_options)
+
+
+def measure_stacking(
+    train: FeatureTable, source: Collection, report: Report, options: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """The hybrid head, the fine-tuned musicnn member and their stacked ensemble, fully nested:
+    the meta-learner of each outer fold learns from inner out-of-fold answers of its training folds."""
+    model, _ = pretrained_network()
+    pooled, _ = load_pooled(source.clips, model, FINETUNE_FRONT_END, DEFAULT_CACHE_DIR / "pooled")
+    y, folds, x = source.moods, source.folds, train.values
+    recipe = FinetuneRecipe()
+    hybrid, member, stack, mean = (np.zeros((len(y), len(MOODS)), dtype=np.float32) for _ in range(4))
+    for fold in np.unique(folds):
+        test, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
+        chosen = choose(options, x[training], y[training], folds[training])
+        inner_member = np.zeros((len(training), len(MOODS)), dtype=np.float32)
+        for inner in np.unique(folds[training]):
+            held = folds[training] == inner
+            inner_member[held] = member_probabilities(
+                model, pooled, source.clips, training[~held], training[held], recipe
+            )
+        raw = fit_predict(chosen.head, chosen.params, x[training], y[training], x[test])
+        hybrid[test] = recalibrated(raw, chosen.temperature)
+        member[test] = member_probabilities(model, pooled, source.clips, training, test, recipe)
+        stack[test] = stacked([chosen.inner_oof, inner_member], y[training], [raw, member[test]])
+        mean[test] = (hybrid[test] + member[test]) / 2
+    title = "Stacked ensemble (fully nested; member = the shipped recipe retrained per fold)"
+    for label, probabilities in (
+        ("hybrid head", hybrid),
+        ("musicnn member", member),
+        ("mean of the two", mean),
+        ("stacked (LR on log-probabilities)", stack),
+    ):
+        report.add(title, header("model", FIGURE_COLUMNS), row(label, figures(y, probabilities), FIGURE_COLUMNS))
+
+
+# ---------------------------------------------------------------- command line
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mood.training.hybrid_features", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("cache", "evaluate"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
+    parser.add_argument("--grekow", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder (transfer only)")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where the features are kept")
+    parser.add_argument("--parts", nargs="+", default=["musical", "musicnn"], choices=("musical", "musicnn"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the markdown file of the figures")
+    parser.add_argument("--heads", nargs="+", default=list(HEAD_GRIDS), choices=list(HEAD_GRIDS))
+    parser.add_argument("--ablation-head", default="logistic", choices=list(HEAD_GRIDS))
+    parser.add_argument("--musical-only", action="store_true", help="leave musicnn's statistics out (and stacking)")
+    parser.add_argument(
+        "--stack", action="store_true", help="also measure the stacked ensemble (retrains the member 25 times)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = get_parser().parse_args(argv)
+    (cache_all if args.command == "cache" else evaluate)(args)
+
+
+if __name__ == "__main__":
+    main()
