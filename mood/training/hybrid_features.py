@@ -498,7 +498,7 @@ def evaluate(args: argparse.Namespace) -> None:
         )
     ablation_options = candidates([args.ablation_head])
     ablation_table = f"Ablations ({args.ablation_head}; each feature group removed in turn, or alone)"
-    for group in dict.fromkeys(train.groups):
+    for group in dict.fromkeys(train.groups) if args.ablations else ():
         for kind, table_of in (("without", train.without), ("only", lambda g: train.only([g]))):
             tr, te = table_of(group), (test.without(group) if kind == "without" else test.only([group]))
             cv = cross_validate(ablation_options, tr.values, y, folds)
@@ -507,16 +507,20 @@ def evaluate(args: argparse.Namespace) -> None:
                 ablation_table, header("features", columns), row(f"{kind} {group} ({len(tr.names)})", values, columns)
             )
     if not args.musical_only and args.stack:
-        measure_stacking(train, source, report, ablation_options)
+        measure_stacking(train, source, report, ablation_options, args.cache_dir)
 
 
 def measure_stacking(
-    train: FeatureTable, source: Collection, report: Report, options: Sequence[tuple[str, dict[str, Any]]]
+    train: FeatureTable,
+    source: Collection,
+    report: Report,
+    options: Sequence[tuple[str, dict[str, Any]]],
+    cache_dir: Path = DEFAULT_CACHE_DIR,
 ) -> None:
     """The hybrid head, the fine-tuned musicnn member and their stacked ensemble, fully nested:
     the meta-learner of each outer fold learns from inner out-of-fold answers of its training folds."""
     model, _ = pretrained_network()
-    pooled, _ = load_pooled(source.clips, model, FINETUNE_FRONT_END, DEFAULT_CACHE_DIR / "pooled")
+    pooled, _ = load_pooled(source.clips, model, FINETUNE_FRONT_END, cache_dir / "pooled")
     y, folds, x = source.moods, source.folds, train.values
     recipe = FinetuneRecipe()
     hybrid, member, stack, mean = (np.zeros((len(y), len(MOODS)), dtype=np.float32) for _ in range(4))
@@ -557,6 +561,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the markdown file of the figures")
     parser.add_argument("--heads", nargs="+", default=list(HEAD_GRIDS), choices=list(HEAD_GRIDS))
     parser.add_argument("--ablation-head", default="logistic", choices=list(HEAD_GRIDS))
+    parser.add_argument(
+        "--ablations", action=argparse.BooleanOptionalAction, default=True, help="each feature group removed, or alone"
+    )
     parser.add_argument("--musical-only", action="store_true", help="leave musicnn's statistics out (and stacking)")
     parser.add_argument(
         "--stack", action="store_true", help="also measure the stacked ensemble (retrains the member 25 times)"
