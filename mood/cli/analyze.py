@@ -1,25 +1,21 @@
-"""`python -m mood analyze [--model NAME] [--json] [--out FILE] [--resume] [--ray [ADDRESS]] PATH...`
-(DESIGN.md: a stable interface).
+"""`mood analyze [--model NAME] [--json] [--out FILE] [--resume] [--ray [ADDRESS]] PATH...`
+(docs/DESIGN.md: a stable interface).
 
 stdout carries only the results (JSON lines with ``--json``, else a readable table, which
-``--out`` replaces); the progress bar, the summary and errors go to stderr. Heavy modules
-load only once a command runs, so `--help` answers at once.
+``--out`` replaces); the progress bar, the summary and errors go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from collections.abc import Generator, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from mood.cli.status import COULD_NOT_RUN_STATUS, FAILED_STATUS, INTERRUPTED_STATUS, UsageError
 from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
-from mood.errors import MoodError
 
 if TYPE_CHECKING:
     from mood.library import Result
@@ -27,18 +23,13 @@ if TYPE_CHECKING:
 
 PROGRESS_MIN_INPUTS = 3  # show a progress bar (and a summary) from this many inputs on
 LOCAL_RAY = ""  # `--ray` without an address: $RAY_ADDRESS, else a local Ray instance
-INTERRUPTED_STATUS = 130  # the shell's status for a run stopped by Ctrl-C
-FAILED_STATUS = 1  # some inputs failed: their rows hold the errors
-COULD_NOT_RUN_STATUS = 2  # the run could not start or go on (also argparse's status for bad options)
 RAY_FLAG = "--ray"
 # tqdm's bar, its rate always in songs per second (tqdm would turn a slow one into s/song).
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
 
 
-def get_parser() -> argparse.ArgumentParser:
-    """The command-line options of ``python -m mood``."""
-    parser = argparse.ArgumentParser(prog="mood", description="What mood does a song carry?")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``analyze`` subcommand."""
     analyze = commands.add_parser(
         "analyze",
         help="judge the mood of audio files",
@@ -92,7 +83,6 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder of weights (default: $MOOD_WEIGHTS_DIR, else the shipped ones)",
     )
-    return parser
 
 
 def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
@@ -226,57 +216,20 @@ def ray_flag_before_a_path(argv: Sequence[str]) -> list[str]:
     return argv
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While running, SIGTERM stops the run as Ctrl-C does: outputs are closed, nothing is lost."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> Any:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point of ``python -m mood``; returns the exit status."""
-    parser = get_parser()
-    args = parser.parse_args(ray_flag_before_a_path(sys.argv[1:] if argv is None else argv))
+def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
+    """``mood analyze``; returns the exit status."""
     if args.resume and args.out is None:
-        parser.error("--resume needs --out FILE (the results to continue)")
+        raise UsageError("--resume needs --out FILE (the results to continue)")
     if args.workers is not None and args.workers < 1:
-        parser.error("--workers must be at least 1")
-    try:
-        with sigterm_as_interrupt():
-            return analyze(
-                args.paths,
-                args.model,
-                args.json,
-                out or sys.stdout,
-                args.weights_dir,
-                out_path=args.out,
-                resume=args.resume,
-                ray_address=args.ray,
-                workers=args.workers,
-            )
-    except MoodError as e:  # e.g. the model's weights failed verification, a full disk
-        print(f"error: {e}", file=sys.stderr)
-        return COULD_NOT_RUN_STATUS
-    except OSError as e:  # e.g. an output that cannot be read back for --resume
-        print(f"error: {e.filename or 'the run'}: {os.strerror(e.errno) if e.errno else e}", file=sys.stderr)
-        return COULD_NOT_RUN_STATUS
-    except KeyboardInterrupt:
-        where = f"; the results so far are in {args.out}: add --resume to go on" if args.out else ""
-        print(f"\ninterrupted{where}", file=sys.stderr)
-        return INTERRUPTED_STATUS
-
-
-def main_exit() -> None:
-    """The ``mood`` console script: :func:`main`, its status as the exit code."""
-    sys.exit(main())
+        raise UsageError("--workers must be at least 1")
+    return analyze(
+        args.paths,
+        args.model,
+        args.json,
+        out,
+        args.weights_dir,
+        out_path=args.out,
+        resume=args.resume,
+        ray_address=args.ray,
+        workers=args.workers,
+    )
