@@ -1,4 +1,7 @@
-"""The weights registry: save, verify and load `weights/<name>.pt` with its typed manifest.
+"""The weights registry: save, verify and load `<name>.pt` with its typed manifest.
+
+The shipped weights are package data, `mood/weights/` (read through ``importlib.resources``, so an
+installed wheel finds its own copy); ``--weights-dir`` or ``$MOOD_WEIGHTS_DIR`` name another folder.
 
 Loading checks the file's sha256 and the labels before the state dict is read
 (``weights_only``); loaded networks are cached per process and folder.
@@ -13,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,9 @@ from mood.engine.manifest import (
 from mood.engine.models import build_model, config_of
 from mood.errors import ModelError
 
-SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+WEIGHTS_PACKAGE_DIR = "weights"  # the shipped weights' folder inside the mood package (pyproject.toml's package-data)
+# A wheel installs unpacked, so the package's resources are a real folder (torch.load needs a path).
+SHIPPED_WEIGHTS_DIR = Path(str(resources.files("mood") / WEIGHTS_PACKAGE_DIR))
 BACKBONES_SUBDIR = "backbones"  # sub-folder of converted pretrained networks (not mood models)
 BACKBONES = BACKBONES_SUBDIR  # deprecated alias (mood/training/hybrid_features.py still imports it)
 WEIGHTS_DIR_ENV = "MOOD_WEIGHTS_DIR"  # overrides the shipped folder (deployments, tests)
