@@ -33,8 +33,8 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from mood.constants import MOODS
+from mood.engine.descriptors import Descriptors, describe
 from mood.errors import MoodError
-from mood.presentation.descriptors import Descriptors, describe
 
 if TYPE_CHECKING:
     from mood.engine.audio import DecodedAudio

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from mood.constants import MOODS
+from mood.engine.descriptors import MODES, PITCH_CLASSES
 from mood.library import Result, open_sink
-from mood.presentation.descriptors import MODES, PITCH_CLASSES
 
 FAILED_SHARE = 0.01  # of the rows: files that could not be read
 SONGS_PER_ALBUM = 12

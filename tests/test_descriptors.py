@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 from mood.constants import SAMPLE_RATE
+from mood.engine.descriptors import DESCRIPTOR_MAX_S, Descriptors, describe
 from mood.errors import AudioError
-from mood.presentation.descriptors import (
-    DESCRIPTOR_MAX_S,
-    MAX_MOOD_HINTS,
-    Descriptors,
-    describe,
-    describe_in_words,
-    mood_hints,
-)
+from mood.presentation.descriptor_words import MAX_MOOD_HINTS, describe_in_words, mood_hints
 from tests.helpers import click_track, tone
 
 SAD_HINT = "Slow and in a minor key: typical of sad songs"

@@ -117,5 +117,14 @@ def test_confidence_thresholds_are_exact_percentage_points(probabilities: tuple[
 
 def test_to_dict_is_the_design_json(ensemble: Predictor, song_wav_bytes: bytes) -> None:
     as_dict = ensemble.predict(song_wav_bytes).to_dict()
-    assert list(as_dict) == ["model", "mood", "probabilities", "valence", "arousal", "duration_s", "truncated", "timeline"]
+    assert list(as_dict) == [
+        "model",
+        "mood",
+        "probabilities",
+        "valence",
+        "arousal",
+        "duration_s",
+        "truncated",
+        "timeline",
+    ]
     assert list(as_dict["timeline"][0]) == ["start_s", "end_s", "probabilities"]

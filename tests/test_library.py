@@ -14,6 +14,7 @@ import pytest
 
 from mood.constants import MOODS
 from mood.engine.audio import DecodedAudio
+from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import to_samples
 from mood.engine.inference import Prediction, Predictor, WindowPrediction
 from mood.errors import MoodError
@@ -30,7 +31,6 @@ from mood.library import (
     read_rows,
     resume_state,
 )
-from mood.presentation.descriptors import Descriptors, describe
 from tests.helpers import chord_progression, write_audio
 
 DESCRIPTORS = Descriptors(

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.engine.manifest import Pretrained, Reliability
 from mood.presentation.analysis import Song, analyse
-from mood.presentation.descriptors import Descriptors
 from mood.presentation.report import (
     SONG_COLUMNS,
     SongResult,

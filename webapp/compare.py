@@ -8,7 +8,7 @@ import streamlit as st
 
 from mood.engine.inference import Prediction
 from mood.presentation.charts import FONT_SIZE, PRESENTER_FONT_SIZE, mood_bars, mood_map, timeline_chart
-from mood.presentation.descriptors import describe_in_words
+from mood.presentation.descriptor_words import describe_in_words
 from mood.presentation.presenter import comparison_sentence, default_pair
 from mood.presentation.report import SongResult, mood_label, percent, songs_frame
 from webapp.state import md

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mood.constants import SAMPLE_RATE, SILENCE_RMS_DBFS, TARGET_RMS_DBFS
+from mood.engine.descriptors import MAJOR_PROFILE, MINOR_PROFILE
 from mood.engine.features import normalise_loudness, rms_dbfs
-from mood.presentation.descriptors import MAJOR_PROFILE, MINOR_PROFILE
 
 FloatArray = npt.NDArray[np.float32]
 Group = Literal["harmony", "rhythm", "dynamics", "timbre"]

@@ -14,9 +14,9 @@ from typing import Final
 
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
+from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import FrontEnd, Spectrogram, decode, log_mels, spectrogram
 from mood.engine.inference import Prediction, Predictor
-from mood.presentation.descriptors import Descriptors, describe
 from mood.presentation.explain import HeardMap, occlusion_map
 from mood.sources.constants import SERVICE_NAMES
 from mood.sources.records import PreviewAudio

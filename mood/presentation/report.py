@@ -14,10 +14,11 @@ from typing import Final
 import pandas as pd
 
 from mood.constants import MAX_DURATION_S, MOOD_DISPLAY_NAMES, MOODS
+from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction
 from mood.engine.manifest import CrossValidation, Pretrained, Reliability
 from mood.presentation.analysis import Analysis, Song
-from mood.presentation.descriptors import Descriptors, describe_in_words, mood_hints
+from mood.presentation.descriptor_words import describe_in_words, mood_hints
 from mood.presentation.model_card import display_name
 
 MOOD_EMOJI: Final = {"happy": "😄", "angry": "😠", "sad": "😢", "calm": "😌"}
@@ -233,8 +234,8 @@ def key_name(d: Descriptors) -> str:
 def why_markdown(d: Descriptors) -> str:
     """Why this mood, in plain words: what the song sounds like, and what such sounds usually go with.
 
-    Markdown: a bullet per descriptor (:func:`~mood.presentation.descriptors.describe_in_words`),
-    then the mood hints (:func:`~mood.presentation.descriptors.mood_hints`) or a line saying
+    Markdown: a bullet per descriptor (:func:`~mood.presentation.descriptor_words.describe_in_words`),
+    then the mood hints (:func:`~mood.presentation.descriptor_words.mood_hints`) or a line saying
     nothing stands out, then the caveat that these are tendencies the models do not read.
     """
     sounds = "\n".join(f"- {phrase}" for phrase in describe_in_words(d))

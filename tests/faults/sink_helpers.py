@@ -16,9 +16,9 @@ import soundfile as sf
 
 from mood.constants import MOODS
 from mood.engine.audio import DecodedAudio
+from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.library import Result
-from mood.presentation.descriptors import Descriptors
 
 SR = 8_000  # tiny songs: decoding and resampling stay quick
 SUFFIXES = (".jsonl", ".csv", ".parquet")
