@@ -3,7 +3,7 @@
 ``tests/fixtures/musicnn_reference.npz`` holds what the original computed (musicnn 0.1.0's
 own spectrogram code and TF graph, the wheel's checkpoints) on the converter's synthesised
 clips, per 3 s patch: tag probabilities and embeddings. ``python -m
-mood.training.convert_musicnn`` wrote it together with ``weights/backbones/``; here the
+mood.training.convert_musicnn`` wrote it together with ``mood/weights/backbones/``; here the
 shipped weights, loaded into the ports, must give the same numbers through the project's
 own front end.
 """

@@ -1,4 +1,4 @@
-"""The weights in weights/ load, match their manifests, and still give their golden outputs.
+"""The weights in mood/weights/ load, match their manifests, and still give their golden outputs.
 
 A change to decoding or features that silently shifts predictions fails here. After a
 deliberate retraining, regenerate the goldens: `.venv/bin/python -m tests.golden`.

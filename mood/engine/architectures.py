@@ -89,7 +89,7 @@ class MusicnnVGGConfig:
 class MusicnnMoodConfig:
     """The fine-tuned member: musicnn backbones, each one's embedding and tag logits into a mood head."""
 
-    backbones: tuple[str, ...] = ("msd_musicnn", "mtt_musicnn")  # converted networks in weights/backbones/
+    backbones: tuple[str, ...] = ("msd_musicnn", "mtt_musicnn")  # converted networks in mood/weights/backbones/
     backbone: MusicnnConfig = field(default_factory=MusicnnConfig)  # the shape of each
     n_tags: int = 50  # each backbone's tag logits
     head_dropout: float = 0.3
@@ -104,7 +104,7 @@ ArchitectureConfig = ResNet18Config | CLDNNConfig | MusicnnConfig | MusicnnVGGCo
 ARCHITECTURE_CONFIGS: dict[str, type[ArchitectureConfig]] = {
     "resnet18": ResNet18Config,
     "cldnn": CLDNNConfig,
-    "musicnn": MusicnnConfig,  # a converted tagger (weights/backbones/), not a mood model
+    "musicnn": MusicnnConfig,  # a converted tagger (mood/weights/backbones/), not a mood model
     "musicnn_vgg": MusicnnVGGConfig,  # likewise
     "musicnn_mood": MusicnnMoodConfig,
 }

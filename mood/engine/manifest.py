@@ -1,4 +1,4 @@
-"""Typed manifests: `weights/<name>.json` read into dataclasses and validated once.
+"""Typed manifests: `<weights dir>/<name>.json` read into dataclasses and validated once.
 
 DESIGN.md's weights contract. A network's manifest describes its `.pt` (architecture and its
 typed shape, labels, front end, checksum, provenance and cross-validated figures); the ensemble's

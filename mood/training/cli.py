@@ -5,7 +5,7 @@
     python -m mood.training scratch cldnn --teacher musicnn --epochs 20
     python -m mood.training ensemble                          # the combination, from the saved runs
     python -m mood.training transfer                          # figures on the Grekow set
-    python -m mood.training convert WHEEL --tf-python PYTHON  # musicnn's checkpoints -> weights/backbones
+    python -m mood.training convert WHEEL --tf-python PYTHON  # musicnn's checkpoints -> mood/weights/backbones
 
 Each subcommand carries only its own flags; the flags become a typed recipe and plan, and the
 member modules (:mod:`mood.training.members`) never see the command line.

@@ -5,7 +5,7 @@ four TF1 checkpoints in its PyPI wheel ``musicnn==0.1.0``: ``MSD_musicnn``, ``MT
 ``MSD_vgg`` and ``MTT_vgg``, 50 tags each. One command converts them::
 
     .venv/bin/python -m mood.training convert musicnn-0.1.0-py3-none-any.whl \\
-        --tf-python /work/tfvenv/bin/python [--out-dir weights/backbones] [--models MSD_musicnn,...]
+        --tf-python /work/tfvenv/bin/python [--out-dir mood/weights/backbones] [--models MSD_musicnn,...]
 
 It runs in two interpreters. This one (the project's venv: torch, the project's front end)
 synthesises the reference clips, computes their spectrogram windows with
@@ -91,7 +91,7 @@ NOISE_SEED = 20190801
 BURSTS_PER_SECOND = 4
 BURST_DECAY_S = 0.06
 
-DEFAULT_OUT_DIR = Path("weights/backbones")
+DEFAULT_OUT_DIR = Path("mood/weights/backbones")  # mood.engine.weights.SHIPPED_WEIGHTS_DIR / BACKBONES_SUBDIR
 DEFAULT_FIXTURE = Path("tests/fixtures/musicnn_reference.npz")
 TF_STAGE = "--tf-stage"  # the hidden argument that runs this file as the TF stage
 

@@ -8,7 +8,7 @@ clips only. The shipped member is then fitted on all clips with the same recipe:
 
 **The member interface** (:class:`Member`). A kind of member is one class with:
 
-* ``name``: the model's name (``weights/<name>.json``, ``runs/<name>_oof.npz``);
+* ``name``: the model's name (``mood/weights/<name>.json``, ``runs/<name>_oof.npz``);
 * ``clips``: the labelled clips it was given, in data-set order (their ``fold`` makes the folds);
 * ``fit(train_idx, desc) -> fitted``: a model fitted on ``clips[i] for i in train_idx`` alone
   (anything chosen inside, e.g. a head by inner artist-grouped CV, must use those clips only);
