@@ -18,19 +18,33 @@ from mood.engine.onnx_quantise import quantise_int8
 from mood.engine.onnx_runtime import load_session, session_logits
 from mood.engine.weights import load_network, member_names
 from mood.errors import ModelError
+from tests.helpers import chord_progression, write_audio
 
 SHIPPED = member_names(ENSEMBLE)
 FREQUENCY_MAX_BLOCKS = 10  # musicnn's member: 2 backbones x (2 timbral + 3 temporal) front-end blocks
 
-# Runs with torch made unimportable: the runner, the front end and the decoder must not need it.
+# Runs with torch made unimportable (as if not installed): the runner, the decoder and the front
+# end must not need it. (``sys.modules["torch"] = None`` would also block it, but breaks scipy,
+# which librosa's resampling imports: scipy looks torch up in sys.modules.)
 TORCH_FREE = """
-import json, sys
-sys.modules["torch"] = None
+import importlib.abc, json, sys
+from pathlib import Path
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError("torch is not installed")
+
+sys.meta_path.insert(0, NoTorch())
 import numpy as np
-from mood.engine import audio, features, onnx_quantise
+from mood.engine import onnx_quantise
+from mood.engine.features import SCRATCH_FRONT_END, log_mel, make_windows
 from mood.engine.onnx_runtime import load_session, session_logits
+song_windows, _ = make_windows(log_mel(Path(sys.argv[3]), SCRATCH_FRONT_END), SCRATCH_FRONT_END)
 windows = np.load(sys.argv[2])
-print(json.dumps(session_logits(load_session(__import__("pathlib").Path(sys.argv[1])), windows).tolist()))
+logits = session_logits(load_session(Path(sys.argv[1])), windows)
+assert "torch" not in sys.modules and len(song_windows) > 0
+print(json.dumps(logits.tolist()))
 """
 
 
@@ -59,12 +73,13 @@ def test_musicnn_export_traces_the_eval_shortcut(exports: dict[str, Path]) -> No
     assert len(pooled_convolutions) == FREQUENCY_MAX_BLOCKS
 
 
-def test_runner_needs_no_torch(exports: dict[str, Path], tmp_path: Path) -> None:
+def test_runner_decoder_and_front_end_need_no_torch(exports: dict[str, Path], tmp_path: Path) -> None:
     loaded = load_network("cldnn")
     windows = random_windows(loaded.manifest.features, n_windows=3, seed=1)
     np.save(tmp_path / "windows.npy", windows)
+    song = write_audio(chord_progression(sr=44_100), tmp_path / "song.wav", sr=44_100)  # resampled on decoding
     done = subprocess.run(
-        [sys.executable, "-c", TORCH_FREE, str(exports["cldnn"]), str(tmp_path / "windows.npy")],
+        [sys.executable, "-c", TORCH_FREE, str(exports["cldnn"]), str(tmp_path / "windows.npy"), str(song)],
         capture_output=True,
         text=True,
         check=False,
@@ -77,7 +92,9 @@ def test_runner_needs_no_torch(exports: dict[str, Path], tmp_path: Path) -> None
 def test_runner_batches_windows(exports: dict[str, Path]) -> None:
     windows = random_windows(load_network("resnet18").manifest.features, n_windows=5, seed=2)
     session = load_session(exports["resnet18"])
-    np.testing.assert_allclose(session_logits(session, windows, batch_size=2), session_logits(session, windows), atol=1e-5)
+    np.testing.assert_allclose(
+        session_logits(session, windows, batch_size=2), session_logits(session, windows), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("content", [None, b"not a network"])
