@@ -23,8 +23,8 @@ from typing import TypeVar
 import pandas as pd
 import pyarrow as pa
 
+from mood.batch.sinks import read_rows
 from mood.constants import MOODS
-from mood.library import read_rows
 from mood.presentation.charts import mood_map
 from mood.presentation.collection import (
     Catalogue,

@@ -87,7 +87,8 @@ class Run:
 def timed(label: str, workers: int, start: Callable[[], Iterator[object]], out: Path) -> Run:
     """Time ``start()`` (the set-up, which returns the results' iterator), then the
     iteration, each result written to a JSON lines sink."""
-    from mood.library import Result, open_sink
+    from mood.batch.results import Result
+    from mood.batch.sinks import open_sink
 
     began = time.perf_counter()
     results = start()
@@ -104,8 +105,8 @@ def timed(label: str, workers: int, start: Callable[[], Iterator[object]], out: 
 
 def single_process(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The one-machine path: one Predictor, threads decoding ahead (what `mood analyze` does)."""
+    from mood.batch.run import DECODE_WORKERS, analyse_library, local_cpus
     from mood.engine.inference import Predictor
-    from mood.library import DECODE_WORKERS, analyse_library, local_cpus
 
     return timed(
         "1 process",
@@ -117,8 +118,8 @@ def single_process(paths: list[Path], model: str, weights_dir: Path | None, out:
 
 def local_ray(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The Ray path on a local instance: one worker per core (what `mood analyze --ray` does)."""
-    from mood.library import local_cpus
-    from mood.ray_analysis import analyse_with_ray
+    from mood.batch.ray import analyse_with_ray
+    from mood.batch.run import local_cpus
 
     workers = local_cpus()
     return timed(f"local Ray ({workers} workers)", workers, lambda: analyse_with_ray(paths, model, weights_dir), out)

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from mood.batch.results import Result
+from mood.batch.sinks import open_sink
 from mood.constants import MOODS
 from mood.engine.descriptors import MODES, PITCH_CLASSES
-from mood.library import Result, open_sink
 
 FAILED_SHARE = 0.01  # of the rows: files that could not be read
 SONGS_PER_ALBUM = 12

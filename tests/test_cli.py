@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from mood.batch.sinks import read_rows
 from mood.cli import main
 from mood.constants import MOODS
 from mood.engine.manifest import EnsembleManifest
 from mood.engine.weights import clear_cache, write_manifest
-from mood.library import read_rows
 from tests.helpers import chord_progression, write_audio
 
 
@@ -167,7 +167,8 @@ def analyse_library_cli(library: list[Path], weights: Path, *flags: str) -> tupl
 def test_out_streams_every_result_to_the_file_and_json_still_prints(
     library: list[Path], random_weights_dir: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mood.library import flat_row, read_rows
+    from mood.batch.results import flat_row
+    from mood.batch.sinks import read_rows
 
     out = tmp_path / f"results{suffix}"
     status, lines = analyse_library_cli(library, random_weights_dir, "--json", "--out", str(out))
@@ -305,23 +306,24 @@ def test_a_stopped_run_keeps_its_results_and_resumes(
     library: list[Path], random_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    import mood.library
+    import mood.batch.results
+    import mood.batch.run
 
     out = tmp_path / "results.parquet"  # the format that is only readable once closed
-    real_judge = mood.library.judge
+    real_judge = mood.batch.run.judge
     judged: list[str] = []
 
-    def judge_then_stop(path: Path, *args: object, **kwargs: object) -> mood.library.Result:
+    def judge_then_stop(path: Path, *args: object, **kwargs: object) -> mood.batch.results.Result:
         if len(judged) == 2:
             raise KeyboardInterrupt  # Ctrl-C (or SIGTERM) during the third file
         judged.append(str(path))
         return real_judge(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(mood.library, "judge", judge_then_stop)
+    monkeypatch.setattr(mood.batch.run, "judge", judge_then_stop)
     status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out))
     assert status == 130 and "add --resume to go on" in capsys.readouterr().err
     assert [row["path"] for row in read_rows(out)] == [str(p) for p in library[:2]]
-    monkeypatch.setattr(mood.library, "judge", real_judge)
+    monkeypatch.setattr(mood.batch.run, "judge", real_judge)
     status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
     assert status == 1  # the broken file was tried again, and failed again
     assert [row["path"] for row in read_rows(out)] == [str(p) for p in library]

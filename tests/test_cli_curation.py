@@ -9,8 +9,8 @@ from pathlib import Path
 import mutagen
 import pytest
 
+from mood.batch.sinks import read_rows
 from mood.cli import main
-from mood.library import read_rows
 from tests.helpers import chord_progression, tone, write_audio
 
 

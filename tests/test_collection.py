@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mood.batch.results import COLUMNS, flat_row
+from mood.batch.sinks import read_rows
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
-from mood.library import COLUMNS, flat_row, read_rows
 from mood.presentation.collection import (
     TABLE_COLUMNS,
     Filters,

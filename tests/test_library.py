@@ -12,25 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mood.batch.results import COLUMNS, Result, flat_row
+from mood.batch.resume import resume_state
+from mood.batch.run import analyse_library, judge
+from mood.batch.sinks import CsvSink, JsonLinesSink, open_sink, read_rows
+from mood.batch.summary import Summary
 from mood.constants import MOODS
 from mood.engine.audio import DecodedAudio
 from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import to_samples
 from mood.engine.inference import Prediction, Predictor, WindowPrediction
 from mood.errors import MoodError
-from mood.library import (
-    COLUMNS,
-    CsvSink,
-    JsonLinesSink,
-    Result,
-    Summary,
-    analyse_library,
-    flat_row,
-    judge,
-    open_sink,
-    read_rows,
-    resume_state,
-)
 from tests.helpers import chord_progression, write_audio
 
 DESCRIPTORS = Descriptors(
@@ -271,7 +263,7 @@ def test_summary_counts_moods_and_lists_failures() -> None:
 
 
 def test_summary_lists_only_the_first_failures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mood.library.SUMMARY_MAX_FAILURES", 2)
+    monkeypatch.setattr("mood.batch.summary.SUMMARY_MAX_FAILURES", 2)
     summary = Summary()
     for i in range(5):
         summary.add(Result.failed(f"{i}.wav", "bad"))
@@ -342,7 +334,7 @@ def test_a_write_torn_by_a_full_disk_is_cut_back_to_the_last_whole_row(
 
 
 def test_resume_retries_the_failures_and_counts_the_whole_output(tmp_path: Path) -> None:
-    from mood.library import resume_state
+    from mood.batch.resume import resume_state
 
     out = tmp_path / "results.jsonl"
     offer(out, sample_results(), append=False)

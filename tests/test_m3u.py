@@ -22,9 +22,9 @@ from mood.batch.m3u import (
     select,
     write_playlist,
 )
+from mood.batch.sinks import read_rows
 from mood.constants import MOODS
 from mood.errors import MoodError
-from mood.library import read_rows
 from tests.helpers import tone, write_with_ffmpeg
 
 SR = 22_050

@@ -59,7 +59,7 @@ def assert_same(ray_value: Any, local_value: Any, where: str = "") -> None:
 def test_ray_run_equals_the_single_process_run(
     random_weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mood.ray_analysis
+    import mood.batch.ray
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
@@ -67,7 +67,7 @@ def test_ray_run_equals_the_single_process_run(
     assert "ray" not in sys.modules  # the CLI imports it, after choosing a loopback-only instance
     inits: list[dict[str, Any]] = []
     gcs_addresses: list[str] = []
-    real_import = mood.ray_analysis.import_ray
+    real_import = mood.batch.ray.import_ray
 
     def import_and_record(local: bool = False) -> Any:
         ray = real_import(local)
@@ -82,7 +82,7 @@ def test_ray_run_equals_the_single_process_run(
         monkeypatch.setattr(ray, "init", recorded_init)
         return ray
 
-    monkeypatch.setattr(mood.ray_analysis, "import_ray", import_and_record)
+    monkeypatch.setattr(mood.batch.ray, "import_ray", import_and_record)
     inputs = [str(p) for p in synthesised_library(tmp_path)]
     common = ["analyze", "--json", "--weights-dir", str(random_weights_dir)]
     local_status, local = run([*common, *inputs])
@@ -105,7 +105,7 @@ def test_ray_run_equals_the_single_process_run(
 
 
 def test_without_ray_installed_the_message_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mood.ray_analysis import import_ray
+    from mood.batch.ray import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
     with pytest.raises(MoodError, match=r"pip install -e '\.\[scale\]'"):
@@ -113,8 +113,8 @@ def test_without_ray_installed_the_message_says_what_to_install(monkeypatch: pyt
 
 
 def test_results_are_put_back_in_input_order() -> None:
-    from mood.library import Result
-    from mood.ray_analysis import in_input_order, n_blocks
+    from mood.batch.ray import in_input_order, n_blocks
+    from mood.batch.results import Result
 
     rows = [{"index": i, "record": Result.failed(f"{i}.wav", "x").to_json()} for i in (2, 0, 1, 4, 3)]
     assert [r.path for r in in_input_order(iter(rows), 5)] == [f"{i}.wav" for i in range(5)]

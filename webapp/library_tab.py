@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from mood.batch.sinks import SUFFIXES, read_rows
 from mood.constants import MOODS
-from mood.library import SUFFIXES, read_rows
 from mood.presentation.collection import (
     Catalogue,
     Filters,

@@ -2,7 +2,7 @@
 and by confidence, sorted and cut (:func:`select`), or a mood journey from one mood to
 another (:func:`journey`), written as an extended M3U8 that players open (:func:`write_playlist`).
 
-Rows are the flat rows of :func:`mood.library.read_rows`; failed analyses are never chosen.
+Rows are the flat rows of :func:`mood.batch.sinks.read_rows`; failed analyses are never chosen.
 
 Confidence (``Selection.confidence``): ``margin`` (the default) is the top probability minus
 the second, how clearly the top mood won: 0 is a tie, 1 a certainty. The app's words use it:
@@ -32,10 +32,10 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from mood.batch.atomic import replace_atomically
+from mood.batch.results import FLOAT_COLUMNS, input_name
 from mood.batch.tagfiles import open_tagged
 from mood.constants import MOODS
 from mood.errors import MoodError
-from mood.library import FLOAT_COLUMNS, input_name
 
 ConfidenceKind = Literal["margin", "top"]
 Range = tuple[float, float]  # inclusive, on the map's [-1, 1] axes

@@ -50,10 +50,11 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from mood.batch.atomic import replace_atomically
+from mood.batch.results import input_name
+from mood.batch.sinks import read_rows
 from mood.batch.tagfiles import Fields, audio_digest, open_tagged
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.errors import MoodError
-from mood.library import input_name, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,8 @@ def mood_values(result: Mapping[str, Any]) -> Target:
     """The ``MOOD4Q_`` numbers and model of a result row, as tag values.
 
     Args:
-        result: a flat row of a results file (:func:`mood.library.read_rows`; for a fresh
-            :class:`mood.library.Result`, ``mood.library.flat_row(result.record)``).
+        result: a flat row of a results file (:func:`mood.batch.sinks.read_rows`; for a fresh
+            :class:`mood.batch.results.Result`, ``mood.batch.results.flat_row(result.record)``).
 
     Raises:
         MoodError: the row is a failed analysis, or lacks a value.

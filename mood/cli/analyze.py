@@ -18,8 +18,8 @@ from mood.cli.status import COULD_NOT_RUN_STATUS, FAILED_STATUS, INTERRUPTED_STA
 from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
 
 if TYPE_CHECKING:
-    from mood.library import Result
-    from mood.ray_analysis import RayResults
+    from mood.batch.ray import RayResults
+    from mood.batch.results import Result
 
 PROGRESS_MIN_INPUTS = 3  # show a progress bar (and a summary) from this many inputs on
 LOCAL_RAY = ""  # `--ray` without an address: $RAY_ADDRESS, else a local Ray instance
@@ -98,8 +98,8 @@ def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
 
 def format_row(result: Result) -> str:
     """One readable line: file, mood, its probability, all four, duration (or the error)."""
+    from mood.batch.results import printable
     from mood.engine.inference import confidence_level
-    from mood.library import printable
 
     record = result.record
     name = printable(result.path)
@@ -144,7 +144,9 @@ def analyze(
     """
     from tqdm import tqdm
 
-    from mood.library import ResumeState, Summary, check_out_path, open_sink, resume_state
+    from mood.batch.resume import ResumeState, resume_state
+    from mood.batch.sinks import check_out_path, open_sink
+    from mood.batch.summary import Summary
 
     if out_path is not None:
         check_out_path(out_path)
@@ -194,11 +196,11 @@ def _results(
 ) -> Generator[Result, None, None] | RayResults:
     """The results of ``paths`` from this process or from Ray; models are loaded (or checked) first."""
     if ray_address is not None:
-        from mood.ray_analysis import analyse_with_ray
+        from mood.batch.ray import analyse_with_ray
 
         return analyse_with_ray(paths, model, weights_dir, address=ray_address or None, workers=workers)
+    from mood.batch.run import DECODE_WORKERS, analyse_library
     from mood.engine.inference import Predictor
-    from mood.library import DECODE_WORKERS, analyse_library
 
     predictor = Predictor(model, weights_dir)
     return analyse_library(paths, predictor, workers=workers or DECODE_WORKERS)

@@ -69,8 +69,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run_playlist(args: argparse.Namespace, out: TextIO) -> int:
     """``mood playlist``; returns 0 (a filter that matches no song raises, as a run that could not be made)."""
     from mood.batch.m3u import Selection, journey, parse_range, select, write_playlist
+    from mood.batch.sinks import read_rows
     from mood.errors import MoodError
-    from mood.library import read_rows
 
     rows = list(read_rows(args.results))
     if args.journey is not None:

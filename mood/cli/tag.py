@@ -94,9 +94,10 @@ def _results_to_tag(args: argparse.Namespace) -> Iterator[tuple[Path, Mapping[st
     if args.results is not None:
         yield from results_to_tag(args.results, args.base)
         return
+    from mood.batch.results import flat_row, input_name
+    from mood.batch.run import DECODE_WORKERS, analyse_library
     from mood.cli.analyze import expand_paths
     from mood.engine.inference import Predictor
-    from mood.library import DECODE_WORKERS, analyse_library, flat_row, input_name
 
     inputs = list(expand_paths(args.paths))
     for result in analyse_library(inputs, Predictor(args.model), workers=DECODE_WORKERS):
@@ -106,7 +107,7 @@ def _results_to_tag(args: argparse.Namespace) -> Iterator[tuple[Path, Mapping[st
 
 def _report(outcomes: Iterable[TagOutcome], as_json: bool, out: TextIO) -> int:
     """Print each outcome as it comes, then the counts; ``FAILED_STATUS`` if any failed."""
-    from mood.library import printable
+    from mood.batch.results import printable
 
     counts: Counter[str] = Counter()
     for outcome in outcomes:

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from mood.batch.m3u import PlaylistEntry, render_m3u
+from mood.batch.results import COLUMNS, FLOAT_COLUMNS
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.audio import AUDIO_EXTENSIONS
-from mood.library import COLUMNS, FLOAT_COLUMNS
 from mood.presentation.charts import FONT_SIZE, collection_map
 
 MAX_MAP_POINTS: Final = 2000  # dots on the map at most; beyond, a random sample over a density of all songs
@@ -43,7 +43,7 @@ class Catalogue:
     """The rows of a results file, split into songs that were judged and files that failed.
 
     Attributes:
-        songs: one row per judged song: the results file's columns (:data:`mood.library.COLUMNS`)
+        songs: one row per judged song: the results file's columns (:data:`mood.batch.results.COLUMNS`)
             plus ``song`` (the file name), ``folder`` (the parent folder of ``path``),
             ``confidence`` (the top probability) and ``key_name`` (e.g. "A minor").
         failures: one row per failed file: ``path`` (as it can be shown, see :func:`readable`),
@@ -71,7 +71,7 @@ class Catalogue:
 
 
 def catalogue(rows: Iterable[Mapping[str, Any]]) -> Catalogue:
-    """The catalogue of a results file's flat rows (what :func:`mood.library.read_rows` yields)."""
+    """The catalogue of a results file's flat rows (what :func:`mood.batch.sinks.read_rows` yields)."""
     # Text stays in object columns: a file name may hold bytes that are not UTF-8 (Python's
     # surrogateescape), which pandas' string columns refuse; only readable copies are shown.
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS), dtype=object)

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mood.batch.results import Result
 from mood.constants import MOODS
 from mood.engine.audio import DecodedAudio
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction, WindowPrediction
-from mood.library import Result
 
 SR = 8_000  # tiny songs: decoding and resampling stay quick
 SUFFIXES = (".jsonl", ".csv", ".parquet")
@@ -97,10 +97,9 @@ class FastPredictor:
 def fast_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the CLI decode every file for real but judge and describe it at once (no networks)."""
     import mood.engine.inference
-    import mood.library
 
     monkeypatch.setattr(mood.engine.inference, "Predictor", FastPredictor)
-    monkeypatch.setattr(mood.library, "describe", lambda samples: DESCRIPTORS)
+    monkeypatch.setattr(mood.batch.run, "describe", lambda samples: DESCRIPTORS)
 
 
 def write_song(path: Path, seconds: float = 1.0, seed: int = 0) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mood.batch.sinks import read_rows
 from mood.cli import main
-from mood.library import read_rows
 from tests.faults.sink_helpers import fast_models, songs_named, start_cli
 
 N_SONGS = 20

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mood.batch.sinks import open_sink, read_rows
 from mood.cli import main
 from mood.errors import MoodError
-from mood.library import open_sink, read_rows
 from tests.faults.sink_helpers import SUFFIXES, fake_result, fast_models, fill, remount_read_only, songs_named, tmpfs
 
 DISK_BYTES = 512 * 1024

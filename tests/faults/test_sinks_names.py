@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mood.batch.results import input_name
+from mood.batch.sinks import read_rows
 from mood.cli import main
-from mood.library import input_name, read_rows
 from tests.faults.sink_helpers import AWKWARD_NAMES, SUFFIXES, fast_models, songs_named
 
 
@@ -74,7 +75,7 @@ def test_a_folder_of_awkward_names_is_read_whole(
 def test_a_ray_worker_takes_every_name_as_its_bytes(awkward: list[Path]) -> None:
     import numpy as np
 
-    from mood.ray_analysis import PredictorActor
+    from mood.batch.ray import PredictorActor
 
     batch = {"index": np.arange(len(awkward)), "path": np.asarray([os.fsencode(p) for p in awkward], dtype=object)}
     records = [json.loads(record) for record in PredictorActor("cldnn", None)(batch)["record"]]

@@ -2,7 +2,7 @@
 
 ``mood analyze --ray [ADDRESS]``: the paths become a Ray dataset; a pool of
 :class:`PredictorActor` workers (each loads the models once) judges them in batches with
-:func:`mood.library.judge`, the function the one-machine path uses; the results stream
+:func:`mood.batch.run.judge`, the function the one-machine path uses; the results stream
 back to the driver in input order and go through the same sinks.
 
 Without an address (and without ``RAY_ADDRESS``) a local Ray instance is started on this
@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mood.batch.results import Result
+from mood.batch.run import judge, local_cpus
 from mood.errors import MoodError
-from mood.library import Result, judge, local_cpus
 
 RAY_MISSING = "--ray needs Ray, which is not installed: install the scale extra: pip install -e '.[scale]'"
 RAY_ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own variable: a cluster to connect to
