@@ -10,7 +10,7 @@ import pytest
 from mood.constants import MOODS
 from mood.engine.inference import Predictor
 from mood.errors import AudioError
-from mood.presentation.analysis import ANALYSIS_STEPS, Song, analyse, song_from_preview
+from mood.service.analysis import ANALYSIS_STEPS, Song, analyse, song_from_preview
 from mood.sources import PreviewAudio, Track
 from mood.training.dataset import TrainingClip, read_clips
 

@@ -239,7 +239,7 @@ def test_an_unexpected_failure_is_an_apology_and_is_logged(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("internal detail 0xdeadbeef")
 
-    monkeypatch.setattr("mood.presentation.analysis.spectrogram", broken)
+    monkeypatch.setattr("mood.service.analysis.spectrogram", broken)
     at = app.run()
     with caplog.at_level(logging.ERROR, logger="mood.app"):
         at.button(key="demo-sunny-arpeggio").click().run()
@@ -562,7 +562,7 @@ def test_about_credits_musicnn_and_says_its_probabilities_are_calibrated(
 def test_a_listener_who_waits_for_a_turn_is_told_how_many_songs_were_ahead(
     app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mood.engine.queue import AnalysisQueue
+    from mood.service.queue import AnalysisQueue
 
     queues: list[AnalysisQueue] = []
     make_queue = AnalysisQueue.__init__

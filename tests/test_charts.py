@@ -28,7 +28,7 @@ from mood.presentation.charts import (
     spectrogram_figure,
     timeline_chart,
 )
-from mood.presentation.explain import HeardMap
+from mood.service.explain import HeardMap
 from tests.helpers import cv_block, typed_cv
 
 

@@ -13,7 +13,8 @@ from torch import nn
 from mood.constants import SAMPLE_RATE
 from mood.engine.features import SCRATCH_FRONT_END, log_mel
 from mood.engine.weights import LoadedNetwork, load_network
-from mood.presentation.explain import heard_sentence, occlusion_map
+from mood.presentation.report import heard_sentence
+from mood.service.explain import occlusion_map
 from tests.helpers import chord_progression
 
 LOW_BANDS = 16  # of 128 mel bands: the lowest of 8 occlusion regions

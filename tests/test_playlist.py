@@ -18,23 +18,19 @@ from responses import matchers
 from mood.constants import MOODS
 from mood.engine.inference import Prediction, Predictor
 from mood.errors import SourceError
-from mood.presentation.playlist import (
+from mood.presentation.playlist_report import failures_frame, progress_text, results_of, summary
+from mood.presentation.report import SongResult
+from mood.service.playlist_run import (
     MAX_PLAYLIST_TRACKS,
-    PREVIEW_INTERVAL_S,
     UNEXPECTED_PROBLEM,
-    Pacer,
     PlaylistRun,
     TrackOutcome,
     analyse_track,
-    failures_frame,
-    progress_text,
-    results_of,
     run_playlist,
-    summary,
 )
-from mood.presentation.report import SongResult
 from mood.sources import Track
 from mood.sources.deezer import parse_track
+from mood.sources.pacing import PREVIEW_INTERVAL_S, Pacer
 from tests.helpers import chord_progression, write_audio
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -212,7 +208,7 @@ def test_a_failure_of_any_kind_is_one_songs_problem_and_the_run_goes_on(caplog: 
             raise RuntimeError("internal detail 0xdeadbeef")
         return TrackOutcome(track, _result(track, "calm" if "Lucky" in track.title else "angry"), key=track.id)
 
-    with caplog.at_level(logging.ERROR, logger="mood.presentation.playlist"):
+    with caplog.at_level(logging.ERROR, logger="mood.service.playlist_run"):
         run = run_playlist(PlaylistRun("Mix", TRACKS, "ensemble"), judge)
     assert run.finished and len(run.analysed) == 2
     failures = failures_frame(run.outcomes)

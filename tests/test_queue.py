@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from mood.engine.queue import AnalysisQueue
+from mood.service.queue import AnalysisQueue
 
 
 def test_at_most_the_slots_run_at_once_and_in_arrival_order() -> None:

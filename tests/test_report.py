@@ -12,7 +12,6 @@ from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.engine.manifest import Pretrained, Reliability
-from mood.presentation.analysis import Song, analyse
 from mood.presentation.report import (
     SONG_COLUMNS,
     SongResult,
@@ -32,6 +31,7 @@ from mood.presentation.report import (
     waiting_sentence,
     why_markdown,
 )
+from mood.service.analysis import Song, analyse
 from tests.helpers import cv_block, typed_cv
 
 

@@ -9,11 +9,10 @@ from typing import Any
 import streamlit as st
 
 from mood.engine.inference import Predictor
-from mood.engine.queue import AnalysisQueue
-from mood.presentation.analysis import Analysis, Song, analyse, heard_map, song_from_preview
 from mood.presentation.charts import figure_png, spectrogram_figure
-from mood.presentation.explain import HeardMap
-from mood.presentation.playlist import Pacer
+from mood.service.analysis import Analysis, Song, analyse, heard_map, song_from_preview
+from mood.service.explain import HeardMap
+from mood.service.queue import AnalysisQueue
 from mood.sources import (
     Collection,
     CollectionLink,
@@ -25,6 +24,7 @@ from mood.sources import (
     fetch_preview,
     search_tracks,
 )
+from mood.sources.pacing import Pacer
 
 SEARCH_TTL_S = 600  # seconds a search result is reused
 CACHED_SONGS = 32  # previews and analyses kept in memory

@@ -7,8 +7,8 @@ import streamlit as st
 from mood.constants import MAX_DURATION_S, SAMPLE_RATE
 from mood.engine.audio import AUDIO_EXTENSIONS
 from mood.presentation.demo import DEMO_CLIPS, EXAMPLE_SONGS
-from mood.presentation.playlist import MAX_PLAYLIST_TRACKS, PlaylistRun
 from mood.presentation.report import MOOD_EMOJI
+from mood.service.playlist_run import MAX_PLAYLIST_TRACKS, PlaylistRun
 from mood.sources import SearchResults, SpotifyCredentials, Track, parse_collection_link
 from mood.sources.constants import SERVICE_NAMES
 from webapp.cache import cached_collection, search

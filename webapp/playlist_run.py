@@ -8,16 +8,9 @@ import streamlit as st
 
 from mood.constants import MOODS
 from mood.presentation.charts import FONT_SIZE, PRESENTER_FONT_SIZE, mood_map
-from mood.presentation.playlist import (
-    PlaylistRun,
-    analyse_track,
-    failures_frame,
-    progress_text,
-    results_of,
-    run_playlist,
-    summary,
-)
+from mood.presentation.playlist_report import failures_frame, progress_text, results_of, summary
 from mood.presentation.report import songs_csv, songs_frame, waiting_sentence
+from mood.service.playlist_run import PlaylistRun, analyse_track, run_playlist
 from mood.sources import Track
 from webapp.cache import analysis_queue, load_predictor, preview_pacer
 from webapp.state import SONG_COLUMN_CONFIG, close_run, friendly_errors, md, stop_run

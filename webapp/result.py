@@ -5,9 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mood.constants import ENSEMBLE
-from mood.presentation.analysis import Analysis, Song
 from mood.presentation.charts import FONT_SIZE, PRESENTER_FONT_SIZE, heard_chart, mood_bars, mood_map, timeline_chart
-from mood.presentation.explain import heard_sentence
 from mood.presentation.model_card import confidence_record, display_name
 from mood.presentation.report import (
     HEARD_HOW,
@@ -15,6 +13,7 @@ from mood.presentation.report import (
     analysed_sentence,
     confidence_explanation,
     confidence_sentence,
+    heard_sentence,
     mood_label,
     percent,
     probability_frame,
@@ -26,6 +25,7 @@ from mood.presentation.report import (
     waiting_sentence,
     why_markdown,
 )
+from mood.service.analysis import Analysis, Song
 from mood.sources import Track
 from webapp.cache import analysis_of, heard_of, load_predictor, preview_song, spectrogram_png
 from webapp.state import (

@@ -11,10 +11,10 @@ import streamlit as st
 
 from mood.constants import MOODS
 from mood.errors import MoodError, SourceError
-from mood.presentation.analysis import Song
 from mood.presentation.demo import demo_clip, demo_wav_bytes
-from mood.presentation.playlist import PlaylistRun
 from mood.presentation.presenter import PRESENT_PARAM
+from mood.service.analysis import Song
+from mood.service.playlist_run import PlaylistRun
 from mood.sources import Track
 
 log = logging.getLogger("mood.app")

@@ -25,9 +25,9 @@ from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.features import Spectrogram
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.engine.manifest import CrossValidation
-from mood.presentation.explain import HeardMap
 from mood.presentation.model_card import confusion_frame, display_name
 from mood.presentation.report import confidence_sentence, percent
+from mood.service.explain import HeardMap
 
 MOOD_COLOURS: Final = {"happy": "#E69F00", "angry": "#D55E00", "sad": "#0072B2", "calm": "#009E73"}
 FONT_SIZE: Final = 14  # points, every chart's labels

@@ -17,9 +17,10 @@ from mood.constants import MAX_DURATION_S, MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction
 from mood.engine.manifest import CrossValidation, Pretrained, Reliability
-from mood.presentation.analysis import Analysis, Song
 from mood.presentation.descriptor_words import describe_in_words, mood_hints
 from mood.presentation.model_card import display_name
+from mood.service.analysis import Analysis, Song
+from mood.service.explain import HeardMap
 
 MOOD_EMOJI: Final = {"happy": "😄", "angry": "😠", "sad": "😢", "calm": "😌"}
 MOOD_MEANINGS: Final = {
@@ -295,3 +296,18 @@ def pretrained_credit(model: str, pretrained: Pretrained) -> str:
         f"**{display_name(model)}** starts from {pretrained.model}, pretrained on {pretrained.trained_on} by "
         f"{pretrained.authors}: {work}. {pretrained.licence} licence.{copyright_note}"
     )
+
+
+def heard_sentence(heard: HeardMap) -> str:
+    """Where the model heard it, in plain words, e.g. "mostly 60–250 Hz around 12 s"."""
+    start_s, low_hz, high_hz = heard.strongest()
+    if heard.importance.max() <= 0.0:
+        return "No single part of the sound changed the answer much: the mood is spread over the whole clip."
+    return (
+        f"It relied most on the {_hz(low_hz)}–{_hz(high_hz)} range "
+        f"around {start_s + heard.window_s / 2:.0f} s into the clip."
+    )
+
+
+def _hz(value: float) -> str:
+    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mood.engine.queue import AnalysisQueue
+from mood.service.queue import AnalysisQueue
 
 WAIT_S = 5.0  # the longest any step here may take before the test calls it stuck
 

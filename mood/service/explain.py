@@ -82,18 +82,3 @@ def occlusion_map(loaded: LoadedNetwork, mel: FloatArray, mood: str, n_bands: in
         band_edges_hz=band_hz.astype(np.float64),
         importance=np.clip(drops, 0.0, 1.0).astype(np.float32),
     )
-
-
-def heard_sentence(heard: HeardMap) -> str:
-    """Where the model heard it, in plain words, e.g. "mostly 60–250 Hz around 12 s"."""
-    start_s, low_hz, high_hz = heard.strongest()
-    if heard.importance.max() <= 0.0:
-        return "No single part of the sound changed the answer much: the mood is spread over the whole clip."
-    return (
-        f"It relied most on the {_hz(low_hz)}–{_hz(high_hz)} range "
-        f"around {start_s + heard.window_s / 2:.0f} s into the clip."
-    )
-
-
-def _hz(value: float) -> str:
-    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"

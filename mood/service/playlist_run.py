@@ -10,69 +10,25 @@ continues. Plain Python: the app drives it, tests run it without Streamlit.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Final
 
-import pandas as pd
-
-from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.inference import Predictor
 from mood.errors import MoodError
-from mood.presentation.analysis import analyse, song_from_preview
 from mood.presentation.report import SongResult, song_result
+from mood.service.analysis import analyse, song_from_preview
 from mood.sources import PreviewAudio, Track, fetch_preview
+from mood.sources.pacing import Pacer
 from mood.sources.playlists import MAX_COLLECTION_TRACKS
 
 log = logging.getLogger(__name__)
 
 MAX_PLAYLIST_TRACKS: Final = MAX_COLLECTION_TRACKS  # songs analysed from one playlist, album or pick
-# Deezer allows 50 requests per 5 s from one address. One preview fetch makes at most 4 Deezer
-# requests (the track lookup, a search when the lookup has no preview, and a second lookup and
-# download when a signed link has expired), so starting one every 0.4 s stays within 10 a second.
-PREVIEW_INTERVAL_S: Final = 0.4
 UNEXPECTED_PROBLEM: Final = "Something went wrong with this song on our side; the others were analysed."
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 Turn = Callable[[], AbstractContextManager[None]]
-
-
-class Pacer:
-    """Spaces out events: each :meth:`wait` returns at least ``interval_s`` after the previous one.
-
-    Thread-safe and first come, first served, so one pacer shared by every listener of a server
-    keeps the whole server within a service's rate limit.
-
-    Args:
-        interval_s: the least time between two events, in seconds.
-        clock: a monotonic clock in seconds (tests pass a fake one).
-        sleep: how to wait (tests pass a fake one).
-    """
-
-    def __init__(
-        self, interval_s: float = PREVIEW_INTERVAL_S, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
-    ):
-        self.interval_s = interval_s
-        self._clock = clock
-        self._sleep = sleep
-        self._next_s = float("-inf")
-        self._lock = threading.Lock()
-
-    def wait(self) -> float:
-        """Wait for this caller's slot; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next_s)
-            self._next_s = start + self.interval_s
-        delay = start - now
-        if delay > 0:
-            self._sleep(delay)
-        return delay
 
 
 @dataclass(frozen=True)
@@ -189,7 +145,7 @@ def analyse_track(
         predictor: the loaded model.
         pacer: spaces out the preview fetches (share one per server).
         turn: a context manager factory holding a place in the analysis queue, e.g.
-            :meth:`mood.engine.queue.AnalysisQueue.turn`.
+            :meth:`mood.service.queue.AnalysisQueue.turn`.
         fetch: downloads a preview (the real :func:`mood.sources.fetch_preview` by default).
 
     Raises:
@@ -201,38 +157,3 @@ def analyse_track(
     with turn():
         analysis = analyse(song.data, predictor)
     return TrackOutcome(track, result=song_result(song, analysis), key=song.key)
-
-
-def progress_text(done: int, total: int, track: Track) -> str:
-    """The progress line before a track starts: "Song 3 of 20: Daft Punk – One More Time"."""
-    return f"Song {done + 1} of {total}: {track.label}"
-
-
-def summary(run: PlaylistRun) -> str:
-    """The run in one or two sentences: how many songs were analysed and their moods, what is missing.
-
-    Example: "3 of 4 songs of “Essentials” analysed: 2 happy / upbeat, 1 calm / relaxed.
-    1 could not be analysed (listed below)."
-    """
-    analysed = run.analysed
-    counts = Counter(o.result.prediction.mood for o in analysed if o.result is not None)
-    moods = ", ".join(f"{counts[m]} {MOOD_DISPLAY_NAMES[m].lower()}" for m in MOODS if counts[m])
-    sentence = f"{len(analysed)} of {len(run.tracks)} songs of “{run.title}” analysed" + (
-        f": {moods}." if moods else "."
-    )
-    if failed := len(run.failed):
-        sentence += f" {failed} could not be analysed (listed below)."
-    if run.stopped and run.done < len(run.tracks):
-        sentence += f" Stopped before the last {len(run.tracks) - run.done}."
-    return sentence
-
-
-def failures_frame(outcomes: Iterable[TrackOutcome]) -> pd.DataFrame:
-    """The tracks that were not analysed: columns ``song`` ("Artist – Title") and ``why``."""
-    rows = [{"song": o.track.label, "why": o.problem} for o in outcomes if o.result is None]
-    return pd.DataFrame(rows, columns=["song", "why"])
-
-
-def results_of(outcomes: Iterable[TrackOutcome]) -> list[SongResult]:
-    """The analysed songs' results, in order."""
-    return [o.result for o in outcomes if o.result is not None]

@@ -17,7 +17,7 @@ from mood.engine.audio import AudioSource
 from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import FrontEnd, Spectrogram, decode, log_mels, spectrogram
 from mood.engine.inference import Prediction, Predictor
-from mood.presentation.explain import HeardMap, occlusion_map
+from mood.service.explain import HeardMap, occlusion_map
 from mood.sources.constants import SERVICE_NAMES
 from mood.sources.records import PreviewAudio
 
