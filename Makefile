@@ -1,4 +1,5 @@
-# The two commands of the README: `make run` starts the app, `make test` runs every test.
+# The two commands of the README: `make run` starts the app, `make test` runs every test
+# (`make test-fast`: all but the slow and browser tests, the developer's loop).
 # Both create (once) and reuse the virtual environment .venv.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test bench lint browser clean
+.PHONY: run test test-fast bench lint browser clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt requirements-scale.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ browser:
 
 test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
+
+# The slow tests are listed in tests/conftest.py (SLOW_TEST_FILES).
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.latency

@@ -1,15 +1,40 @@
-"""Shared test fixtures: a network guard, a synthesised song and random-weight models."""
+"""Shared test fixtures: a network guard, a synthesised song and random-weight models; the ``slow`` marker."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.helpers import chord_progression, write_audio
+
+TESTS_DIR = Path(__file__).parent
+SLOW_TEST_FILES = frozenset(
+    {
+        "test_train.py",  # training: every member's command end to end
+        "test_ray.py",  # Ray: a local cluster per run
+        "test_browser.py",  # headless Chromium (also marked browser)
+        "test_browser_library.py",
+        "test_app.py",  # Streamlit AppTest
+        "test_app_library.py",
+        "faults/test_resume_kill.py",  # a library run killed with SIGKILL, then resumed
+        "faults/test_sinks_disk.py",  # a full tmpfs under the sinks
+        "test_wheel.py",  # builds a wheel and installs it in a clean venv
+        "test_onnx_export.py",  # ONNX export and int8 quantisation
+    }
+)
+"""Test files (relative to tests/) whose every test is marked ``slow``: `make test-fast` leaves them out."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of :data:`SLOW_TEST_FILES` ``slow`` (the files themselves stay unmarked)."""
+    for item in items:
+        if item.path.is_relative_to(TESTS_DIR) and item.path.relative_to(TESTS_DIR).as_posix() in SLOW_TEST_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 def _is_loopback(address: object) -> bool:
@@ -39,8 +64,8 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def _guard_getaddrinfo(real):  # type: ignore[no-untyped-def]
-    def guarded(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _guard_getaddrinfo(real: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(host: object, *args: Any, **kwargs: Any) -> Any:
         if host not in (None, "localhost") and not _is_loopback((host,)):
             raise AssertionError(f"test tried to resolve a network host: {host!r}")
         return real(host, *args, **kwargs)
