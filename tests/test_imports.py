@@ -84,3 +84,44 @@ def test_a_circle_through_a_function_level_import_is_found(tmp_path: Path) -> No
     assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     (package / "c.py").write_text("import os\n")
     assert find_cycle(import_graph(package)) is None
+
+
+# The wings' one-way rule (docs/DESIGN.md, "Layout"): a wing never imports those listed for it.
+FORBIDDEN_ARROWS = {
+    "mood.engine": ("mood.batch", "mood.service", "mood.presentation", "mood.training", "mood.cli", "mood.sources"),
+    "mood.batch": ("mood.service", "mood.presentation", "mood.training"),
+    "mood.sources": ("mood.batch", "mood.service", "mood.presentation", "mood.training"),
+    "mood.presentation": ("mood.training", "mood.cli"),
+    "mood.service": ("mood.batch", "mood.training", "mood.cli"),
+}
+
+
+def _in(module: str, wing: str) -> bool:
+    return module == wing or module.startswith(wing + ".")
+
+
+def arrows_against_the_rule(graph: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` for every import of a wing into one it must not reach."""
+    return [
+        f"{module} -> {imported}"
+        for module, imports in sorted(graph.items())
+        for wing, forbidden in FORBIDDEN_ARROWS.items()
+        if _in(module, wing)
+        for imported in sorted(imports)
+        if any(_in(imported, other) for other in forbidden)
+    ]
+
+
+def test_the_wings_import_one_way_and_nothing_in_mood_imports_the_app() -> None:
+    graph = import_graph()
+    assert arrows_against_the_rule(graph) == []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if m.split(".")[0] in ("streamlit", "webapp")}, path
+
+
+def test_an_arrow_against_the_rule_is_found() -> None:
+    graph = {"mood.engine.inference": {"mood.presentation.report"}, "mood.batch.run": {"mood.engine.features"}}
+    assert arrows_against_the_rule(graph) == ["mood.engine.inference -> mood.presentation.report"]
