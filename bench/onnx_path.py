@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
-from mood.engine.features import FloatArray, FrontEnd, log_mels, make_windows, to_samples
+from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, make_windows, to_samples
 from mood.engine.inference import Prediction, WindowOutputs, combine, network_logits, softmax, to_prediction
 from mood.engine.manifest import EnsembleManifest
 from mood.engine.onnx_export import ONNX_DIR
@@ -99,4 +99,4 @@ class MemberPredictor:
     def predict(self, source: AudioSource | FloatArray) -> Prediction:
         """File (or samples) to answer, as ``Predictor.predict``."""
         wav = to_samples(source)
-        return self.combined(self.window_outputs(log_mels(wav, self.front_ends)), wav.size / SAMPLE_RATE)
+        return self.combined(self.window_outputs(log_mel_per_front_end(wav, self.front_ends)), wav.size / SAMPLE_RATE)

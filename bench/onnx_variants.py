@@ -30,7 +30,7 @@ from torch import nn
 from bench.onnx_path import Member, MemberPredictor, onnx_member, onnx_path, torch_member
 from mood.constants import ENSEMBLE
 from mood.engine.audio import AUDIO_EXTENSIONS, load_audio
-from mood.engine.features import FloatArray, log_mels, make_windows
+from mood.engine.features import FloatArray, log_mel_per_front_end, make_windows
 from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities, combine, network_logits
 from mood.engine.models.musicnn_mood import BACKBONES, N_TAGS, MusicnnMood
 from mood.engine.onnx_export import export_network, export_shipped
@@ -102,7 +102,7 @@ def quantise_members(names: Sequence[str], calibration_clips: Sequence[Path]) ->
     front_ends = {name: load_network(name).manifest.features for name in names}
     stacks: dict[str, list[FloatArray]] = {name: [] for name in names}
     for clip in calibration_clips:
-        mels = log_mels(load_audio(clip), front_ends.values())
+        mels = log_mel_per_front_end(load_audio(clip), front_ends.values())
         for name, front_end in front_ends.items():
             stacks[name].append(make_windows(mels[front_end], front_end)[0])
     for name in names:
@@ -288,7 +288,7 @@ def compare_clip(
     """
     ensemble = MemberPredictor(ENSEMBLE, list(reference.values()))
     everyone = [*reference.values(), *(m for by_name in compared.values() for m in by_name.values())]
-    mels = log_mels(wav, [m.front_end for m in everyone])
+    mels = log_mel_per_front_end(wav, [m.front_end for m in everyone])
     outputs: dict[int, WindowOutputs] = {}
     for member in everyone:
         if id(member) not in outputs:

@@ -105,24 +105,24 @@ def timed(label: str, workers: int, start: Callable[[], Iterator[object]], out: 
 
 def single_process(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The one-machine path: one Predictor, threads decoding ahead (what `mood analyze` does)."""
-    from mood.batch.run import DECODE_WORKERS, analyse_library, local_cpus
+    from mood.batch.run import DECODE_WORKERS, local_cpus, run_library
     from mood.engine.inference import Predictor
 
     return timed(
         "1 process",
         local_cpus(),  # the decoders and the networks' forward passes share every core
-        lambda: analyse_library(paths, Predictor(model, weights_dir), workers=DECODE_WORKERS),
+        lambda: run_library(paths, Predictor(model, weights_dir), workers=DECODE_WORKERS),
         out,
     )
 
 
 def local_ray(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The Ray path on a local instance: one worker per core (what `mood analyze --ray` does)."""
-    from mood.batch.ray import analyse_with_ray
+    from mood.batch.ray import run_on_ray
     from mood.batch.run import local_cpus
 
     workers = local_cpus()
-    return timed(f"local Ray ({workers} workers)", workers, lambda: analyse_with_ray(paths, model, weights_dir), out)
+    return timed(f"local Ray ({workers} workers)", workers, lambda: run_on_ray(paths, model, weights_dir), out)
 
 
 def estimate(per_worker_per_min: float, cores_per_machine: int) -> list[str]:

@@ -310,20 +310,20 @@ def test_a_stopped_run_keeps_its_results_and_resumes(
     import mood.batch.run
 
     out = tmp_path / "results.parquet"  # the format that is only readable once closed
-    real_judge = mood.batch.run.judge
+    real_result_of = mood.batch.run.result_of
     judged: list[str] = []
 
-    def judge_then_stop(path: Path, *args: object, **kwargs: object) -> mood.batch.results.Result:
+    def result_then_stop(path: Path, *args: object, **kwargs: object) -> mood.batch.results.Result:
         if len(judged) == 2:
             raise KeyboardInterrupt  # Ctrl-C (or SIGTERM) during the third file
         judged.append(str(path))
-        return real_judge(path, *args, **kwargs)  # type: ignore[arg-type]
+        return real_result_of(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(mood.batch.run, "judge", judge_then_stop)
+    monkeypatch.setattr(mood.batch.run, "result_of", result_then_stop)
     status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out))
     assert status == 130 and "add --resume to go on" in capsys.readouterr().err
     assert [row["path"] for row in read_rows(out)] == [str(p) for p in library[:2]]
-    monkeypatch.setattr(mood.batch.run, "judge", real_judge)
+    monkeypatch.setattr(mood.batch.run, "result_of", real_result_of)
     status, _ = analyse_library_cli(library, random_weights_dir, "--out", str(out), "--resume")
     assert status == 1  # the broken file was tried again, and failed again
     assert [row["path"] for row in read_rows(out)] == [str(p) for p in library]

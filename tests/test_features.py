@@ -15,7 +15,7 @@ from mood.engine.features import (
     SCRATCH_FRONT_END,
     FrontEnd,
     log_mel,
-    log_mels,
+    log_mel_per_front_end,
     make_windows,
     spectrogram,
     window_starts,
@@ -74,7 +74,7 @@ def test_inconsistent_front_ends_are_refused(change: dict[str, object]) -> None:
 
 def test_each_distinct_front_end_is_computed_once() -> None:
     wav = chord_progression(seconds=3.0, sr=SAMPLE_RATE)
-    mels = log_mels(wav, [SCRATCH_FRONT_END, MUSICNN_FRONT_END, SCRATCH_FRONT_END])
+    mels = log_mel_per_front_end(wav, [SCRATCH_FRONT_END, MUSICNN_FRONT_END, SCRATCH_FRONT_END])
     assert list(mels) == [SCRATCH_FRONT_END, MUSICNN_FRONT_END]
     np.testing.assert_array_equal(mels[MUSICNN_FRONT_END], log_mel(wav, MUSICNN_FRONT_END))
 

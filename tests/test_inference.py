@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mood.constants import MOODS, SAMPLE_RATE
-from mood.engine.features import SCRATCH_FRONT_END, log_mels
+from mood.engine.features import SCRATCH_FRONT_END, log_mel_per_front_end
 from mood.engine.inference import Prediction, Predictor, confidence_level, predict
 from mood.errors import AudioError, ModelError
 from tests.helpers import chord_progression, write_audio
@@ -39,7 +39,7 @@ def test_prediction_fields(ensemble: Predictor, song_wav_bytes: bytes) -> None:
 
 def test_ensemble_is_the_mean_of_its_members(ensemble: Predictor, random_weights_dir: Path) -> None:
     wav = chord_progression(seconds=6.0, sr=SAMPLE_RATE)
-    mels = log_mels(wav, ensemble.front_ends)
+    mels = log_mel_per_front_end(wav, ensemble.front_ends)
     assert list(mels) == [SCRATCH_FRONT_END]  # both members hear the same front end: computed once
     mean, *members = ensemble.predict_mels(mels, 6.0)
     assert mean.model == "ensemble"
@@ -51,7 +51,7 @@ def test_ensemble_is_the_mean_of_its_members(ensemble: Predictor, random_weights
         assert mean.probabilities[mood] == pytest.approx(
             (alone[0].probabilities[mood] + alone[1].probabilities[mood]) / 2, abs=2e-6
         )
-    assert ensemble.analyse(wav).predictions == (mean, *members)
+    assert ensemble.predict_song(wav).predictions == (mean, *members)
 
 
 def test_a_four_minute_song_gets_a_full_timeline(random_weights_dir: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from mood.batch.results import COLUMNS, Result, flat_row
 from mood.batch.resume import resume_state
-from mood.batch.run import analyse_library, judge
+from mood.batch.run import result_of, run_library
 from mood.batch.sinks import CsvSink, JsonLinesSink, open_sink, read_rows
 from mood.batch.summary import Summary
 from mood.constants import MOODS
@@ -55,7 +55,7 @@ def fake_prediction(mood: str = "happy", duration_s: float = 2.0) -> Prediction:
 
 
 def test_results_come_in_input_order_and_a_bad_file_stops_nothing(library: list[Path], predictor: Predictor) -> None:
-    results = list(analyse_library(library, predictor, workers=2))
+    results = list(run_library(library, predictor, workers=2))
     assert [r.path for r in results] == [str(p) for p in library]
     assert [r.error is None for r in results] == [True, False, True, False, True]
     assert "could not be read as audio" in str(results[1].error)
@@ -91,7 +91,7 @@ def test_no_more_than_ahead_decodes_run_before_the_model_catches_up(monkeypatch:
     monkeypatch.setattr(mood.engine.features, "decode", instant_decode)
     ahead, paths = 3, [f"song{i}.wav" for i in range(30)]
     leads = []
-    for consumed, result in enumerate(analyse_library(paths, SlowJudge(), workers=2, ahead=ahead), start=1):
+    for consumed, result in enumerate(run_library(paths, SlowJudge(), workers=2, ahead=ahead), start=1):
         assert result.path == paths[consumed - 1]
         with lock:
             leads.append(len(started) - consumed)
@@ -116,7 +116,7 @@ def test_the_model_runs_on_the_cores_the_decoders_leave_and_the_setting_is_resto
 
     monkeypatch.setattr(mood.engine.features, "decode", lambda path: DecodedAudio(np.zeros(10, np.float32), False))
     before = torch.get_num_threads()
-    assert len(list(analyse_library(["a.wav", "b.wav"], Recorder(), model_threads=1))) == 2
+    assert len(list(run_library(["a.wav", "b.wav"], Recorder(), model_threads=1))) == 2
     assert seen == [1, 1] and torch.get_num_threads() == before
 
 
@@ -125,7 +125,7 @@ def test_an_unexpected_exception_becomes_an_error_row() -> None:
         def predict(self, source: object) -> Prediction:
             raise ZeroDivisionError("boom")
 
-    result = judge("song.wav", Broken(), load=lambda: DecodedAudio(np.zeros(10, dtype=np.float32), truncated=False))
+    result = result_of("song.wav", Broken(), load=lambda: DecodedAudio(np.zeros(10, dtype=np.float32), truncated=False))
     assert result.record == {"path": "song.wav", "error": result.error}
     assert "ZeroDivisionError: boom" in str(result.error) and "other files are not affected" in str(result.error)
 

@@ -25,7 +25,7 @@ from mood.service.playlist_run import (
     UNEXPECTED_PROBLEM,
     PlaylistRun,
     TrackOutcome,
-    analyse_track,
+    outcome_of_track,
     run_playlist,
 )
 from mood.sources import Track
@@ -142,7 +142,7 @@ def test_a_playlist_is_fetched_paced_and_judged_and_a_song_without_preview_is_re
     pacer = _pacer(clock)  # one for the whole run (the app shares one per server)
     run_playlist(
         run,
-        lambda track: analyse_track(track, predictor, pacer, turn),
+        lambda track: outcome_of_track(track, predictor, pacer, turn),
         lambda done, total, track: progress.append((done, total, track.title)),
     )
 
@@ -170,7 +170,7 @@ def test_an_interrupted_run_keeps_its_songs_and_goes_on_from_the_next() -> None:
     run = PlaylistRun("Mix", TRACKS, "ensemble")
     judged: list[str] = []
 
-    def judge(track: Track) -> TrackOutcome:
+    def outcome(track: Track) -> TrackOutcome:
         judged.append(track.title)
         return TrackOutcome(track, _result(track, "happy"), key=track.id)
 
@@ -179,9 +179,9 @@ def test_an_interrupted_run_keeps_its_songs_and_goes_on_from_the_next() -> None:
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        run_playlist(run, judge, interrupt_before_the_third)
+        run_playlist(run, outcome, interrupt_before_the_third)
     assert run.done == 2 and not run.finished
-    run_playlist(run, judge)
+    run_playlist(run, outcome)
     assert judged == [t.title for t in TRACKS]  # nothing judged twice
     assert [o.track for o in run.outcomes] == list(TRACKS)
 
@@ -201,7 +201,7 @@ def test_stopping_leaves_the_rest_undone_and_says_so() -> None:
 def test_a_failure_of_any_kind_is_one_songs_problem_and_the_run_goes_on(caplog: pytest.LogCaptureFixture) -> None:
     timeout = "Deezer did not answer within 10 seconds. Check your internet connection."
 
-    def judge(track: Track) -> TrackOutcome:
+    def outcome(track: Track) -> TrackOutcome:
         if track.title == "One More Time":
             raise SourceError(timeout)
         if track.title == "Around the World":
@@ -209,7 +209,7 @@ def test_a_failure_of_any_kind_is_one_songs_problem_and_the_run_goes_on(caplog: 
         return TrackOutcome(track, _result(track, "calm" if "Lucky" in track.title else "angry"), key=track.id)
 
     with caplog.at_level(logging.ERROR, logger="mood.service.playlist_run"):
-        run = run_playlist(PlaylistRun("Mix", TRACKS, "ensemble"), judge)
+        run = run_playlist(PlaylistRun("Mix", TRACKS, "ensemble"), outcome)
     assert run.finished and len(run.analysed) == 2
     failures = failures_frame(run.outcomes)
     assert failures.to_dict("records") == [

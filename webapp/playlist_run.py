@@ -10,7 +10,7 @@ from mood.constants import MOODS
 from mood.presentation.charts import FONT_SIZE, PRESENTER_FONT_SIZE, mood_map
 from mood.presentation.playlist_report import failures_frame, progress_text, results_of, summary
 from mood.presentation.report import songs_csv, songs_frame, waiting_sentence
-from mood.service.playlist_run import PlaylistRun, analyse_track, run_playlist
+from mood.service.playlist_run import PlaylistRun, outcome_of_track, run_playlist
 from mood.sources import Track
 from webapp.cache import analysis_queue, load_predictor, preview_pacer
 from webapp.state import SONG_COLUMN_CONFIG, close_run, friendly_errors, md, stop_run
@@ -53,7 +53,7 @@ def playlist_section(presenting: bool) -> None:
         return
     if not run.finished:
         before = run.done
-        analyse_run(run)
+        continue_run(run)
         if run.done > before:
             share_run_songs(run)
             st.rerun()  # the header, the session's songs and the comparison now include them
@@ -61,7 +61,7 @@ def playlist_section(presenting: bool) -> None:
     show_run(run, PRESENTER_FONT_SIZE if presenting else FONT_SIZE)
 
 
-def analyse_run(run: PlaylistRun) -> None:
+def continue_run(run: PlaylistRun) -> None:
     """Work through the run's remaining songs, with a progress bar naming each."""
     total = len(run.tracks)
     bar = st.progress(run.done / total, text=f"{run.done} of {total} songs analysed")
@@ -79,7 +79,7 @@ def analyse_run(run: PlaylistRun) -> None:
         predictor = load_predictor(run.model)
         run.stopped = False
         turn = partial(queue.turn, on_wait=on_wait)
-        run_playlist(run, partial(analyse_track, predictor=predictor, pacer=preview_pacer(), turn=turn), on_progress)
+        run_playlist(run, partial(outcome_of_track, predictor=predictor, pacer=preview_pacer(), turn=turn), on_progress)
     bar.empty()
 
 

@@ -2,7 +2,7 @@
 
 ``mood analyze --ray [ADDRESS]``: the paths become a Ray dataset; a pool of
 :class:`PredictorActor` workers (each loads the models once) judges them in batches with
-:func:`mood.batch.run.judge`, the function the one-machine path uses; the results stream
+:func:`mood.batch.run.result_of`, the function the one-machine path uses; the results stream
 back to the driver in input order and go through the same sinks.
 
 Without an address (and without ``RAY_ADDRESS``) a local Ray instance is started on this
@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mood.batch.results import Result
-from mood.batch.run import judge, local_cpus
+from mood.batch.run import local_cpus, result_of
 from mood.errors import MoodError
 
 RAY_MISSING = "--ray needs Ray, which is not installed: install the scale extra: pip install -e '.[scale]'"
@@ -117,7 +117,7 @@ class PredictorActor:
     def __call__(self, batch: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         """``{"index", "path"}`` columns in (paths as their bytes: any name travels); ``{"index",
         "record"}`` (each result's JSON) out."""
-        records = [judge(os.fsdecode(bytes(path)), self.predictor).to_json() for path in batch["path"]]
+        records = [result_of(os.fsdecode(bytes(path)), self.predictor).to_json() for path in batch["path"]]
         return {"index": np.asarray(batch["index"], dtype=np.int64), "record": np.asarray(records, dtype=object)}
 
 
@@ -148,7 +148,7 @@ def n_blocks(n_songs: int, n_workers: int) -> int:
     return max(1, min(n_songs, max(math.ceil(n_songs / SONGS_PER_BLOCK), n_workers * BLOCKS_PER_WORKER)))
 
 
-def analyse_with_ray(
+def run_on_ray(
     paths: Sequence[str | Path],
     model: str,
     weights_dir: Path | None = None,

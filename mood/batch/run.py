@@ -28,7 +28,7 @@ DECODE_AHEAD_PER_WORKER = 2  # decoded (or decoding) songs held per thread: memo
 UNEXPECTED = "Unexpected error while analysing this file ({}); the other files are not affected. Please report it."
 
 
-class Judge(Protocol):
+class SongPredictor(Protocol):
     """What judges a clip: a :class:`mood.engine.inference.Predictor` (or a test's stand-in)."""
 
     def predict(self, source: DecodedAudio) -> Prediction:
@@ -36,7 +36,7 @@ class Judge(Protocol):
         ...
 
 
-def judge(path: str | Path, predictor: Judge, load: Callable[[], DecodedAudio] | None = None) -> Result:
+def result_of(path: str | Path, predictor: SongPredictor, load: Callable[[], DecodedAudio] | None = None) -> Result:
     """Decode and judge one file; any failure becomes an error result, never an exception.
 
     Args:
@@ -78,9 +78,9 @@ def torch_threads(n_threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def analyse_library(
+def run_library(
     paths: Iterable[str | Path],
-    predictor: Judge,
+    predictor: SongPredictor,
     *,
     workers: int = DECODE_WORKERS,
     ahead: int | None = None,
@@ -124,6 +124,6 @@ def analyse_library(
             while pending:
                 path, decoding = pending.popleft()
                 submit_next()
-                yield judge(path, predictor, decoding.result)
+                yield result_of(path, predictor, decoding.result)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -196,14 +196,14 @@ def _results(
 ) -> Generator[Result, None, None] | RayResults:
     """The results of ``paths`` from this process or from Ray; models are loaded (or checked) first."""
     if ray_address is not None:
-        from mood.batch.ray import analyse_with_ray
+        from mood.batch.ray import run_on_ray
 
-        return analyse_with_ray(paths, model, weights_dir, address=ray_address or None, workers=workers)
-    from mood.batch.run import DECODE_WORKERS, analyse_library
+        return run_on_ray(paths, model, weights_dir, address=ray_address or None, workers=workers)
+    from mood.batch.run import DECODE_WORKERS, run_library
     from mood.engine.inference import Predictor
 
     predictor = Predictor(model, weights_dir)
-    return analyse_library(paths, predictor, workers=workers or DECODE_WORKERS)
+    return run_library(paths, predictor, workers=workers or DECODE_WORKERS)
 
 
 def ray_flag_before_a_path(argv: Sequence[str]) -> list[str]:

@@ -95,12 +95,12 @@ def _results_to_tag(args: argparse.Namespace) -> Iterator[tuple[Path, Mapping[st
         yield from results_to_tag(args.results, args.base)
         return
     from mood.batch.results import flat_row, input_name
-    from mood.batch.run import DECODE_WORKERS, analyse_library
+    from mood.batch.run import DECODE_WORKERS, run_library
     from mood.cli.analyze import expand_paths
     from mood.engine.inference import Predictor
 
     inputs = list(expand_paths(args.paths))
-    for result in analyse_library(inputs, Predictor(args.model), workers=DECODE_WORKERS):
+    for result in run_library(inputs, Predictor(args.model), workers=DECODE_WORKERS):
         row = flat_row(result.record)
         yield Path(input_name(row)), row
 

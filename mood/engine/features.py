@@ -257,7 +257,9 @@ def scale_power(power: FloatArray, front_end: FrontEnd) -> FloatArray:
     return np.asarray(scaled, dtype=np.float32)
 
 
-def log_mels(source: AudioSource | FloatArray, front_ends: Iterable[FrontEnd]) -> dict[FrontEnd, FloatArray]:
+def log_mel_per_front_end(
+    source: AudioSource | FloatArray, front_ends: Iterable[FrontEnd]
+) -> dict[FrontEnd, FloatArray]:
     """Decode once and compute each distinct front end once (what an ensemble needs)."""
     wav = to_samples(source)
     return {front_end: log_mel(wav, front_end) for front_end in dict.fromkeys(front_ends)}

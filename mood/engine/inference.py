@@ -19,7 +19,7 @@ from torch import nn
 
 from mood.constants import INFERENCE_BATCH_SIZE, MOODS, SAMPLE_RATE
 from mood.engine.audio import AudioSource, DecodedAudio
-from mood.engine.features import FloatArray, FrontEnd, decode, log_mels, make_windows
+from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front_end, make_windows
 from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest
 from mood.engine.weights import LoadedNetwork, load_network, read_manifest
 
@@ -187,7 +187,7 @@ def on_timeline(outputs: WindowOutputs, timeline: WindowOutputs) -> npt.NDArray[
     return nearest
 
 
-def sharpen(probabilities: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
+def apply_temperature(probabilities: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
     """Probabilities recalibrated by a temperature on their logarithms (1 leaves them as they are)."""
     if temperature == 1.0:
         return probabilities
@@ -199,7 +199,9 @@ def combine(members: Sequence[WindowOutputs], weights: Sequence[float], temperat
     recalibrated by the ensemble's own ``temperature``."""
     grid = members[0]
     combined = sum(w * on_timeline(m, grid) for m, w in zip(members, weights, strict=True))
-    return WindowOutputs(sharpen(np.asarray(combined, dtype=np.float32), temperature), grid.starts_s, grid.window_s)
+    return WindowOutputs(
+        apply_temperature(np.asarray(combined, dtype=np.float32), temperature), grid.starts_s, grid.window_s
+    )
 
 
 def clip_probabilities(outputs: WindowOutputs) -> npt.NDArray[np.float32]:
@@ -260,16 +262,16 @@ class Predictor:
         Raises:
             AudioError: undecodable, too short or silent audio.
         """
-        return self.analyse(source).predictions[0]
+        return self.predict_song(source).predictions[0]
 
-    def analyse(self, source: AudioSource | FloatArray | DecodedAudio) -> SongPredictions:
+    def predict_song(self, source: AudioSource | FloatArray | DecodedAudio) -> SongPredictions:
         """Decode once, compute each front end once, and judge with every network.
 
         Raises:
             AudioError: undecodable, too short or silent audio.
         """
         decoded = decode(source)
-        mels = log_mels(decoded.samples, self.front_ends)
+        mels = log_mel_per_front_end(decoded.samples, self.front_ends)
         duration_s = decoded.samples.size / SAMPLE_RATE
         return SongPredictions(duration_s, mels, self.predict_mels(mels, duration_s, decoded.truncated))
 

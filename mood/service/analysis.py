@@ -15,7 +15,7 @@ from typing import Final
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
 from mood.engine.descriptors import Descriptors, describe
-from mood.engine.features import FrontEnd, Spectrogram, decode, log_mels, spectrogram
+from mood.engine.features import FrontEnd, Spectrogram, decode, log_mel_per_front_end, spectrogram
 from mood.engine.inference import Prediction, Predictor
 from mood.service.explain import HeardMap, occlusion_map
 from mood.sources.constants import SERVICE_NAMES
@@ -129,7 +129,7 @@ def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], 
     decoded = decode(source)
     wav = decoded.samples
     report(spectrogram_step)
-    mels = log_mels(wav, predictor.front_ends)
+    mels = log_mel_per_front_end(wav, predictor.front_ends)
     report(model_step)
     predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE, decoded.truncated)
     report(descriptor_step)

@@ -95,7 +95,7 @@ class PlaylistRun:
 
 def run_playlist(
     run: PlaylistRun,
-    analyse_track: Callable[[Track], TrackOutcome],
+    outcome_of_track: Callable[[Track], TrackOutcome],
     on_progress: Callable[[int, int, Track], None] | None = None,
 ) -> PlaylistRun:
     """Analyse the run's remaining tracks in order, recording each outcome as soon as it is known.
@@ -105,7 +105,7 @@ def run_playlist(
 
     Args:
         run: the run; its ``outcomes`` grow as tracks finish (it is changed in place).
-        analyse_track: fetches and judges one track (see :func:`analyse_track`).
+        outcome_of_track: fetches and judges one track (see :func:`outcome_of_track`).
         on_progress: called before each track with how many are done, how many there are,
             and the track about to start.
 
@@ -117,13 +117,13 @@ def run_playlist(
             break
         if on_progress is not None:
             on_progress(run.done, len(run.tracks), track)
-        run.outcomes.append(_outcome(track, analyse_track))
+        run.outcomes.append(_outcome(track, outcome_of_track))
     return run
 
 
-def _outcome(track: Track, analyse_track: Callable[[Track], TrackOutcome]) -> TrackOutcome:
+def _outcome(track: Track, outcome_of_track: Callable[[Track], TrackOutcome]) -> TrackOutcome:
     try:
-        return analyse_track(track)
+        return outcome_of_track(track)
     except MoodError as error:
         return TrackOutcome(track, problem=str(error))
     except Exception:
@@ -131,7 +131,7 @@ def _outcome(track: Track, analyse_track: Callable[[Track], TrackOutcome]) -> Tr
         return TrackOutcome(track, problem=UNEXPECTED_PROBLEM)
 
 
-def analyse_track(
+def outcome_of_track(
     track: Track,
     predictor: Predictor,
     pacer: Pacer,

@@ -110,10 +110,10 @@ def test_a_prediction_and_its_words_say_the_song_was_cut() -> None:
 
 def test_a_library_run_records_that_a_long_song_was_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import mood.engine.features
-    from mood.batch.run import judge
+    from mood.batch.run import result_of
     from mood.engine.inference import Predictor
 
     path = write_audio(tone(330.0, seconds=8.0), tmp_path / "long.wav")
     monkeypatch.setattr(mood.engine.features, "decode_audio", lambda source, sr: decode_audio(source, sr, 6.0))
-    record = judge(path, Predictor("cldnn")).record
+    record = result_of(path, Predictor("cldnn")).record
     assert record["truncated"] is True and record["duration_s"] == pytest.approx(6.0, abs=0.01)
