@@ -56,7 +56,7 @@ def n_frames(duration_s: float, sample_rate: int = SAMPLE_RATE, hop_length: int 
 
 
 WINDOW_FRAMES: Final = n_frames(WINDOW_S)
-assert WINDOW_FRAMES == 216, "DESIGN.md: a 5 s window is 216 frames"
+assert WINDOW_FRAMES == 216, "docs/DESIGN.md: a 5 s window is 216 frames"
 
 # The models, in the order people see them, with their display names (the app, the CLI's
 # `--model` choices, exports and charts). The ensemble combines the members its manifest lists.

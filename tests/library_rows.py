@@ -20,7 +20,7 @@ NOT_AUDIO = "This file could not be read as audio. Try a wav, mp3, ogg, flac, m4
 
 
 def synthetic_records(n_rows: int, root: Path, seed: int = 0) -> list[dict[str, Any]]:
-    """``n_rows`` result records (DESIGN.md's JSON objects) of songs under ``root/Artist i/Album j``:
+    """``n_rows`` result records (docs/DESIGN.md's JSON objects) of songs under ``root/Artist i/Album j``:
     random moods, each pulled towards one quadrant, tempos, keys and lengths; about 1 % failures."""
     rng = np.random.default_rng(seed)
     quadrant = rng.integers(0, len(MOODS), n_rows)

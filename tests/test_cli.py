@@ -1,4 +1,4 @@
-"""`python -m mood analyze`: the stable command-line contract of DESIGN.md."""
+"""`python -m mood analyze`: the stable command-line contract of docs/DESIGN.md."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_json_lines_in_input_order(
     assert [Path(r["path"]).name for r in records] == ["a.wav", "b.mp3", "c.flac"]
     for record in records:
         design = {"path", "model", "mood", "probabilities", "valence", "arousal", "duration_s", "timeline"}
-        assert set(record) == design | {"descriptors", "truncated"}  # DESIGN.md: new fields may be added
+        assert set(record) == design | {"descriptors", "truncated"}  # docs/DESIGN.md: new fields may be added
         assert record["truncated"] is False
         assert set(record["descriptors"]) >= {"tempo_bpm", "key", "mode", "loudness_dbfs", "brightness_hz"}
         assert record["descriptors"]["mode"] in ("major", "minor") and record["descriptors"]["tempo_bpm"] > 0

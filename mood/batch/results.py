@@ -34,7 +34,7 @@ BOOL_COLUMNS = frozenset({"truncated"})
 
 @dataclass(frozen=True)
 class Result:
-    """One input's outcome, as DESIGN.md's CLI prints it.
+    """One input's outcome, as docs/DESIGN.md's CLI prints it.
 
     Attributes:
         path: the input as given (a file found in a folder: its path under that folder), as

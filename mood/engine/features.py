@@ -136,8 +136,8 @@ SCRATCH_FRONT_END = FrontEnd(
     hop_frames=round(WINDOW_HOP_S * SAMPLE_RATE / HOP_LENGTH),
     max_windows=None,
 )
-"""The front end of the project's own networks (ResNet18, CLDNN): DESIGN.md's values."""
-assert SCRATCH_FRONT_END.window_frames == 216, "DESIGN.md: a 5 s window is 216 frames"
+"""The front end of the project's own networks (ResNet18, CLDNN): docs/DESIGN.md's values."""
+assert SCRATCH_FRONT_END.window_frames == 216, "docs/DESIGN.md: a 5 s window is 216 frames"
 
 MUSICNN_FRONT_END = FrontEnd(
     sample_rate=MUSICNN_SAMPLE_RATE,

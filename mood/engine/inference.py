@@ -88,7 +88,7 @@ class Prediction:
         return confidence_level(self.probabilities.values())
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of DESIGN.md's CLI output (without ``path``)."""
+        """The JSON object of docs/DESIGN.md's CLI output (without ``path``)."""
         return {
             "model": self.model,
             "mood": self.mood,
@@ -205,7 +205,7 @@ def combine(members: Sequence[WindowOutputs], weights: Sequence[float], temperat
 
 
 def clip_probabilities(outputs: WindowOutputs) -> npt.NDArray[np.float32]:
-    """A clip's probabilities, as DESIGN.md defines them: the mean over its windows."""
+    """A clip's probabilities, as docs/DESIGN.md defines them: the mean over its windows."""
     mean: npt.NDArray[np.float32] = outputs.probabilities.mean(axis=0).astype(np.float32)
     return mean
 

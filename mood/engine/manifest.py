@@ -1,6 +1,6 @@
 """Typed manifests: `<weights dir>/<name>.json` read into dataclasses and validated once.
 
-DESIGN.md's weights contract. A network's manifest describes its `.pt` (architecture and its
+docs/DESIGN.md's weights contract. A network's manifest describes its `.pt` (architecture and its
 typed shape, labels, front end, checksum, provenance and cross-validated figures); the ensemble's
 names its members and how they are combined. A missing or wrong field is a
 :class:`~mood.errors.ModelError` naming the file and the field, never a ``KeyError``.
@@ -64,7 +64,7 @@ class Calibration:
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Out-of-fold figures on artist-disjoint folds (DESIGN.md's ``cv``)."""
+    """Out-of-fold figures on artist-disjoint folds (docs/DESIGN.md's ``cv``)."""
 
     folds: list[int]
     accuracy: float

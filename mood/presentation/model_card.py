@@ -1,6 +1,6 @@
 """What the models are and how well they did: the About page's figures, read from the manifests.
 
-A manifest's ``cv`` block (DESIGN.md) holds the cross-validated figures; a model trained
+A manifest's ``cv`` block (docs/DESIGN.md) holds the cross-validated figures; a model trained
 without it (or the random-weight models of the tests) counts as "not yet evaluated".
 """
 

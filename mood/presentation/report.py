@@ -207,7 +207,7 @@ def songs_csv(results: Iterable[SongResult]) -> str:
 def songs_json(results: Iterable[SongResult]) -> str:
     """The session's songs as a JSON array.
 
-    Each song is the CLI's JSON object (DESIGN.md) for the chosen model, with ``song`` and
+    Each song is the CLI's JSON object (docs/DESIGN.md) for the chosen model, with ``song`` and
     ``source`` first, the confidence word, and ``members``: each ensemble member's own
     object (empty for a single model).
     """

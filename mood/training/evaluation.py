@@ -1,4 +1,4 @@
-"""Cross-validated figures (DESIGN.md's `cv` block) and their confusion-matrix figure."""
+"""Cross-validated figures (docs/DESIGN.md's `cv` block) and their confusion-matrix figure."""
 
 from __future__ import annotations
 

@@ -381,7 +381,7 @@ def figures(y: IntArray, probabilities: FloatArray) -> dict[str, float]:
 
 
 def valence_arousal(probabilities: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """DESIGN.md's axes from mood probabilities."""
+    """docs/DESIGN.md's axes from mood probabilities."""
     happy, angry, sad, calm = (probabilities[:, MOODS.index(m)] for m in MOODS)
     return happy + calm - angry - sad, happy + angry - sad - calm
 
