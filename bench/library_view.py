@@ -40,7 +40,7 @@ from tests.library_rows import synthetic_records, write_results
 T = TypeVar("T")
 FILTERS = {
     "none": Filters(),
-    "calm, confident, 60-120 BPM": Filters(moods=("calm",), min_confidence=0.5, tempo_bpm=(60.0, 120.0)),
+    "calm, confident, 60-120 BPM": Filters(moods=("calm",), min_top_probability=0.5, tempo_bpm=(60.0, 120.0)),
     "one key": Filters(keys=("A minor",)),
 }
 

@@ -93,7 +93,7 @@ def test_the_tab_opens_the_library_given_by_mood_library_with_its_map_counts_and
     assert _counts(tab) == _expected_counts(records, lambda r: True)
     assert any(f"{N_ROWS - len(failed)} songs" in c.value for c in tab.caption)
     assert len(tab.get("vega_lite_chart")) == 1  # the map
-    table = next(d.value for d in tab.dataframe if "confidence" in d.value.columns)
+    table = next(d.value for d in tab.dataframe if "top_probability" in d.value.columns)
     assert len(table) == N_ROWS - len(failed)
     if failed:
         failures = next(d.value for d in tab.dataframe if "error" in d.value.columns)
@@ -113,7 +113,7 @@ def test_filters_change_the_counts_and_the_playlist_holds_the_filtered_paths(
     tab = _tab(at)
     calm_or_sad = _expected_counts(records, lambda r: r["mood"] in ("calm", "sad"))
     assert _counts(tab) == calm_or_sad and calm_or_sad["sad"] > 0
-    _widget(tab, "slider", "Confidence at least").set_value(0.6).run()
+    _widget(tab, "slider", "Top mood's probability at least").set_value(0.6).run()
     tab = _tab(at)
 
     def kept(r: dict[str, Any]) -> bool:
@@ -139,7 +139,7 @@ def test_a_picked_row_plays_its_file_and_a_song_not_on_disk_says_so(
 ) -> None:
     monkeypatch.setenv("MOOD_LIBRARY", str(results))
     at = app.run()
-    key = next(d.key for d in _tab(at).dataframe if "confidence" in d.value.columns)
+    key = next(d.key for d in _tab(at).dataframe if "top_probability" in d.value.columns)
     assert key is not None
     at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     tab = _tab(at.run())
@@ -165,7 +165,7 @@ def test_the_library_flag_wins_over_the_environment_and_an_upload_over_both(
     app.file_uploader(key="library-upload").set_value(("other.jsonl", other.read_bytes(), "application/json"))
     tab = _tab(app.run())
     assert any("other\\.jsonl" in c.value for c in tab.caption)
-    table = next(d for d in tab.dataframe if "confidence" in d.value.columns)
+    table = next(d for d in tab.dataframe if "top_probability" in d.value.columns)
     assert len(table.value) == sum("error" not in r for r in other_records)
 
 

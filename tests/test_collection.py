@@ -61,7 +61,7 @@ def test_the_catalogue_keeps_judged_songs_and_lists_failures_apart() -> None:
     shelf = catalogue(ROWS)
     assert _names(shelf.songs) == ["slow.mp3", "swing.flac", "riff.mp3", "ballad.mp3", "loose.mp3"]
     assert list(shelf.songs["folder"]) == ["/music/Jazz", "/music/Jazz/Live", "/music/Rock", "/music/Rock", "."]
-    assert list(shelf.songs["confidence"]) == pytest.approx([0.9, 0.5, 0.8, 0.4, 0.6])  # the top probability
+    assert list(shelf.songs["top_probability"]) == pytest.approx([0.9, 0.5, 0.8, 0.4, 0.6])  # the top probability
     assert shelf.songs["key_name"].iloc[0] == "C minor"
     assert shelf.failures.to_dict("records") == [
         {"path": "/music/Rock/broken.mp3", "folder": "/music/Rock", "error": "This file could not be read as audio."}
@@ -76,10 +76,10 @@ def test_the_catalogue_keeps_judged_songs_and_lists_failures_apart() -> None:
     [
         (Filters(), ["slow.mp3", "swing.flac", "riff.mp3", "ballad.mp3", "loose.mp3"]),
         (Filters(moods=("calm", "sad")), ["slow.mp3", "ballad.mp3", "loose.mp3"]),
-        (Filters(min_confidence=0.6), ["slow.mp3", "riff.mp3", "loose.mp3"]),  # 0.6 itself is kept
+        (Filters(min_top_probability=0.6), ["slow.mp3", "riff.mp3", "loose.mp3"]),  # 0.6 itself is kept
         (Filters(tempo_bpm=(70.0, 140.0)), ["slow.mp3", "swing.flac", "loose.mp3"]),  # inclusive; no tempo: out
         (Filters(keys=("A minor",)), ["swing.flac", "ballad.mp3", "loose.mp3"]),
-        (Filters(moods=("calm",), min_confidence=0.7, keys=("C minor",)), ["slow.mp3"]),
+        (Filters(moods=("calm",), min_top_probability=0.7, keys=("C minor",)), ["slow.mp3"]),
         (Filters(moods=("happy",), folders=("/music/Rock",)), []),
     ],
 )

@@ -38,8 +38,8 @@ CACHED_LIBRARIES = 2  # results files kept in memory (each of 100,000 songs is a
 PLAYLIST_MIME = "audio/x-mpegurl"
 TABLE_COLUMN_CONFIG = {
     **dict.fromkeys(MOODS, PERCENT_COLUMN),
-    "confidence": st.column_config.ProgressColumn(
-        "confidence", format="percent", min_value=0.0, max_value=1.0, help="The top mood's probability."
+    "top_probability": st.column_config.ProgressColumn(
+        "top mood %", format="percent", min_value=0.0, max_value=1.0, help="The top mood's probability."
     ),
     "tempo_bpm": st.column_config.NumberColumn("BPM", format="%.0f"),
     "key_name": st.column_config.TextColumn("key"),
@@ -176,18 +176,18 @@ def show_library(opened: OpenLibrary, folders: frozenset[str]) -> None:
 def filter_widgets(shelf: Catalogue, widgets: str) -> Filters:
     """The filter widgets, in a bordered row; returns what they keep."""
     with st.container(border=True):
-        mood_box, confidence_box, tempo_box = st.columns(3)
+        mood_box, probability_box, tempo_box = st.columns(3)
         moods = mood_box.multiselect(
             "Mood", MOODS, format_func=mood_label, key=f"library-moods-{widgets}", placeholder="Any mood"
         )
-        confidence = confidence_box.slider(
-            "Confidence at least",
+        top_probability = probability_box.slider(
+            "Top mood's probability at least",
             min_value=1 / len(MOODS),
             max_value=1.0,
             value=1 / len(MOODS),
             step=0.05,
             format="percent",
-            key=f"library-confidence-{widgets}",
+            key=f"library-top-probability-{widgets}",
             help="The top mood's probability: 25 % keeps every song, 60 % keeps songs whose mood has at least 60 %.",
         )
         tempo = tempo_filter(tempo_box, shelf, widgets)
@@ -200,7 +200,7 @@ def filter_widgets(shelf: Catalogue, widgets: str) -> Filters:
             placeholder="Any folder",
             help="The folder each song's file is in (its parent folder, not the folders above it).",
         )
-    return Filters(tuple(moods), confidence, tempo, tuple(keys), tuple(folders))
+    return Filters(tuple(moods), top_probability, tempo, tuple(keys), tuple(folders))
 
 
 def tempo_filter(box: st.delta_generator.DeltaGenerator, shelf: Catalogue, widgets: str) -> tuple[float, float] | None:

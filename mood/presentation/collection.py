@@ -33,7 +33,7 @@ MAX_MAP_POINTS: Final = 2000  # dots on the map at most; beyond, a random sample
 DENSITY_BINS: Final = 25  # density cells per axis (each 0.08 wide on the [-1, 1] axes)
 SAMPLE_SEED: Final = 0  # the map's sample is the same for the same songs on every rerun
 TABLE_COLUMNS: Final = (
-    "song", "folder", "mood", "confidence", *MOODS, "tempo_bpm", "key_name", "energy", "duration_s",
+    "song", "folder", "mood", "top_probability", *MOODS, "tempo_bpm", "key_name", "energy", "duration_s",
 )  # fmt: skip
 _AUDIO_SUFFIXES: Final = frozenset(AUDIO_EXTENSIONS)
 
@@ -45,7 +45,8 @@ class Catalogue:
     Attributes:
         songs: one row per judged song: the results file's columns (:data:`mood.batch.results.COLUMNS`)
             plus ``song`` (the file name), ``folder`` (the parent folder of ``path``),
-            ``confidence`` (the top probability) and ``key_name`` (e.g. "A minor").
+            ``top_probability`` (the top mood's probability; "confidence" elsewhere is the margin
+            over the second) and ``key_name`` (e.g. "A minor").
         failures: one row per failed file: ``path`` (as it can be shown, see :func:`readable`),
             ``folder`` and ``error``.
     """
@@ -81,7 +82,7 @@ def catalogue(rows: Iterable[Mapping[str, Any]]) -> Catalogue:
     frame["song"] = _objects([readable(os.path.basename(path)) for path in frame["path"]], frame.index)
     judged = frame["error"].isna() & frame["mood"].isin(MOODS) & frame["valence"].notna() & frame["arousal"].notna()
     songs = frame[judged].reset_index(drop=True)
-    songs["confidence"] = songs[list(MOODS)].max(axis=1)
+    songs["top_probability"] = songs[list(MOODS)].max(axis=1)
     songs["key_name"] = songs["key"].astype("string") + " " + songs["mode"].astype("string")  # missing stays missing
     for column in ("mood", "folder", "key_name"):
         songs[column] = songs[column].astype("category")
@@ -101,7 +102,7 @@ class Filters:
 
     Attributes:
         moods: keep songs whose mood is one of these ids (empty: any).
-        min_confidence: keep songs whose top probability is at least this.
+        min_top_probability: keep songs whose top probability is at least this.
         tempo_bpm: keep songs whose tempo lies in this inclusive range (None: any, songs
             without a tempo included).
         keys: keep songs in one of these keys, e.g. ``("A minor",)`` (empty: any).
@@ -109,7 +110,7 @@ class Filters:
     """
 
     moods: tuple[str, ...] = ()
-    min_confidence: float = 0.0
+    min_top_probability: float = 0.0
     tempo_bpm: tuple[float, float] | None = None
     keys: tuple[str, ...] = ()
     folders: tuple[str, ...] = ()
@@ -119,8 +120,8 @@ class Filters:
         keep = np.ones(len(songs), dtype=bool)
         if self.moods:
             keep &= songs["mood"].isin(self.moods).to_numpy()
-        if self.min_confidence > 0:
-            keep &= (songs["confidence"] >= self.min_confidence).to_numpy()
+        if self.min_top_probability > 0:
+            keep &= (songs["top_probability"] >= self.min_top_probability).to_numpy()
         if self.tempo_bpm is not None:
             keep &= songs["tempo_bpm"].between(*self.tempo_bpm).to_numpy()
         if self.keys:
@@ -172,7 +173,7 @@ def collection_chart(
 
 
 def table_frame(songs: pd.DataFrame) -> pd.DataFrame:
-    """The table of songs: name, folder, mood (display name), confidence, the four probabilities,
+    """The table of songs: name, folder, mood (display name), top probability, the four probabilities,
     tempo, key, energy and length (:data:`TABLE_COLUMNS`)."""
     table = songs[list(TABLE_COLUMNS)].reset_index(drop=True)
     table["mood"] = table["mood"].cat.rename_categories(MOOD_DISPLAY_NAMES)
