@@ -64,6 +64,7 @@ ENSEMBLE: Final = "ensemble"
 MODEL_DISPLAY_NAMES: Final = {
     ENSEMBLE: "Ensemble (all models)",
     "musicnn": "musicnn, fine-tuned",
+    "hybrid": "Hybrid: musicnn + musical features",
     "resnet18": "ResNet18",
     "cldnn": "CLDNN",
 }

@@ -99,6 +99,28 @@ class MusicnnMoodConfig:
             raise ValueError("the member needs at least one backbone")
 
 
+@dataclass(frozen=True)
+class HybridLogisticConfig:
+    """The hybrid member: a multinomial logistic head on clip-level features (not a network).
+
+    Its columns, in order: each group's features (``group_sizes``, the musicnn statistics first,
+    then the musical feature groups); each column is scaled by median and IQR, clipped at
+    ``robust_clip``, then standardised, before the linear head.
+    """
+
+    n_features: int
+    group_sizes: dict[str, int]  # feature group -> its number of columns, in column order
+    backbones: tuple[str, ...] = ("msd_musicnn", "mtt_musicnn")  # converted networks in mood/weights/backbones/
+    robust_clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        if sum(self.group_sizes.values()) != self.n_features:
+            raise ValueError(f"group_sizes must add up to n_features ({self.n_features})")
+
+
+HEAD_CONFIGS: dict[str, type[HybridLogisticConfig]] = {"hybrid_logistic": HybridLogisticConfig}
+"""Architecture name -> the config of a clip-level head (built by :mod:`mood.engine.hybrid`, not a network)."""
+
 ArchitectureConfig = ResNet18Config | CLDNNConfig | MusicnnConfig | MusicnnVGGConfig | MusicnnMoodConfig
 
 ARCHITECTURE_CONFIGS: dict[str, type[ArchitectureConfig]] = {

@@ -7,6 +7,7 @@ window probabilities on the timeline of its first member.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,10 @@ from torch import nn
 from mood.constants import INFERENCE_BATCH_SIZE, MOODS, SAMPLE_RATE
 from mood.engine.audio import AudioSource, DecodedAudio
 from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front_end, make_windows
-from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest
+from mood.engine.hybrid import LoadedHybrid, WhyTerm, load_hybrid
+from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest, HybridManifest
 from mood.engine.weights import LoadedNetwork, load_network, read_manifest
+from mood.errors import ModelError
 
 Probabilities = dict[str, float]
 
@@ -56,7 +59,8 @@ class Prediction:
     """The mood of a clip: mean of its windows' probabilities, and the windows as a timeline.
 
     ``truncated``: the song went on past the ``MAX_DURATION_S`` that was analysed (``duration_s``
-    is then that limit, not the song's length).
+    is then that limit, not the song's length). ``why``: a linear model's own reasons for its
+    answer (see :func:`mood.engine.hybrid.why_terms`); empty for the networks.
     """
 
     model: str
@@ -64,6 +68,7 @@ class Prediction:
     duration_s: float
     timeline: tuple[WindowPrediction, ...]
     truncated: bool = False
+    why: tuple[WhyTerm, ...] = ()
 
     @property
     def mood(self) -> str:
@@ -88,7 +93,8 @@ class Prediction:
         return confidence_level(self.probabilities.values())
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of docs/DESIGN.md's CLI output (without ``path``)."""
+        """The JSON object of docs/DESIGN.md's CLI output (without ``path``; ``why`` only when there is one)."""
+        why = {"why": [reason.to_dict() for reason in self.why]} if self.why else {}
         return {
             "model": self.model,
             "mood": self.mood,
@@ -101,7 +107,7 @@ class Prediction:
                 {"start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3), "probabilities": w.probabilities}
                 for w in self.timeline
             ],
-        }
+        } | why
 
 
 @dataclass(frozen=True)
@@ -242,9 +248,13 @@ class Predictor:
     def __init__(self, model: str = "ensemble", weights_dir: Path | None = None) -> None:
         manifest = read_manifest(model, weights_dir)
         self.name = model
+        self.members: list[LoadedNetwork | LoadedHybrid]
         if isinstance(manifest, EnsembleManifest):
             self.members = [load_network(m, weights_dir) for m in manifest.members]
             self.weights = manifest.member_weights
+        elif isinstance(manifest, HybridManifest):
+            self.members = [load_hybrid(model, weights_dir)]
+            self.weights = [1.0]
         else:
             self.members = [load_network(model, weights_dir)]
             self.weights = [1.0]
@@ -273,18 +283,50 @@ class Predictor:
         decoded = decode(source)
         mels = log_mel_per_front_end(decoded.samples, self.front_ends)
         duration_s = decoded.samples.size / SAMPLE_RATE
-        return SongPredictions(duration_s, mels, self.predict_mels(mels, duration_s, decoded.truncated))
+        predictions = self.predict_mels(mels, duration_s, decoded.truncated, decoded.samples)
+        return SongPredictions(duration_s, mels, predictions)
 
     def predict_mels(
-        self, mels: dict[FrontEnd, FloatArray], duration_s: float, truncated: bool = False
+        self,
+        mels: dict[FrontEnd, FloatArray],
+        duration_s: float,
+        truncated: bool = False,
+        samples: FloatArray | None = None,
     ) -> tuple[Prediction, ...]:
         """The prediction of ``self.name`` first, then (for an ensemble) each member's own;
-        ``truncated``: the song went on past what was decoded."""
-        outputs = [window_outputs(m, mels[m.manifest.features]) for m in self.members]
-        names = [self.name] if len(self.members) == 1 else [self.name, *(m.name for m in self.members)]
-        if len(self.members) > 1:
+        ``truncated``: the song went on past what was decoded; ``samples``: the decoded song
+        (mono float32 at ``SAMPLE_RATE``), which a clip-level member (the hybrid) also reads.
+
+        Raises:
+            ModelError: a clip-level member and no ``samples``.
+        """
+        if len(self.members) == 1 and isinstance(self.members[0], LoadedHybrid):
+            return (hybrid_prediction(self.members[0], mels, duration_s, truncated, samples),)
+        networks = [m for m in self.members if isinstance(m, LoadedNetwork)]
+        outputs = [window_outputs(m, mels[m.manifest.features]) for m in networks]
+        names = [self.name] if len(networks) == 1 else [self.name, *(m.name for m in networks)]
+        if len(networks) > 1:
             outputs = [combine(outputs, self.weights, self.ensemble_temperature), *outputs]
         return tuple(to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True))
+
+
+def hybrid_prediction(
+    member: LoadedHybrid,
+    mels: dict[FrontEnd, FloatArray],
+    duration_s: float,
+    truncated: bool,
+    samples: FloatArray | None,
+) -> Prediction:
+    """A clip-level member's prediction: one window over the clip, with the model's own reasons.
+
+    Raises:
+        ModelError: no ``samples`` (its musical features are measured on them).
+    """
+    if samples is None:
+        raise ModelError(f"The {member.name} model also reads the song's samples; pass them to predict_mels.")
+    probabilities, why = member.answer(mels[member.manifest.features], samples)
+    outputs = WindowOutputs(probabilities[None, :], np.zeros(1), duration_s)
+    return dataclasses.replace(to_prediction(member.name, outputs, duration_s, truncated), why=why)
 
 
 def predict(source: AudioSource | FloatArray, model: str | Predictor = "ensemble") -> Prediction:

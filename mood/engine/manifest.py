@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mood.constants import MOODS
-from mood.engine.architectures import ARCHITECTURE_CONFIGS, ArchitectureConfig
+from mood.engine.architectures import ARCHITECTURE_CONFIGS, HEAD_CONFIGS, ArchitectureConfig, HybridLogisticConfig
 from mood.engine.features import FrontEnd
+from mood.engine.musical import MusicalConfig
 from mood.errors import ModelError
 
 ConfidenceLevel = Literal["clear", "leaning", "mixed"]
@@ -158,6 +159,23 @@ class EnsembleManifest:
         return [w / sum(raw) for w in raw]
 
 
+@dataclass(frozen=True, kw_only=True)
+class HybridManifest(NetworkManifest):
+    """The hybrid member's `.json`: a network manifest whose `.pt` is a clip-level head (scalers,
+    coefficients, intercepts) on musicnn's clip statistics (heard through ``features`` by the
+    ``pretrained`` backbones) and the musical features of ``musical``, columns named by ``feature_names``."""
+
+    architecture_config: HybridLogisticConfig  # type: ignore[assignment]  # a head's config, not a network's
+    musical: MusicalConfig
+    feature_names: list[str]
+
+    def __post_init__(self) -> None:
+        if self.architecture not in HEAD_CONFIGS:
+            raise ValueError(f"the architecture {self.architecture!r} is not a head; known: {', '.join(HEAD_CONFIGS)}")
+        if len(self.feature_names) != self.architecture_config.n_features:
+            raise ValueError("feature_names must name every one of the head's n_features columns")
+
+
 Manifest = NetworkManifest | EnsembleManifest
 
 
@@ -196,6 +214,8 @@ def parse_manifest(data: dict[str, Any], source: str) -> Manifest:
         ModelError: a field is missing or of the wrong type; the message names the file and the field.
     """
     cls: type[Manifest] = EnsembleManifest if "members" in data else NetworkManifest
+    if data.get("architecture") in HEAD_CONFIGS:
+        cls = HybridManifest
     return parse(cls, data, source, "")
 
 

@@ -3,6 +3,7 @@
     python -m mood.training musicnn                           # fine-tune the pretrained member
     python -m mood.training scratch resnet18 --teacher musicnn --epochs 20
     python -m mood.training scratch cldnn --teacher musicnn --epochs 20
+    python -m mood.training hybrid                            # the logistic head on cached clip features
     python -m mood.training ensemble                          # the combination, from the saved runs
     python -m mood.training transfer                          # figures on the Grekow set
     python -m mood.training convert WHEEL --tf-python PYTHON  # musicnn's checkpoints -> mood/weights/backbones
@@ -21,11 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mood.constants import MODEL_NAMES
+from mood.engine.hybrid import load_hybrid
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR
 from mood.training import convert_musicnn
 from mood.training.cv import CVPlan, cross_validate_and_ship, teacher_from
 from mood.training.dataset import read_clips
+from mood.training.hybrid_features import DEFAULT_CACHE_DIR as HYBRID_CACHE_DIR
+from mood.training.hybrid_features import four_q, grekow, load_table
 from mood.training.members.ensemble import EnsemblePlan, score_ensemble
+from mood.training.members.hybrid import MODEL_NAME, hybrid_member, transfer_figures
 from mood.training.members.musicnn import MODEL_NAME as MUSICNN
 from mood.training.members.musicnn import FinetuneRecipe, musicnn_member
 from mood.training.members.scratch import SCRATCH_ARCHITECTURES, ScratchRecipe, scratch_member
@@ -67,6 +72,13 @@ def get_parser() -> argparse.ArgumentParser:
     _add_recipe_flags(musicnn, FinetuneRecipe())
     musicnn.add_argument("--freeze-back-ends", action="store_true", help="train the mood head alone (for ablations)")
     _add_cv_flags(musicnn)
+    hybrid = commands.add_parser("hybrid", help="the logistic head on musicnn statistics + musical features, CV'd")
+    hybrid.set_defaults(run=run_hybrid)
+    hybrid.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
+    hybrid.add_argument(
+        "--grekow", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder: the shipped head's transfer figures"
+    )
+    _add_cv_flags(hybrid, HYBRID_CACHE_DIR)
     ensemble = commands.add_parser("ensemble", help="cross-validate the combination of the members' saved runs")
     ensemble.set_defaults(run=run_ensemble)
     ensemble.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
@@ -106,15 +118,15 @@ def _add_recipe_flags(parser: argparse.ArgumentParser, defaults: ScratchRecipe |
     )
 
 
-def _add_cv_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of a cross-validated member: folds, caches, where runs and weights go."""
+def _add_cv_flags(parser: argparse.ArgumentParser, cache_dir: Path = DEFAULT_CACHE_DIR) -> None:
+    """The flags of a cross-validated member: folds, caches (``cache_dir`` by default), where runs and weights go."""
     parser.add_argument(
         "--folds", type=folds_list, default=ALL_FOLDS,
         help="held-out folds to cross-validate, comma-separated (default: 0,1,2,3,4)",
     )  # fmt: skip
     parser.add_argument("--no-final", action="store_true", help="cross-validate only; do not write weights")
     parser.add_argument(
-        "--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where decoded spectrograms and features are kept"
+        "--cache-dir", type=Path, default=cache_dir, help="where decoded spectrograms and features are kept"
     )
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where out-of-fold predictions go")
     parser.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
@@ -166,6 +178,18 @@ def run_musicnn(args: argparse.Namespace) -> int:
         ema_decay=args.ema_decay, seed=args.seed,
     )  # fmt: skip
     cross_validate_and_ship(musicnn_member(read_clips(args.data), recipe, args.cache_dir), _cv_plan(args))
+    return 0
+
+
+def run_hybrid(args: argparse.Namespace) -> int:
+    """``hybrid``: the hybrid member from the feature cache, then the shipped head's Grekow figures."""
+    plan = _cv_plan(args)
+    cross_validate_and_ship(hybrid_member(four_q(args.data), args.cache_dir), plan)
+    if plan.final:
+        head = load_hybrid(MODEL_NAME, plan.weights_dir).head
+        target = grekow(args.grekow)
+        figures = transfer_figures(head, load_table(target, args.cache_dir), target)
+        print("hybrid on Grekow: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
     return 0
 
 

@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from mood.constants import MOODS
 from mood.engine.audio import load_audio
+from mood.engine.hybrid import MUSICNN_GROUP, musicnn_statistics
 from mood.engine.inference import softmax
 from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn_mood import BACKBONES, MusicnnMood
@@ -69,7 +70,6 @@ IntArray = npt.NDArray[np.int_]
 
 DEFAULT_CACHE_DIR: Final = REPO_DIR / ".cache" / "hybrid"
 DEFAULT_RESULTS: Final = REPO_DIR.parent / "scratch" / "hybrid_results.md"
-MUSICNN_GROUP: Final = "musicnn"
 CLIP_FOLD_GREKOW: Final = -1  # Grekow excerpts belong to no 4Q fold
 ROBUST_CLIP: Final = 5.0  # robust z-scores are clipped here: one odd clip cannot dominate a feature
 SAD, CALM = MOODS.index("sad"), MOODS.index("calm")
@@ -112,26 +112,6 @@ def grekow(data_dir: Path = DEFAULT_GREKOW_DIR) -> Collection:
 
 
 # ---------------------------------------------------------------- musicnn clip statistics
-
-
-def musicnn_statistics(model: MusicnnMood, pooled: npt.NDArray[np.float16]) -> FloatArray:
-    """Mean and spread over a clip's patches of each backbone's embedding and tag logits.
-
-    Args:
-        model: the member's pretrained backbones (:func:`mood.training.finetune.pretrained_network`).
-        pooled: the clip's cached frozen features, shape ``(n_patches, n_backbones, pooled_dim)``.
-
-    Returns:
-        float32, per backbone: the means of its ``embedding_dim + n_tags`` outputs, then their spreads.
-    """
-    x = torch.from_numpy(pooled.astype(np.float32))
-    parts = []
-    with torch.inference_mode():
-        for i, backbone in enumerate(model.musicnns()):
-            embedding = backbone.back_end(x[:, i])
-            outputs = torch.cat([embedding, backbone.output(embedding)], dim=1)
-            parts += [outputs.mean(dim=0), outputs.std(dim=0, unbiased=False)]
-    return torch.cat(parts).numpy().astype(np.float32)
 
 
 def musicnn_statistic_names(model: MusicnnMood, weights_dir: Path = SHIPPED_WEIGHTS_DIR) -> list[str]:

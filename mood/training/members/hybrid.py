@@ -1,0 +1,187 @@
+"""The hybrid member (``hybrid``): a logistic head on musicnn's clip statistics and the musical features.
+
+Each clip's features come from the cache of :mod:`mood.training.hybrid_features` (musicnn's frozen
+pooled patches and the musical features, keyed by their configurations). Inside each training
+fold the head's C is chosen by inner artist-grouped CV over the other training folds
+(:func:`mood.training.hybrid_features.choose`), then the head is fitted on the whole training
+fold. It is a clip-level member: one "window" per clip whose logits are the head's
+log-probabilities, so :mod:`mood.training.cv` calibrates and scores it like any member. The
+shipped head is written as tensors by :func:`mood.engine.hybrid.save_hybrid`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import RobustScaler, StandardScaler
+
+from mood.constants import MOODS
+from mood.engine.architectures import HybridLogisticConfig
+from mood.engine.hybrid import MUSICNN_GROUP, HybridHead, save_hybrid
+from mood.engine.manifest import CrossValidation, HybridManifest, Pretrained
+from mood.engine.models.musicnn_mood import MusicnnMood
+from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig
+from mood.engine.weights import now_iso
+from mood.training.calibration import expected_calibration_error
+from mood.training.dataset import TrainingClip
+from mood.training.hybrid_features import (
+    HEAD_GRIDS,
+    ROBUST_CLIP,
+    Collection,
+    FeatureTable,
+    build,
+    candidates,
+    choose,
+    load_table,
+    macro_f1,
+    valence_arousal,
+)
+from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network
+from mood.training.paths import TRAINING_SET
+from mood.training.runs import OutOfFold
+
+MODEL_NAME: Final = "hybrid"
+ARCHITECTURE: Final = "hybrid_logistic"
+HEAD: Final = "logistic"
+CLIP_WINDOW_S: Final = 30.0  # a 4Q clip's length: the one "window" of a clip-level member
+
+
+@dataclass(frozen=True)
+class HybridRecipe:
+    """The head's choices, recorded in the manifest."""
+
+    head: str = HEAD
+    c_grid: tuple[float, ...] = tuple(HEAD_GRIDS[HEAD][1]["C"])  # inverse L2 strengths tried by inner CV
+    inner_cv: str = "artist-grouped: the other training folds"
+    scaling: str = f"median/IQR, clipped at +-{ROBUST_CLIP:g}, then standardised (fitted on the training clips)"
+
+
+def head_of(pipeline: Pipeline, temperature: float = 1.0) -> HybridHead:
+    """The tensors of a fitted ``hybrid_features.build`` pipeline (robust scaler, clip, scaler, logistic).
+
+    Raises:
+        ValueError: the pipeline is not that shape, or its classes are not the moods in order.
+    """
+    robust, _, standard, logistic = (step for _, step in pipeline.steps)
+    if not (
+        isinstance(robust, RobustScaler)
+        and isinstance(standard, StandardScaler)
+        and isinstance(logistic, LogisticRegression)
+    ):
+        raise ValueError("the pipeline is not the hybrid's robust scaler, clip, scaler and logistic regression")
+    if list(logistic.classes_) != list(range(len(MOODS))):
+        raise ValueError(f"the head was fitted on classes {list(logistic.classes_)}, not every mood")
+    return HybridHead(
+        robust_center=robust.center_.astype(np.float32),
+        robust_scale=robust.scale_.astype(np.float32),
+        robust_clip=ROBUST_CLIP,
+        mean=standard.mean_.astype(np.float32),
+        scale=standard.scale_.astype(np.float32),
+        coef=logistic.coef_.astype(np.float32),
+        intercept=logistic.intercept_.astype(np.float32),
+        temperature=temperature,
+    )
+
+
+class HybridMember:
+    """The hybrid member (a :class:`mood.training.cv.Member` of a scikit-learn ``Pipeline``)."""
+
+    name = MODEL_NAME
+
+    def __init__(
+        self,
+        clips: Sequence[TrainingClip],
+        table: FeatureTable,
+        backbones: MusicnnMood,
+        provenance: Pretrained,
+        recipe: HybridRecipe = HybridRecipe(),
+        musical: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
+    ) -> None:
+        if len(table.values) != len(clips):
+            raise ValueError(f"{len(table.values)} feature rows for {len(clips)} clips")
+        self.clips = clips
+        self.table = table
+        self.backbones = backbones
+        self.provenance = provenance
+        self.recipe = recipe
+        self.musical = musical
+        self.moods = np.array([c.mood for c in clips])
+        self.folds = np.array([c.fold for c in clips])
+
+    def fit(self, train_idx: Sequence[int], desc: str) -> Pipeline:
+        """The head with the C chosen by inner artist-grouped CV on ``train_idx``, fitted on them all."""
+        idx = np.asarray(list(train_idx))
+        x, y = self.table.values[idx], self.moods[idx]
+        chosen = choose(candidates([self.recipe.head]), x, y, self.folds[idx])
+        print(f"{desc}: {chosen.head} {chosen.params}", file=sys.stderr)
+        return build(chosen.head, chosen.params).fit(x, y)
+
+    def score(self, fitted: Pipeline, idx: Sequence[int]) -> OutOfFold:
+        """One window per clip: the head's log-probabilities (``(1, n_moods)``) starting at 0 s."""
+        probabilities = fitted.predict_proba(self.table.values[list(idx)])
+        log_p = np.log(np.clip(probabilities, 1e-12, None)).astype(np.float32)
+        ids = [self.clips[i].song_id for i in idx]
+        return OutOfFold(
+            {s: row[None, :] for s, row in zip(ids, log_p, strict=True)},
+            {s: np.zeros(1) for s in ids},
+            CLIP_WINDOW_S,
+        )
+
+    def ship(self, fitted: Pipeline, cv: CrossValidation, weights_dir: Path) -> None:
+        """Write ``hybrid.pt`` (the head's tensors) and ``hybrid.json``."""
+        head = head_of(fitted)
+        recipe: dict[str, Any] = {**self.recipe.__dict__, "c_grid": list(self.recipe.c_grid), "C": fitted[-1].C}
+        manifest = HybridManifest(
+            name=MODEL_NAME,
+            architecture=ARCHITECTURE,
+            architecture_config=HybridLogisticConfig(
+                n_features=len(self.table.names),
+                group_sizes={g: self.table.groups.count(g) for g in dict.fromkeys(self.table.groups)},
+                backbones=self.backbones.config.backbones,
+                robust_clip=ROBUST_CLIP,
+            ),
+            labels=list(MOODS),
+            features=FINETUNE_FRONT_END,
+            params=head.n_numbers + sum(p.numel() for p in self.backbones.backbones.parameters()),
+            sha256="",
+            created=now_iso(),
+            trained_on=TRAINING_SET,
+            cv=cv,
+            pretrained=self.provenance,
+            recipe=recipe,
+            musical=self.musical,
+            feature_names=list(self.table.names),
+        )
+        save_hybrid(head, manifest, weights_dir)
+
+
+def hybrid_member(collection: Collection, cache_dir: Path, recipe: HybridRecipe = HybridRecipe()) -> HybridMember:
+    """The member with every clip's cached features (whatever is not cached is computed first)."""
+    model, provenance = pretrained_network()
+    table = load_table(collection, cache_dir)
+    if table.groups[0] != MUSICNN_GROUP:
+        raise ValueError("the musicnn statistics must be the table's first columns")
+    return HybridMember(collection.clips, table, model, provenance, recipe)
+
+
+def transfer_figures(head: HybridHead, table: FeatureTable, target: Collection) -> dict[str, float]:
+    """The shipped head (calibrated) on another collection's cached features: macro-F1, ECE, and
+    the Spearman correlation of the answers' valence and arousal with the listeners' ratings."""
+    probabilities = head.probabilities(table.values)
+    valence, arousal = valence_arousal(probabilities)
+    assert target.valence is not None and target.arousal is not None
+    return {
+        "macro_f1": macro_f1(target.moods, probabilities),
+        "accuracy": float((probabilities.argmax(axis=1) == target.moods).mean()),
+        "valence_rho": float(spearmanr(valence, target.valence)[0]),
+        "arousal_rho": float(spearmanr(arousal, target.arousal)[0]),
+        "ece": expected_calibration_error(probabilities, target.moods),
+    }
