@@ -28,7 +28,7 @@ browser:
 test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
 
-# The slow tests are listed in tests/conftest.py (SLOW_TEST_FILES).
+# The slow tests are listed in tests/conftest.py (SLOW_TESTS).
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -m "not slow and not browser"
 

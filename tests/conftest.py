@@ -13,8 +13,9 @@ import pytest
 from tests.helpers import chord_progression, write_audio
 
 TESTS_DIR = Path(__file__).parent
-SLOW_TEST_FILES = frozenset(
+SLOW_TESTS = frozenset(
     {
+        # whole files
         "test_train.py",  # training: every member's command end to end
         "test_ray.py",  # Ray: a local cluster per run
         "test_browser.py",  # headless Chromium (also marked browser)
@@ -23,17 +24,38 @@ SLOW_TEST_FILES = frozenset(
         "test_app_library.py",
         "faults/test_resume_kill.py",  # a library run killed with SIGKILL, then resumed
         "faults/test_sinks_disk.py",  # a full tmpfs under the sinks
+        "faults/test_http_deadline.py",  # each test waits for its deadline
         "test_wheel.py",  # builds a wheel and installs it in a clean venv
         "test_onnx_export.py",  # ONNX export and int8 quantisation
+        # single tests: the slowest of the rest (`pytest -m "not slow" --durations=20`)
+        "test_cli.py::test_resume_retries_the_inputs_that_failed_and_replaces_their_rows",
+        "test_cli.py::test_out_streams_every_result_to_the_file_and_json_still_prints",
+        "test_cli.py::test_resume_skips_what_is_done_and_appends_the_rest",
+        "test_library.py::test_results_come_in_input_order_and_a_bad_file_stops_nothing",
+        "test_musical.py::test_major_progressions_score_more_major_than_minor_ones",
+        "test_inference.py::test_a_four_minute_song_gets_a_full_timeline",
+        "faults/test_decode_oddities.py::test_the_mp3_decoders_notes_do_not_reach_the_terminal",
+        "faults/test_decode_oddities.py::test_what_others_write_to_stderr_while_decoding_still_gets_there",
+        "faults/test_decode_oddities.py::test_a_song_longer_than_the_limit_says_it_was_cut",
+        "faults/test_decode_oddities.py::test_a_prediction_and_its_words_say_the_song_was_cut",
+        "test_musical.py::test_the_mode_feature_has_the_sign_of_the_mode",
+        "test_musicnn_port.py::test_port_reproduces_the_original",
+        "test_cli_curation.py::test_a_read_only_file_is_reported_and_the_others_are_tagged",
+        "test_decode_fuzz.py::test_random_bytes",
     }
 )
-"""Test files (relative to tests/) whose every test is marked ``slow``: `make test-fast` leaves them out."""
+"""The tests marked ``slow`` (`make test-fast` leaves them out): files relative to tests/, or ``file::test``
+(every parametrisation). The test files themselves stay unmarked."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test of :data:`SLOW_TEST_FILES` ``slow`` (the files themselves stay unmarked)."""
+    """Mark the tests of :data:`SLOW_TESTS` ``slow``."""
     for item in items:
-        if item.path.is_relative_to(TESTS_DIR) and item.path.relative_to(TESTS_DIR).as_posix() in SLOW_TEST_FILES:
+        if not item.path.is_relative_to(TESTS_DIR):
+            continue
+        file = item.path.relative_to(TESTS_DIR).as_posix()
+        test = item.originalname if isinstance(item, pytest.Function) else item.name
+        if file in SLOW_TESTS or f"{file}::{test}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
 
