@@ -105,7 +105,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> CleanVenv:
 
 def test_the_wheel_holds_every_shipped_weight_and_manifest(venv: CleanVenv) -> None:
     shipped = {f"mood/weights/{p.relative_to(SHIPPED_WEIGHTS_DIR)}" for p in SHIPPED_WEIGHTS_DIR.rglob("*")}
-    shipped = {name for name in shipped if name.endswith((".pt", ".json"))}
+    shipped = {name for name in shipped if name.endswith((".pt", ".onnx", ".json"))}
     assert any(name.startswith("mood/weights/backbones/") for name in shipped)
     with zipfile.ZipFile(venv.wheel) as wheel:
         assert shipped <= set(wheel.namelist())
