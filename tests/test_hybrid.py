@@ -1,0 +1,224 @@
+"""The hybrid member: its shipped weights and manifest, its predictions and its own reasons (``why``),
+the training member on tiny synthetic features, and the words of its reasons."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+
+from mood.cli import main
+from mood.constants import MOODS, SAMPLE_RATE
+from mood.engine.features import log_mel
+from mood.engine.hybrid import MUSICNN_GROUP, HybridHead, LoadedHybrid, WhyTerm, load_hybrid, why_terms
+from mood.engine.inference import Predictor
+from mood.engine.manifest import HybridManifest, Pretrained
+from mood.engine.models.musicnn_mood import MusicnnMood
+from mood.engine.musical import DEFAULT_MUSICAL_CONFIG
+from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR, read_manifest
+from mood.errors import ModelError
+from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
+from mood.training.dataset import TrainingClip
+from mood.training.hybrid_features import FeatureTable
+from mood.training.members.hybrid import CLIP_WINDOW_S, HybridMember, head_of
+
+MODE_FEATURES = ("mode_major_minor", "mode_over_time_mean", "major_share_over_time")
+
+
+def chords(minor: bool, seconds: float = 12.0) -> npt.NDArray[np.float32]:
+    """I-IV-V-I (or i-iv-v-i) in C, one chord per second, each note with two harmonics."""
+    third = 3 if minor else 4
+    roots = [0, 5, 7, 0]
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    wav = np.zeros_like(t)
+    for second in range(int(seconds)):
+        root = roots[second % len(roots)]
+        span = (t >= second) & (t < second + 1)
+        for step in (0, third, 7):
+            f = 261.63 * 2 ** ((root + step) / 12)
+            wav[span] += sum(np.sin(2 * np.pi * f * k * t[span]) / k for k in (1, 2, 3))
+    envelope = np.minimum(1.0, 20 * (t % 1.0)) * np.exp(-1.5 * (t % 1.0))
+    clip: npt.NDArray[np.float32] = (0.2 * wav * envelope / np.abs(wav).max()).astype(np.float32)
+    return clip
+
+
+@pytest.fixture(scope="module")
+def shipped() -> LoadedHybrid:
+    return load_hybrid("hybrid", SHIPPED_WEIGHTS_DIR)
+
+
+def features_of(member: LoadedHybrid, wav: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return member.features(log_mel(wav, member.manifest.features), wav)
+
+
+# ---------------------------------------------------------------- the shipped weights
+
+
+def test_the_manifest_parses_into_its_typed_blocks() -> None:
+    manifest = read_manifest("hybrid", SHIPPED_WEIGHTS_DIR)
+    assert isinstance(manifest, HybridManifest)
+    config = manifest.architecture_config
+    assert manifest.architecture == "hybrid_logistic" and manifest.labels == list(MOODS)
+    assert config.n_features == len(manifest.feature_names) == sum(config.group_sizes.values())
+    assert next(iter(config.group_sizes)) == MUSICNN_GROUP and config.group_sizes[MUSICNN_GROUP] == 1000
+    assert manifest.musical == DEFAULT_MUSICAL_CONFIG
+    assert manifest.pretrained is not None and manifest.pretrained.package == "musicnn"
+    assert manifest.cv is not None and manifest.cv.calibration is not None and manifest.cv.macro_f1 > 0.7
+
+
+def test_loading_verifies_the_sha256(tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED_WEIGHTS_DIR / BACKBONES_SUBDIR, tmp_path / BACKBONES_SUBDIR)
+    for suffix in (".json", ".pt"):
+        shutil.copy(SHIPPED_WEIGHTS_DIR / f"hybrid{suffix}", tmp_path)
+    assert load_hybrid("hybrid", tmp_path).head.coef.shape == (len(MOODS), 1150)
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tmp_path, corrupt)
+    data = bytearray((tmp_path / "hybrid.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (corrupt / "hybrid.pt").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        load_hybrid("hybrid", corrupt)
+
+
+def test_a_synthesised_clip_gets_a_distribution_one_window_and_the_models_reasons() -> None:
+    wav = chords(minor=True)
+    prediction = Predictor("hybrid", SHIPPED_WEIGHTS_DIR).predict(wav)
+    probabilities = np.array([prediction.probabilities[m] for m in MOODS])
+    assert np.all(probabilities >= 0) and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    (window,) = prediction.timeline
+    assert window.start_s == 0.0 and window.end_s == pytest.approx(wav.size / SAMPLE_RATE)
+    assert window.probabilities == prediction.probabilities
+    features = [r.feature for r in prediction.why]
+    assert MUSICNN_GROUP in features and len(features) > 1
+    assert [r.term for r in prediction.why] == sorted((r.term for r in prediction.why), reverse=True)
+    why = prediction.to_dict()["why"]
+    assert {"feature", "value", "standardised", "term"} == set(why[0]) and json.dumps(why)
+
+
+def test_the_terms_add_up_to_the_answers_log_odds(shipped: LoadedHybrid) -> None:
+    x = features_of(shipped, chords(minor=False))
+    log_p = np.log(shipped.head.probabilities(x[None, :])[0])
+    head = shipped.head
+    for mood in range(len(MOODS)):
+        others = [k for k in range(len(MOODS)) if k != mood]
+        bias = (head.intercept[mood] - head.intercept[others].mean()) / head.temperature
+        expected = log_p[mood] - log_p[others].mean()
+        assert head.terms(x, mood).sum() + bias == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_song_made_minor_moves_the_mode_terms_towards_sad_and_angry(shipped: LoadedHybrid) -> None:
+    names = shipped.manifest.feature_names
+    mode = [names.index(f) for f in MODE_FEATURES]
+    head = shipped.head
+    # What the fitted model says: major pulls towards happy and calm, minor towards sad and angry.
+    for mood, sign in (("happy", 1), ("angry", -1), ("sad", -1), ("calm", 1)):
+        k = MOODS.index(mood)
+        contrast = head.coef[k, mode] - np.delete(head.coef, k, axis=0)[:, mode].mean(axis=0)
+        assert np.sign(contrast.sum()) == sign, mood
+    minor, major = features_of(shipped, chords(minor=True)), features_of(shipped, chords(minor=False))
+    assert np.all(minor[mode] < major[mode])  # the features hear the minor third
+    for mood, towards_minor in (("happy", False), ("angry", True), ("sad", True), ("calm", False)):
+        k = MOODS.index(mood)
+        change = head.terms(minor, k)[mode].sum() - head.terms(major, k)[mode].sum()
+        assert (change > 0) == towards_minor, mood
+
+
+def test_the_cli_json_carries_why_only_for_the_hybrid(tmp_path: Path) -> None:
+    path = tmp_path / "minor.wav"
+    sf.write(path, chords(minor=True), SAMPLE_RATE)
+    for model, has_why in (("hybrid", True), ("cldnn", False)):
+        out = io.StringIO()
+        assert main(["analyze", "--model", model, "--json", str(path)], out=out) == 0
+        record = json.loads(out.getvalue())
+        assert ("why" in record) == has_why, model
+
+
+# ---------------------------------------------------------------- the training member, on tiny synthetic features
+
+
+def tiny_member(n_clips: int = 60, n_features: int = 8, seed: int = 0) -> HybridMember:
+    """Clips in 5 folds whose mood k shows in column k (sad also in column 4); columns 0-3 are 'musicnn's."""
+    rng = np.random.default_rng(seed)
+    moods = np.arange(n_clips) % len(MOODS)
+    x = rng.normal(size=(n_clips, n_features)).astype(np.float32)
+    x[np.arange(n_clips), moods] += 4.0  # column k says mood k
+    x[:, 4] -= 2.0 * (moods == MOODS.index("sad"))
+    clips = [TrainingClip(f"c{i}", Path(f"c{i}.mp3"), int(moods[i]), i % 5, "") for i in range(n_clips)]
+    table = FeatureTable(x, [f"f{j}" for j in range(n_features)], [MUSICNN_GROUP] * 4 + ["harmony"] * 4)
+    provenance = Pretrained("musicnn", "0.1.0", "MSD_musicnn", "ISC", "Pons", "MSD", {})
+    return HybridMember(clips, table, MusicnnMood(96, len(MOODS)), provenance)
+
+
+def test_the_member_fits_inside_the_training_clips_and_scores_one_window_per_clip() -> None:
+    member = tiny_member()
+    train = [i for i, c in enumerate(member.clips) if c.fold != 0]
+    held = [i for i, c in enumerate(member.clips) if c.fold == 0]
+    fitted = member.fit(train, "tiny")
+    run = member.score(fitted, held)
+    assert set(run.logits) == {member.clips[i].song_id for i in held} and run.window_s == CLIP_WINDOW_S
+    for i in held:
+        logits = run.logits[member.clips[i].song_id]
+        assert logits.shape == (1, len(MOODS)) and np.exp(logits).sum() == pytest.approx(1.0, abs=1e-5)
+        assert run.starts_s[member.clips[i].song_id].tolist() == [0.0]
+    predicted = [int(run.logits[member.clips[i].song_id].argmax()) for i in held]
+    assert np.mean(np.array(predicted) == np.array([member.clips[i].mood for i in held])) > 0.7
+
+
+def test_the_heads_tensors_reproduce_the_fitted_pipeline() -> None:
+    member = tiny_member()
+    fitted = member.fit(range(len(member.clips)), "tiny")
+    head = head_of(fitted)
+    x = member.table.values + np.float32(10.0) * (np.arange(8) == 1)  # values beyond the training range: clipped
+    np.testing.assert_allclose(head.probabilities(x), fitted.predict_proba(x), atol=1e-5)
+    restored = HybridHead.from_state(head.state_dict(), head.robust_clip, head.temperature)
+    np.testing.assert_allclose(restored.probabilities(x), head.probabilities(x), atol=1e-7)
+
+
+def test_the_musicnn_columns_are_one_reason_and_the_musical_ones_are_ranked() -> None:
+    member = tiny_member()
+    head = head_of(member.fit(range(len(member.clips)), "tiny"))
+    x = member.table.values[MOODS.index("sad")]  # a sad clip
+    sad = MOODS.index("sad")
+    reasons = why_terms(head, member.table.names, member.table.groups, x, sad, per_side=1)
+    terms = head.terms(x, sad)
+    by_feature = {r.feature: r for r in reasons}
+    assert by_feature[MUSICNN_GROUP].term == pytest.approx(float(terms[:4].sum()), abs=1e-5)
+    assert by_feature[MUSICNN_GROUP].value is None
+    musical = [r for r in reasons if r.feature != MUSICNN_GROUP]
+    assert 1 <= len(musical) <= 2 and all(r.feature in {"f4", "f5", "f6", "f7"} for r in musical)
+    strongest = 4 + int(np.argmax(terms[4:]))
+    assert terms[strongest] <= 0 or by_feature[f"f{strongest}"].term == pytest.approx(float(terms[strongest]))
+
+
+# ---------------------------------------------------------------- the reasons in words
+
+
+def test_features_are_said_as_they_stood_in_the_song() -> None:
+    assert feature_words("mode_major_minor", -0.8) == "the minor key"
+    assert feature_words("mode_major_minor", 1.1) == "the major key"
+    assert feature_words("tempo_bpm", -2.0) == "the slow tempo"
+    assert feature_words("chroma_b3_mean", 1.5) == "much of the minor third"
+    assert feature_words("mfcc_03_spread", -1.0) == "the steady MFCC 3"
+    assert feature_words("something_new", 1.0) == "a high something new"
+
+
+def test_the_sentence_names_what_pulled_towards_and_away() -> None:
+    why = [
+        WhyTerm(MUSICNN_GROUP, None, None, 1.2),
+        WhyTerm("mode_major_minor", -0.3, -1.4, 0.2),
+        WhyTerm("rms_p90", -30.0, -1.0, 0.1),
+        WhyTerm("tempo_bpm", 150.0, 1.5, -0.1),
+    ]
+    assert (
+        why_sentence(why, "sad")
+        == "The minor key and the quiet peaks pulled it towards sad; the fast tempo pulled it away."
+    )
+    words = why_model_markdown(why, "sad")
+    assert "musicnn's tags and embedding" in words and "towards sad" in words and "model's own reasons" in words
+    assert why_sentence(why[:1], "calm") == "No musical feature stood out for or against calm."
