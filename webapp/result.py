@@ -25,6 +25,7 @@ from mood.presentation.report import (
     waiting_sentence,
     why_markdown,
 )
+from mood.presentation.why_words import why_model_markdown
 from mood.service.analysis import Analysis, Song
 from mood.sources import Track
 from webapp.cache import analysis_of, heard_of, load_predictor, preview_song, spectrogram_png
@@ -91,6 +92,8 @@ def show_result(clip: Song, analysis: Analysis, model: str, presenting: bool) ->
     bars.altair_chart(mood_bars(headline, font_size), width="stretch", theme=None)
     with why.container(border=True):
         st.markdown("#### 💡 Why this mood?")
+        if headline.why:  # a linear model's own reasons (the hybrid), before the descriptors it does not weigh
+            st.markdown(why_model_markdown(headline.why, headline.mood))
         st.markdown(why_markdown(analysis.descriptors))
     if len(analysis.predictions) > 1 and not presenting:
         st.markdown("**How each network heard it** (the ensemble averages them):")
@@ -98,7 +101,8 @@ def show_result(clip: Song, analysis: Analysis, model: str, presenting: bool) ->
         for column, prediction in zip(st.columns(len(members)), members, strict=True):
             column.altair_chart(mood_bars(prediction), width="stretch", theme=None)
     st.altair_chart(timeline_chart(headline, font_size), width="stretch", theme=None)
-    where_heard(clip, analysis, model, font_size)
+    if not headline.why:  # a clip-level head has no windows to hide: its reasons are above
+        where_heard(clip, analysis, model, font_size)
     if presenting:
         return
     st.image(

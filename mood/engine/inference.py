@@ -248,18 +248,22 @@ class Predictor:
     def __init__(self, model: str = "ensemble", weights_dir: Path | None = None) -> None:
         manifest = read_manifest(model, weights_dir)
         self.name = model
-        self.members: list[LoadedNetwork | LoadedHybrid]
+        self.members: list[LoadedNetwork] = []  # the networks
+        self.clip_member: LoadedHybrid | None = None  # or one clip-level member (the hybrid)
         if isinstance(manifest, EnsembleManifest):
             self.members = [load_network(m, weights_dir) for m in manifest.members]
             self.weights = manifest.member_weights
         elif isinstance(manifest, HybridManifest):
-            self.members = [load_hybrid(model, weights_dir)]
+            self.clip_member = load_hybrid(model, weights_dir)
             self.weights = [1.0]
         else:
             self.members = [load_network(model, weights_dir)]
             self.weights = [1.0]
         self.ensemble_temperature = manifest.temperature  # used only when combining members
-        self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))
+        heard = [m.manifest.features for m in self.members]
+        if self.clip_member is not None:
+            heard.append(self.clip_member.manifest.features)
+        self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(heard))
 
     @property
     def front_end(self) -> FrontEnd:
@@ -300,12 +304,11 @@ class Predictor:
         Raises:
             ModelError: a clip-level member and no ``samples``.
         """
-        if len(self.members) == 1 and isinstance(self.members[0], LoadedHybrid):
-            return (hybrid_prediction(self.members[0], mels, duration_s, truncated, samples),)
-        networks = [m for m in self.members if isinstance(m, LoadedNetwork)]
-        outputs = [window_outputs(m, mels[m.manifest.features]) for m in networks]
-        names = [self.name] if len(networks) == 1 else [self.name, *(m.name for m in networks)]
-        if len(networks) > 1:
+        if self.clip_member is not None:
+            return (hybrid_prediction(self.clip_member, mels, duration_s, truncated, samples),)
+        outputs = [window_outputs(m, mels[m.manifest.features]) for m in self.members]
+        names = [self.name] if len(self.members) == 1 else [self.name, *(m.name for m in self.members)]
+        if len(self.members) > 1:
             outputs = [combine(outputs, self.weights, self.ensemble_temperature), *outputs]
         return tuple(to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True))
 
