@@ -1,13 +1,16 @@
-"""Latency and memory of the mood engine on this machine; prints a table beside the figures before.
+"""Latency and memory of the mood engine on this machine: torch (before) and ONNX Runtime (as shipped), one run.
 
     .venv/bin/python -m bench.latency [--weights-dir DIR] [--repeats N]
 
-Cold start runs in a fresh interpreter (import + model load + one 30 s clip). Warm figures
-are the median of N runs of `Predictor.predict` on a decoded 30 s clip and a 4-minute song
-(decoding excluded: it depends on the format; see the decode row). Peak RSS is the process
-maximum after everything ran. Targets (issue 13): warm 30 s clip <= 0.10 s per network,
-4-minute song <= 1.0 s with the whole ensemble, cold start <= 4 s; a pretrained member adds
-<= 0.1 s per 30 s clip.
+Each model is timed twice: ``onnx`` is `Predictor` as shipped (each network's checked-in export
+run by ONNX Runtime); ``torch`` is the same engine with each network's torch module
+(``bench.onnx_path.torch_member``: how `Predictor` ran before issue 20; a model with a member
+that has no export, the hybrid, has no torch row). Cold start runs in a fresh interpreter
+(import + model load + one 30 s clip). Warm figures are the median of N runs on a decoded
+30 s clip and a 4-minute song (decoding excluded: it depends on the format; see the decode
+row). Peak RSS is the process maximum after everything ran. Targets (issue 20): cold start
+<= 3 s; issue 13's warm 30 s clip <= 0.10 s per network, 4-minute song <= 1.0 s with the
+whole ensemble.
 """
 
 from __future__ import annotations
@@ -20,29 +23,31 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from bench.onnx_path import MemberPredictor, torch_member
 from mood.constants import SAMPLE_RATE
-from mood.engine.weights import WEIGHTS_DIR_ENV
+from mood.engine.manifest import HybridManifest
+from mood.engine.weights import WEIGHTS_DIR_ENV, member_names, read_manifest
 from mood.presentation.model_card import installed_models
 
-# README figures of 2026-12-01 before musicnn's front end pooled first (AMD EPYC, AVX512-BF16):
-# cold start s, warm 30 s clip ms, 4-minute song s.
-BEFORE = {
-    "resnet18": (8.7, 192, 1.48),
-    "cldnn": (9.2, 203, 1.69),
-    "musicnn": (7.8, 1315, 1.56),
-    "ensemble": (9.8, 1959, 4.63),
-}
+REPO = Path(__file__).resolve().parents[1]
+ENGINES = ("torch", "onnx")
 
 COLD_START = """
 import sys, time
 t0 = time.perf_counter()
-from mood.engine.inference import Predictor
-Predictor(sys.argv[1]).predict(sys.argv[2])
+if sys.argv[1] == "onnx":
+    from mood.engine.inference import Predictor
+    Predictor(sys.argv[2]).predict(sys.argv[3])
+else:
+    from bench.onnx_path import MemberPredictor, torch_member
+    from mood.engine.weights import member_names
+    MemberPredictor(sys.argv[2], [torch_member(n) for n in member_names(sys.argv[2])]).predict(sys.argv[3])
 print(time.perf_counter() - t0)
 """
 
@@ -65,6 +70,20 @@ def median_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
+def has_torch_path(name: str) -> bool:
+    """Whether every member of ``name`` is a network with a torch module (not the clip-level hybrid)."""
+    return not any(isinstance(read_manifest(m), HybridManifest) for m in member_names(name))
+
+
+def predictor_for(engine: str, name: str) -> Callable[[np.ndarray], object]:
+    """``predict`` of ``name`` as ``engine`` runs it."""
+    from mood.engine.inference import Predictor
+
+    if engine == "onnx":
+        return Predictor(name).predict
+    return MemberPredictor(name, [torch_member(n) for n in member_names(name)]).predict
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights-dir", default=None, help="default: $MOOD_WEIGHTS_DIR, else the shipped weights")
@@ -76,7 +95,6 @@ def main() -> None:
         env[WEIGHTS_DIR_ENV] = os.environ[WEIGHTS_DIR_ENV] = args.weights_dir
 
     from mood.engine.audio import load_audio
-    from mood.engine.inference import Predictor
 
     clip, song = synthetic_song(30.0), synthetic_song(240.0)
     buffer = io.BytesIO()
@@ -84,20 +102,31 @@ def main() -> None:
     wav_path = Path("/tmp/mood-bench-30s.wav")
     wav_path.write_bytes(buffer.getvalue())
 
-    print(f"{'model':10s} {'cold start s':>13s} {'warm 30 s clip ms':>18s} {'warm 4 min song s':>18s}  before")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average before: {load}; {len(os.sched_getaffinity(0))} usable cores\n")
+    print("| model | engine | cold start s | warm 30 s clip ms | warm 4 min song s | clip speed-up |")
+    print("|---|---|---|---|---|---|")
     for name in installed_models():
-        command = [sys.executable, "-c", COLD_START, name, str(wav_path)]
-        cold = float(subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout)
-        predictor = Predictor(name)
-        warm_clip = median_seconds(lambda p=predictor: p.predict(clip), args.repeats)
-        warm_song = median_seconds(lambda p=predictor: p.predict(song), max(1, args.repeats // 2))
-        before = "  {:.1f} s / {:.0f} ms / {:.2f} s".format(*BEFORE[name]) if name in BEFORE else "  (new)"
-        print(f"{name:10s} {cold:13.2f} {warm_clip * 1000:18.0f} {warm_song:18.2f}{before}")
+        torch_clip_s: float | None = None
+        for engine in ENGINES:
+            if engine == "torch" and not has_torch_path(name):
+                continue
+            command = [sys.executable, "-c", COLD_START, engine, name, str(wav_path)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True, env=env, cwd=REPO)
+            cold = float(done.stdout.split()[-1])
+            predict = predictor_for(engine, name)
+            warm_clip = median_seconds(lambda p=predict: p(clip), args.repeats)
+            warm_song = median_seconds(lambda p=predict: p(song), max(1, args.repeats // 2))
+            torch_clip_s = warm_clip if engine == "torch" else torch_clip_s
+            speed_up = f"{torch_clip_s / warm_clip:.1f}x" if engine == "onnx" and torch_clip_s else ""
+            row = f"| {name} | {engine} | {cold:.2f} | {warm_clip * 1000:.0f} | {warm_song:.2f} | {speed_up} |"
+            print(row, flush=True)
 
     decode = median_seconds(lambda: load_audio(wav_path), args.repeats)
     print(f"\ndecode a 30 s WAV at 22.05 kHz: {decode * 1000:.0f} ms")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process (every model loaded, 4-minute song): {peak_mb:.0f} MB")
+    print(f"peak RSS of this process (every model loaded both ways, 4-minute song): {peak_mb:.0f} MB")
+    print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Benchmarks only. Decoding, front ends, windows, temperatures and the ensemble's combination
 are the engine's own (``mood.engine.inference``); a :class:`Member` only says how one
-network turns windows into logits. (``mood.engine.inference`` imports torch, so this path
-does too even when every member runs in ONNX Runtime.)
+network turns windows into logits. The shipped fp32 exports are in the weights folder
+(``Predictor`` serves them); the variants made here (int8, one backbone) go to ``ONNX_DIR``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import numpy.typing as npt
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
 from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, make_windows, to_samples
-from mood.engine.inference import Prediction, WindowOutputs, combine, network_logits, softmax, to_prediction
+from mood.engine.inference import Prediction, WindowOutputs, combine, softmax, to_prediction
 from mood.engine.manifest import EnsembleManifest
-from mood.engine.onnx_export import ONNX_DIR
 from mood.engine.onnx_runtime import load_session, session_logits
-from mood.engine.weights import load_network, read_manifest
+from mood.engine.weights import load_network, read_manifest, read_network_manifest, resolve_weights_dir
 
 Logits = Callable[[FloatArray], npt.NDArray[np.float32]]
+ONNX_DIR = Path(__file__).resolve().parents[1] / ".cache" / "onnx"  # the variants (gitignored)
+INT8 = ".int8"  # suffix of the int8 quantisations
 
 
 @dataclass(frozen=True)
@@ -43,21 +44,24 @@ class Member:
 
 
 def torch_member(name: str) -> Member:
-    """The shipped network ``name`` run by torch, as ``Predictor`` runs it."""
+    """The shipped network ``name`` run by its torch module (as ``Predictor`` ran it before issue 20)."""
     loaded = load_network(name)
-    manifest = loaded.manifest
-    return Member(name, manifest.features, manifest.temperature, lambda w: network_logits(loaded.network, w))
+    return Member(name, loaded.manifest.features, loaded.manifest.temperature, loaded.logits)
 
 
 def onnx_member(name: str, path: Path, threads: int) -> Member:
     """The shipped network ``name``'s front end and temperature, its forward pass by ONNX Runtime from ``path``."""
-    manifest = load_network(name).manifest
+    manifest = read_network_manifest(name)
     session = load_session(path, threads)
     return Member(name, manifest.features, manifest.temperature, lambda w: session_logits(session, w))
 
 
 def onnx_path(name: str, suffix: str = "", onnx_dir: Path = ONNX_DIR) -> Path:
-    """Where the export of ``name`` is: ``onnx_dir/<name><suffix>.onnx`` (suffix e.g. ``".int8"``)."""
+    """Where an export of ``name`` is: the shipped one (no suffix), else ``onnx_dir/<name><suffix>.onnx``
+    (suffix e.g. ``".int8"``)."""
+    if not suffix:
+        export = read_network_manifest(name).onnx
+        return resolve_weights_dir() / (export.file if export else f"{name}.onnx")
     return onnx_dir / f"{name}{suffix}.onnx"
 
 

@@ -31,11 +31,11 @@ from bench.onnx_path import Member, MemberPredictor, onnx_member, onnx_path, tor
 from mood.constants import ENSEMBLE
 from mood.engine.audio import AUDIO_EXTENSIONS, load_audio
 from mood.engine.features import FloatArray, log_mel_per_front_end, make_windows
-from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities, combine, network_logits
+from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities, combine
 from mood.engine.models.musicnn_mood import BACKBONES, N_TAGS, MusicnnMood
-from mood.engine.onnx_export import export_network, export_shipped
+from mood.engine.onnx_export import export_network
 from mood.engine.onnx_quantise import quantise_int8
-from mood.engine.weights import load_network, member_names
+from mood.engine.weights import load_network, member_names, network_logits
 
 DATA_4Q = Path("/work/shared/data/4q")
 MUSICNN = "musicnn"
@@ -210,15 +210,11 @@ def main() -> None:
 
     sets = member_sets(names, threads)
     shipped = Predictor(ENSEMBLE).predict(clips[0]).probabilities
-    same = MemberPredictor(ENSEMBLE, list(sets[TORCH].values())).predict(clips[0]).probabilities == shipped
-    report.line(f"\nCheck: torch members through bench.onnx_path give the shipped Predictor's answer: {same}")
+    same = MemberPredictor(ENSEMBLE, list(sets[ONNX_FP32].values())).predict(clips[0]).probabilities == shipped
+    report.line(f"\nCheck: ONNX fp32 members through bench.onnx_path give the shipped Predictor's answer: {same}")
 
-    predictors: dict[tuple[str, str], Callable[[Path], object]] = {
-        ("torch as shipped", m): Predictor(m).predict for m in models
-    }
+    predictors: dict[tuple[str, str], Callable[[Path], object]] = {}
     for label, by_name in sets.items():
-        if label == TORCH:
-            continue
         singles = names if label in BASE_KINDS else [MUSICNN]
         predictors |= {(label, n): MemberPredictor(n, [by_name[n]]).predict for n in singles}
         predictors[(label, ENSEMBLE)] = MemberPredictor(ENSEMBLE, list(by_name.values())).predict
@@ -247,9 +243,7 @@ def main() -> None:
 
 
 def prepare_exports(names: Sequence[str], calibration_clips: Sequence[Path]) -> None:
-    """Export each network, musicnn with one backbone each, and the int8 quantisations."""
-    for name in names:
-        export_shipped(name)
+    """Export musicnn with one backbone each, and quantise each shipped export to int8."""
     musicnn = load_network(MUSICNN)
     assert isinstance(musicnn.network, MusicnnMood)
     for keep, backbone in enumerate(BACKBONES):

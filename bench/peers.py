@@ -9,8 +9,9 @@ temporary folder: real songs from the 4Q data set when it is present (``--data``
 synthetic chords (speed only; the run says so). Each system runs in a fresh interpreter:
 cold start is the wall time from starting it to its first answer (interpreter, imports, model
 load, one clip); warm is the mean per clip, file to answer (decoding included), after that.
-``--engine`` picks mood's forward pass: ``torch`` (as shipped), ``onnx`` (the exports in
-``.cache/onnx``, made if missing) and ``onnx-int8`` (made by ``python -m bench.onnx_variants``).
+``--engine`` picks mood's forward pass: ``onnx`` (as shipped: ``Predictor``, each network's
+checked-in export run by ONNX Runtime), ``torch`` (the same engine with each network's torch
+module, as shipped before issue 20) and ``onnx-int8`` (made by ``python -m bench.onnx_variants``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ CLIP_S = 30.0
 MP3_BITRATE = "128k"
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 ENGINES = ("torch", "onnx", "onnx-int8")
-ONNX_SUFFIXES = {"onnx": "", "onnx-int8": ".int8"}
+INT8_SUFFIX = ".int8"
 PIP_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 1800
 REPO = Path(__file__).resolve().parents[1]
@@ -72,14 +73,18 @@ predict = vibenet.load_model().predict
 MOOD_WORKER = (
     """
 import sys, time
-engine, suffix, model, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-if engine == "torch":
+engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if engine == "onnx":
     from mood.engine.inference import Predictor
-    predict = Predictor(model).predict
+    predict = Predictor(model, threads=threads).predict
 else:
-    from bench.onnx_path import MemberPredictor, onnx_member, onnx_path
+    from bench.onnx_path import INT8, MemberPredictor, onnx_member, onnx_path, torch_member
     from mood.engine.weights import member_names
-    members = [onnx_member(n, onnx_path(n, suffix), threads) for n in member_names(model)]
+    names = member_names(model)
+    if engine == "torch":
+        members = [torch_member(n) for n in names]
+    else:
+        members = [onnx_member(n, onnx_path(n, INT8), threads) for n in names]
     predict = MemberPredictor(model, members).predict
 """
     + _SERVE
@@ -177,19 +182,14 @@ def synthetic_wav(path: Path, seed: int) -> Path:
     return path
 
 
-def ensure_exports(engine: str) -> str | None:
-    """None when ``engine``'s ONNX files exist (exporting the fp32 ones if needed), else a message."""
-    from bench.onnx_path import onnx_path
-    from mood.engine.onnx_export import export_shipped
+def int8_missing() -> str | None:
+    """None when the int8 quantisations exist, else what to do."""
+    from bench.onnx_path import INT8, onnx_path
     from mood.engine.weights import member_names
 
     for name in member_names(ENSEMBLE):
-        path = onnx_path(name, ONNX_SUFFIXES[engine])
-        if path.is_file():
-            continue
-        if engine != "onnx":
+        if not (path := onnx_path(name, INT8)).is_file():
             return f"{path} is missing: make it with python -m bench.onnx_variants (needs the 4Q data)."
-        export_shipped(name)
     return None
 
 
@@ -207,11 +207,11 @@ def start_workers(args: argparse.Namespace, first_clip: Path, logs: Path) -> lis
             workers.append(peer)
     threads = os.cpu_count() or 1
     for engine in args.engine.split(","):
-        if engine != "torch" and (problem := ensure_exports(engine)):
+        if engine == "onnx-int8" and (problem := int8_missing()):
             print(f"mood {engine} skipped: {problem}")
             continue
         for model in args.models.split(","):
-            command = [sys.executable, "-c", MOOD_WORKER, engine, ONNX_SUFFIXES.get(engine, ""), model, str(threads)]
+            command = [sys.executable, "-c", MOOD_WORKER, engine, model, str(threads)]
             worker = Worker(f"mood {model} ({engine})", command, first_clip, logs / f"{model}-{engine}.log")
             if worker.cold_start_s is None:
                 print(f"{worker.system} failed: {worker.failure()}")
@@ -260,8 +260,8 @@ def main() -> None:
                 worker.close()
     print_table(workers, len(clips))
     print(
-        f"\nThe onnx rows import torch too (bench.onnx_path reuses mood.engine.inference, which imports it); "
-        f"importing torch alone takes {import_seconds('torch'):.1f} s here, part of their cold start."
+        f"\nEvery mood row imports torch (mood.engine.weights loads torch modules for training; the hybrid "
+        f"member runs torch); importing torch alone takes {import_seconds('torch'):.1f} s, part of each cold start."
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,8 @@ import pytest
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.features import SCRATCH_FRONT_END, log_mel_per_front_end
 from mood.engine.inference import Prediction, Predictor, confidence_level, predict
+from mood.engine.onnx_runtime import OnnxNetwork, set_session_threads
+from mood.engine.weights import load_network, read_network_manifest, write_manifest
 from mood.errors import AudioError, ModelError
 from tests.helpers import chord_progression, write_audio
 
@@ -128,3 +132,69 @@ def test_to_dict_is_the_design_json(ensemble: Predictor, song_wav_bytes: bytes) 
         "timeline",
     ]
     assert list(as_dict["timeline"][0]) == ["start_s", "end_s", "probabilities"]
+
+
+# ---------------------------------------------------------------- served by ONNX Runtime, as torch answers
+
+
+def torch_twin(predictor: Predictor, weights_dir: Path) -> Predictor:
+    """The same Predictor with each member's forward pass run by its torch module (the training path)."""
+    twin = Predictor(predictor.name, weights_dir)
+    twin.members = [load_network(m.name, weights_dir) for m in predictor.members]
+    return twin
+
+
+def test_the_predictor_serves_the_onnx_exports(ensemble: Predictor) -> None:
+    assert all(isinstance(m, OnnxNetwork) for m in ensemble.members)
+
+
+def test_onnx_answers_are_the_torch_answers(ensemble: Predictor, random_weights_dir: Path) -> None:
+    mels = log_mel_per_front_end(chord_progression(seconds=12.0, sr=SAMPLE_RATE), ensemble.front_ends)
+    served = ensemble.predict_mels(mels, 12.0)
+    by_torch = torch_twin(ensemble, random_weights_dir).predict_mels(mels, 12.0)
+    assert [p.model for p in served] == [p.model for p in by_torch] == ["ensemble", "resnet18", "cldnn"]
+    for onnx_answer, torch_answer in zip(served, by_torch, strict=True):
+        np.testing.assert_allclose(
+            [[w.probabilities[m] for m in MOODS] for w in onnx_answer.timeline],
+            [[w.probabilities[m] for m in MOODS] for w in torch_answer.timeline],
+            atol=1e-5,
+        )
+
+
+def test_sessions_follow_the_thread_setting(random_weights_dir: Path) -> None:
+    follows = Predictor("cldnn", random_weights_dir)
+    (served,) = follows.members
+    assert isinstance(served, OnnxNetwork)
+    wav = chord_progression(seconds=6.0, sr=SAMPLE_RATE)
+    before = follows.predict(wav)
+    previous = set_session_threads(1)
+    try:
+        assert follows.predict(wav).probabilities == pytest.approx(before.probabilities, abs=1e-6)
+        assert served.session().get_session_options().intra_op_num_threads == 1
+    finally:
+        set_session_threads(previous)
+    fixed = Predictor("cldnn", random_weights_dir, threads=3)
+    (three,) = fixed.members
+    assert isinstance(three, OnnxNetwork)
+    assert three.session().get_session_options().intra_op_num_threads == 3
+
+
+def onnx_copy(random_weights_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the random-weight folder, which may be spoilt."""
+    return Path(shutil.copytree(random_weights_dir, tmp_path / "weights"))
+
+
+def test_a_changed_export_is_refused(random_weights_dir: Path, tmp_path: Path) -> None:
+    folder = onnx_copy(random_weights_dir, tmp_path)
+    export = folder / "cldnn.onnx"
+    export.write_bytes(export.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ModelError, match=r"cldnn\.onnx does not match its manifest"):
+        Predictor("cldnn", folder)
+
+
+def test_a_manifest_without_an_export_says_how_to_make_one(random_weights_dir: Path, tmp_path: Path) -> None:
+    folder = onnx_copy(random_weights_dir, tmp_path)
+    manifest = read_network_manifest("cldnn", folder)
+    write_manifest(dataclasses.replace(manifest, onnx=None), folder)
+    with pytest.raises(ModelError, match=r"records no ONNX export.*onnx_check cldnn --ship"):
+        Predictor("cldnn", folder)

@@ -66,16 +66,21 @@ def local_cpus() -> int:
 
 
 @contextmanager
-def torch_threads(n_threads: int) -> Iterator[None]:
-    """Run the networks' forward passes on ``n_threads`` threads, then restore the setting."""
+def network_threads(n_threads: int) -> Iterator[None]:
+    """Run the networks' forward passes on ``n_threads`` threads (torch's, and the ONNX Runtime
+    sessions' that follow the process setting: each thread count gets its own, kept), then restore both."""
     import torch
+
+    from mood.engine.onnx_runtime import set_session_threads
 
     previous = torch.get_num_threads()
     torch.set_num_threads(n_threads)
+    previous_sessions = set_session_threads(n_threads)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+        set_session_threads(previous_sessions)
 
 
 def run_library(
@@ -96,7 +101,7 @@ def run_library(
         predictor: loaded once; judges one song at a time (its networks use every core).
         workers: decoding threads.
         ahead: decodes allowed to run ahead (default ``workers * DECODE_AHEAD_PER_WORKER``).
-        model_threads: torch threads while the run lasts (default: every core, as decoding
+        model_threads: the networks' threads while the run lasts (default: every core, as decoding
             is about 1 % of the work: 2 threads gave 45 songs/min with the ensemble on 2 idle
             cores, 1 thread 30; when another process keeps the cores busy, fewer threads can be
             faster); the previous setting is restored after.
@@ -120,7 +125,7 @@ def run_library(
     try:
         for _ in range(max(1, limit)):
             submit_next()
-        with torch_threads(threads):
+        with network_threads(threads):
             while pending:
                 path, decoding = pending.popleft()
                 submit_next()

@@ -11,19 +11,18 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import torch
-from torch import nn
 
-from mood.constants import INFERENCE_BATCH_SIZE, MOODS, SAMPLE_RATE
+from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import AudioSource, DecodedAudio
 from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front_end, make_windows
 from mood.engine.hybrid import LoadedHybrid, WhyTerm, load_hybrid
-from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest, HybridManifest
-from mood.engine.weights import LoadedNetwork, load_network, read_manifest
+from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest, HybridManifest, NetworkManifest
+from mood.engine.weights import load_onnx_network, read_manifest
+from mood.engine.weights import network_logits as network_logits  # the torch forward pass (training, tests)
 from mood.errors import ModelError
 
 Probabilities = dict[str, float]
@@ -140,22 +139,24 @@ class SongPredictions:
     predictions: tuple[Prediction, ...]
 
 
-def network_logits(network: nn.Module, windows: FloatArray) -> npt.NDArray[np.float32]:
-    """Logits of an eval-mode network for a stack of windows, in batches of ``INFERENCE_BATCH_SIZE``.
+class NetworkRunner(Protocol):
+    """A network's forward pass with its manifest: an ONNX Runtime session
+    (:class:`mood.engine.onnx_runtime.OnnxNetwork`, what the :class:`Predictor` serves) or a
+    torch module (:class:`mood.engine.weights.LoadedNetwork`: training, tests)."""
 
-    Args:
-        network: a model from :func:`mood.engine.models.build_model`, in eval mode.
-        windows: float32, shape ``(n_windows, n_mels, window_frames)``.
+    @property
+    def name(self) -> str:
+        """The model's id, e.g. ``"resnet18"``."""
+        ...
 
-    Returns:
-        float32, shape ``(n_windows, n_outputs)``.
-    """
-    batches = []
-    with torch.inference_mode():
-        for start in range(0, len(windows), INFERENCE_BATCH_SIZE):
-            batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_BATCH_SIZE]))
-            batches.append(network(batch).float().numpy())
-    return np.concatenate(batches).astype(np.float32)
+    @property
+    def manifest(self) -> NetworkManifest:
+        """Its manifest: front end, temperature."""
+        ...
+
+    def logits(self, windows: FloatArray) -> npt.NDArray[np.float32]:
+        """Logits of a stack of windows ``(n_windows, n_mels, window_frames)``: ``(n_windows, n_moods)``."""
+        ...
 
 
 def softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> npt.NDArray[np.float32]:
@@ -167,14 +168,12 @@ def softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> npt.ND
     return probabilities
 
 
-def calibrated_probabilities(loaded: LoadedNetwork, windows: FloatArray) -> npt.NDArray[np.float32]:
+def calibrated_probabilities(loaded: NetworkRunner, windows: FloatArray) -> npt.NDArray[np.float32]:
     """A network's probabilities for a stack of windows, its logits divided by its temperature."""
-    with loaded.lock:
-        logits = network_logits(loaded.network, windows)
-    return softmax(logits, loaded.manifest.temperature)
+    return softmax(loaded.logits(windows), loaded.manifest.temperature)
 
 
-def window_outputs(loaded: LoadedNetwork, mel: FloatArray) -> WindowOutputs:
+def window_outputs(loaded: NetworkRunner, mel: FloatArray) -> WindowOutputs:
     """A network's calibrated probabilities for each window it cuts from ``mel``."""
     front_end = loaded.manifest.features
     windows, starts = make_windows(mel, front_end)
@@ -240,24 +239,27 @@ class Predictor:
         model: a model id (``mood.constants.MODEL_NAMES``), e.g. ``"ensemble"``.
         weights_dir: where the weights and manifests are (default: ``$MOOD_WEIGHTS_DIR``,
             else the shipped ones).
+        threads: ONNX Runtime intra-op threads of each network's forward pass (default: the
+            process setting, :func:`mood.engine.onnx_runtime.set_session_threads`, which is
+            every core this process may use unless a library run sets it).
 
     Raises:
         ModelError: unknown model, or weights that fail verification.
     """
 
-    def __init__(self, model: str = "ensemble", weights_dir: Path | None = None) -> None:
+    def __init__(self, model: str = "ensemble", weights_dir: Path | None = None, threads: int | None = None) -> None:
         manifest = read_manifest(model, weights_dir)
         self.name = model
-        self.members: list[LoadedNetwork] = []  # the networks
+        self.members: list[NetworkRunner] = []  # the networks
         self.clip_member: LoadedHybrid | None = None  # or one clip-level member (the hybrid)
         if isinstance(manifest, EnsembleManifest):
-            self.members = [load_network(m, weights_dir) for m in manifest.members]
+            self.members = [load_onnx_network(m, weights_dir, threads) for m in manifest.members]
             self.weights = manifest.member_weights
         elif isinstance(manifest, HybridManifest):
             self.clip_member = load_hybrid(model, weights_dir)
             self.weights = [1.0]
         else:
-            self.members = [load_network(model, weights_dir)]
+            self.members = [load_onnx_network(model, weights_dir, threads)]
             self.weights = [1.0]
         self.ensemble_temperature = manifest.temperature  # used only when combining members
         heard = [m.manifest.features for m in self.members]

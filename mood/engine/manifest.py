@@ -99,6 +99,15 @@ class Pretrained:
 
 
 @dataclass(frozen=True)
+class OnnxExport:
+    """The network's ONNX export beside its `.pt`: the file in the weights folder, its sha256, its opset."""
+
+    file: str
+    sha256: str
+    opset: int
+
+
+@dataclass(frozen=True)
 class NetworkManifest:
     """A network's `.json`: how to rebuild it, what it hears, and how well it did."""
 
@@ -114,6 +123,7 @@ class NetworkManifest:
     cv: CrossValidation | None = None
     pretrained: Pretrained | None = None  # where its pretrained weights came from
     recipe: dict[str, Any] = field(default_factory=dict)
+    onnx: OnnxExport | None = None  # what serving runs (mood.engine.onnx_runtime); None: torch only
 
     def __post_init__(self) -> None:
         expected = ARCHITECTURE_CONFIGS.get(self.architecture)

@@ -1,10 +1,12 @@
-"""The weights registry: save, verify and load `<name>.pt` with its typed manifest.
+"""The weights registry: save, verify and load `<name>.pt`, its ONNX export `<name>.onnx` and its typed manifest.
 
 The shipped weights are package data, `mood/weights/` (read through ``importlib.resources``, so an
 installed wheel finds its own copy); ``--weights-dir`` or ``$MOOD_WEIGHTS_DIR`` name another folder.
 
 Loading checks the file's sha256 and the labels before the state dict is read
-(``weights_only``); loaded networks are cached per process and folder.
+(``weights_only``); loaded networks are cached per process and folder. Serving runs the ONNX
+export (:func:`load_onnx_network`, checked against the manifest's ``onnx.sha256``); training and
+tests run the torch module (:func:`load_network`).
 """
 
 from __future__ import annotations
@@ -20,19 +22,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
-from mood.constants import ENSEMBLE, MOODS
-from mood.engine.features import FrontEnd
+from mood.constants import ENSEMBLE, INFERENCE_BATCH_SIZE, MOODS
+from mood.engine.features import FloatArray, FrontEnd
 from mood.engine.manifest import (
     EnsembleManifest,
     Manifest,
     NetworkManifest,
+    OnnxExport,
     manifest_dict,
     read_manifest_file,
 )
 from mood.engine.models import build_model, config_of
+from mood.engine.onnx_export import ONNX_OPSET, export_network
+from mood.engine.onnx_runtime import OnnxNetwork
 from mood.errors import ModelError
 
 WEIGHTS_PACKAGE_DIR = "weights"  # the shipped weights' folder inside the mood package (pyproject.toml's package-data)
@@ -62,6 +69,29 @@ class LoadedNetwork:
     def name(self) -> str:
         """The model's id, e.g. ``"resnet18"``."""
         return self.manifest.name
+
+    def logits(self, windows: FloatArray) -> npt.NDArray[np.float32]:
+        """:func:`network_logits` of the network, one forward pass at a time."""
+        with self.lock:
+            return network_logits(self.network, windows)
+
+
+def network_logits(network: nn.Module, windows: FloatArray) -> npt.NDArray[np.float32]:
+    """Logits of an eval-mode network for a stack of windows, in batches of ``INFERENCE_BATCH_SIZE``.
+
+    Args:
+        network: a model from :func:`mood.engine.models.build_model`, in eval mode.
+        windows: float32, shape ``(n_windows, n_mels, window_frames)``.
+
+    Returns:
+        float32, shape ``(n_windows, n_outputs)``.
+    """
+    batches = []
+    with torch.inference_mode():
+        for start in range(0, len(windows), INFERENCE_BATCH_SIZE):
+            batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_BATCH_SIZE]))
+            batches.append(network(batch).float().numpy())
+    return np.concatenate(batches).astype(np.float32)
 
 
 def available_models(weights_dir: Path | None = None) -> list[str]:
@@ -148,6 +178,37 @@ def _load_network_cached(name: str, weights_dir: Path) -> LoadedNetwork:
     return LoadedNetwork(manifest=manifest, network=network)
 
 
+def load_onnx_network(name: str, weights_dir: Path | None = None, threads: int | None = None) -> OnnxNetwork:
+    """The network ``name`` served from its ONNX export (cached per process, folder and ``threads``).
+
+    Args:
+        name: a network (not the ensemble).
+        weights_dir: as :func:`resolve_weights_dir`.
+        threads: intra-op threads of its forward passes (None: the process setting,
+            :func:`mood.engine.onnx_runtime.set_session_threads`).
+
+    Raises:
+        ModelError: an ensemble name, no export recorded, a missing export, a sha256 or label mismatch.
+    """
+    with _load_lock:
+        return _load_onnx_cached(name, resolve_weights_dir(weights_dir).resolve(), threads)
+
+
+@cache
+def _load_onnx_cached(name: str, weights_dir: Path, threads: int | None) -> OnnxNetwork:
+    manifest = read_network_manifest(name, weights_dir)
+    if manifest.labels != list(MOODS):
+        raise ModelError(f"Model {name!r} predicts {manifest.labels} but this version of mood expects {list(MOODS)}.")
+    if manifest.onnx is None:
+        raise ModelError(
+            f"{name}.json records no ONNX export of the network; "
+            f"export it with python -m mood.engine.onnx_check {name} --ship --weights-dir {weights_dir}."
+        )
+    served = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, threads)
+    served.session()  # verify and build it now: a bad file fails at load, not at the first song
+    return served
+
+
 def load_verified_state(network: nn.Module, manifest: NetworkManifest, weights_path: Path) -> None:
     """Check ``weights_path`` against the manifest's sha256, then load it into ``network``.
 
@@ -171,6 +232,7 @@ def load_verified_state(network: nn.Module, manifest: NetworkManifest, weights_p
 def clear_cache() -> None:
     """Forget every loaded network (after weights on disk changed)."""
     _load_network_cached.cache_clear()
+    _load_onnx_cached.cache_clear()
 
 
 def save_network(
@@ -181,9 +243,10 @@ def save_network(
     features: FrontEnd,
     **fields: Any,
 ) -> NetworkManifest:
-    """Write `<name>.pt` (state dict) and `<name>.json` (manifest) and return the manifest.
+    """Write `<name>.pt` (state dict), `<name>.onnx` (its export) and `<name>.json` (manifest); return the manifest.
 
-    The manifest records the network's own config (its shape) as ``architecture_config``.
+    The manifest records the network's own config (its shape) as ``architecture_config`` and
+    the export's file and sha256 as ``onnx``.
     ``fields`` are the manifest's optional fields (``trained_on``, ``cv``, ``recipe``, ...).
 
     Raises:
@@ -204,9 +267,16 @@ def save_network(
         sha256=sha256_of(weights_path),
         created=now_iso(),
         **fields,
+        onnx=export_of(network, features, weights_dir / f"{name}.onnx"),
     )
     write_manifest(manifest, weights_dir)
     return manifest
+
+
+def export_of(network: nn.Module, features: FrontEnd, path: Path) -> OnnxExport:
+    """Export ``network`` to ``path`` (:func:`mood.engine.onnx_export.export_network`) and describe the file."""
+    export_network(network, features, path)
+    return OnnxExport(file=path.name, sha256=sha256_of(path), opset=ONNX_OPSET)
 
 
 def write_manifest(manifest: Manifest, weights_dir: Path) -> None:

@@ -15,8 +15,7 @@ import numpy.typing as npt
 
 from mood.constants import MOODS
 from mood.engine.features import FloatArray, make_windows
-from mood.engine.inference import calibrated_probabilities
-from mood.engine.weights import LoadedNetwork
+from mood.engine.inference import NetworkRunner, calibrated_probabilities
 
 OCCLUSION_BANDS: Final = 8  # mel bands are grouped into this many regions, low to high
 
@@ -48,11 +47,12 @@ class HeardMap:
         return float(self.starts_s[window]), float(self.band_edges_hz[band]), float(self.band_edges_hz[band + 1])
 
 
-def occlusion_map(loaded: LoadedNetwork, mel: FloatArray, mood: str, n_bands: int = OCCLUSION_BANDS) -> HeardMap:
+def occlusion_map(loaded: NetworkRunner, mel: FloatArray, mood: str, n_bands: int = OCCLUSION_BANDS) -> HeardMap:
     """Probe ``loaded`` on the windows it cuts from ``mel`` with each frequency band hidden in turn.
 
     Args:
-        loaded: a verified network.
+        loaded: a verified network: a :class:`~mood.engine.inference.Predictor`'s member (ONNX Runtime)
+            or a torch module's :class:`~mood.engine.weights.LoadedNetwork`.
         mel: the song's spectrogram in that network's front end, shape ``(n_mels, n_frames)``.
         mood: the mood to watch (e.g. the answer).
         n_bands: how many frequency regions to hide one at a time.
