@@ -38,7 +38,7 @@ from tests.e2e import (
 from tests.helpers import write_audio
 
 RESULT_TIMEOUT_S = 300.0  # per upload, on a busy 2-core machine
-LEAVE_AFTER_S = (0.5, 6.0)  # a leaver closes the tab this long after uploading (or on hearing it must wait)
+LEAVE_AFTER_S = (1.0, 20.0)  # a leaver closes the tab this long after uploading, or on hearing it must wait
 
 
 @dataclass
