@@ -1,6 +1,6 @@
 """Latency and memory of the mood engine on this machine: torch (before) and ONNX Runtime (as shipped), one run.
 
-    .venv/bin/python -m bench.latency [--weights-dir DIR] [--repeats N]
+    .venv/bin/python -m bench.latency [--weights-dir DIR] [--repeats N] [--models NAME...]
 
 Each model is timed twice: ``onnx`` is `Predictor` as shipped (each network's checked-in export
 run by ONNX Runtime); ``torch`` is the same engine with each network's torch module
@@ -10,7 +10,9 @@ that has no export, the hybrid, has no torch row). Cold start runs in a fresh in
 30 s clip and a 4-minute song (decoding excluded: it depends on the format; see the decode
 row). Peak RSS is the process maximum after everything ran. Targets (issue 20): cold start
 <= 3 s; issue 13's warm 30 s clip <= 0.10 s per network, 4-minute song <= 1.0 s with the
-whole ensemble.
+whole ensemble. The hybrid's steps are also timed one by one (issue 22's target: <= 0.3 s added
+per 30 s clip beside the musicnn member, which hears the same front end; the frozen patches are
+counted as shareable, though today each model computes its own).
 """
 
 from __future__ import annotations
@@ -84,10 +86,35 @@ def predictor_for(engine: str, name: str) -> Callable[[np.ndarray], object]:
     return MemberPredictor(name, [torch_member(n) for n in member_names(name)]).predict
 
 
+def hybrid_parts(clip: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median seconds of each step of the hybrid member on a decoded clip."""
+    from mood.engine.features import log_mel
+    from mood.engine.hybrid import load_hybrid, musicnn_statistics, pooled_patches
+    from mood.engine.musical import musical_features
+
+    member = load_hybrid("hybrid")
+    front_end = member.manifest.features
+    mel = log_mel(clip, front_end)
+    pooled = pooled_patches(member.backbones, mel, front_end)
+    x = member.features(mel, clip)[None, :]
+    return {
+        "musicnn front end (log-mel, shared with musicnn)": median_seconds(lambda: log_mel(clip, front_end), repeats),
+        "frozen patches (front + mid ends, shareable)": median_seconds(
+            lambda: pooled_patches(member.backbones, mel, front_end), repeats
+        ),
+        "statistics (pretrained back ends)": median_seconds(
+            lambda: musicnn_statistics(member.backbones, pooled), repeats
+        ),
+        "musical features": median_seconds(lambda: musical_features(clip, member.manifest.musical), repeats),
+        "head + reasons": median_seconds(lambda: member.head.probabilities(x), repeats),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights-dir", default=None, help="default: $MOOD_WEIGHTS_DIR, else the shipped weights")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=None, help="default: every installed model")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -106,7 +133,8 @@ def main() -> None:
     print(f"load average before: {load}; {len(os.sched_getaffinity(0))} usable cores\n")
     print("| model | engine | cold start s | warm 30 s clip ms | warm 4 min song s | clip speed-up |")
     print("|---|---|---|---|---|---|")
-    for name in installed_models():
+    models = args.models or installed_models()
+    for name in models:
         torch_clip_s: float | None = None
         for engine in ENGINES:
             if engine == "torch" and not has_torch_path(name):
@@ -121,6 +149,14 @@ def main() -> None:
             speed_up = f"{torch_clip_s / warm_clip:.1f}x" if engine == "onnx" and torch_clip_s else ""
             row = f"| {name} | {engine} | {cold:.2f} | {warm_clip * 1000:.0f} | {warm_song:.2f} | {speed_up} |"
             print(row, flush=True)
+
+    if "hybrid" in models:
+        parts = hybrid_parts(clip, args.repeats)
+        print("\nthe hybrid's steps on a 30 s clip, ms:")
+        for step, seconds in parts.items():
+            print(f"  {step:52s} {seconds * 1000:8.0f}")
+        added = sum(v for k, v in parts.items() if "shared" not in k and "shareable" not in k)
+        print(f"  {'added beside musicnn (shared front end and patches)':52s} {added * 1000:8.0f}")
 
     decode = median_seconds(lambda: load_audio(wav_path), args.repeats)
     print(f"\ndecode a 30 s WAV at 22.05 kHz: {decode * 1000:.0f} ms")
