@@ -32,15 +32,6 @@ BUILDERS: dict[str, Builder] = {
 """Architecture name -> the class that builds it from ``(n_mels, n_outputs, config)``."""
 
 
-def default_config(architecture: str) -> ArchitectureConfig:
-    """The shape the code gives a new network of ``architecture`` (the shipped networks' shape).
-
-    Raises:
-        ModelError: the architecture is unknown.
-    """
-    return _config_class(architecture)()
-
-
 def build_model(
     architecture: str, front_end: FrontEnd, n_classes: int, config: ArchitectureConfig | None = None
 ) -> nn.Module:
