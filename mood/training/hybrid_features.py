@@ -48,13 +48,12 @@ from mood.engine.audio import load_audio
 from mood.engine.hybrid import MUSICNN_GROUP, musicnn_statistics
 from mood.engine.inference import softmax
 from mood.engine.manifest import NetworkManifest, read_manifest_file
-from mood.engine.models.musicnn_mood import BACKBONES, MusicnnMood
+from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig, feature_names, musical_features
-from mood.engine.weights import BACKBONES as BACKBONES_DIR
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR
+from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import expected_calibration_error, fit_temperature
 from mood.training.dataset import TrainingClip, read_clips
-from mood.training.finetune import (
+from mood.training.members.musicnn import (
     FINETUNE_FRONT_END,
     FinetuneRecipe,
     load_pooled,
@@ -62,7 +61,7 @@ from mood.training.finetune import (
     score_pooled,
     train_head,
 )
-from mood.training.train import DEFAULT_DATA_DIR, REPO_DIR
+from mood.training.paths import DEFAULT_DATA_DIR, REPO_DIR
 from mood.training.transfer import DEFAULT_GREKOW_DIR, read_excerpts
 
 FloatArray = npt.NDArray[np.float32]
@@ -117,8 +116,8 @@ def grekow(data_dir: Path = DEFAULT_GREKOW_DIR) -> Collection:
 def musicnn_statistic_names(model: MusicnnMood, weights_dir: Path = SHIPPED_WEIGHTS_DIR) -> list[str]:
     """Readable names of :func:`musicnn_statistics`' values, e.g. ``msd_musicnn_tag_sad_mean``."""
     names = []
-    for backbone, network in zip(BACKBONES, model.musicnns(), strict=True):
-        manifest = read_manifest_file(weights_dir / BACKBONES_DIR / f"{backbone}.json")
+    for backbone, network in zip(model.config.backbones, model.musicnns(), strict=True):
+        manifest = read_manifest_file(weights_dir / BACKBONES_SUBDIR / f"{backbone}.json")
         assert isinstance(manifest, NetworkManifest)
         tags = [f"tag_{label.lower().replace(' ', '_').replace('-', '_')}" for label in manifest.labels]
         outputs = [f"emb{j:03d}" for j in range(network.embedding_dim)] + tags
