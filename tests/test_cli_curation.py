@@ -102,3 +102,20 @@ def test_playlists_by_mood_and_a_journey_list_the_songs(library: Path, capsys: p
     assert main(["playlist", str(results), "--valence", "0.99:1", "--min-confidence", "0.99", "--out", str(out)]) == 2
     assert "No song" in capsys.readouterr().err
     assert len(out.read_text().splitlines()) == len(lines)  # the earlier playlist is kept
+
+
+def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rows = [{"path": str(tmp_path / f"gone{i}.flac"), "error": "This file is empty."} for i in range(3000)]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in rows))  # ~300 KB of report: more than a pipe holds
+    command = [sys.executable, "-m", "mood", "tag", "--from", str(results), "--dry-run"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
+        assert run.stdout is not None and run.stderr is not None
+        run.stdout.readline()
+        run.stdout.close()  # as `| head -1` does
+        error = run.stderr.read().decode()
+        assert run.wait(timeout=120) == 141
+    assert "error" not in error and "Traceback" not in error

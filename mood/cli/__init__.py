@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from mood.cli import analyze, playlist, tag
 from mood.cli.analyze import ray_flag_before_a_path
-from mood.cli.status import COULD_NOT_RUN_STATUS, INTERRUPTED_STATUS, UsageError
+from mood.cli.status import BROKEN_PIPE_STATUS, COULD_NOT_RUN_STATUS, INTERRUPTED_STATUS, UsageError
 from mood.errors import MoodError
 
 Run = Callable[[argparse.Namespace, TextIO], int]
@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return RUNS[args.command](args, out or sys.stdout)
     except UsageError as e:
         parser.error(str(e))
+    except BrokenPipeError:  # the reader stopped reading (e.g. `| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return BROKEN_PIPE_STATUS
     except MoodError as e:  # e.g. the model's weights failed verification, a full disk
         print(f"error: {e}", file=sys.stderr)
     except OSError as e:  # e.g. an output that cannot be read back for --resume
