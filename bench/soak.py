@@ -1,6 +1,6 @@
 """Listeners who come and go against one app server for minutes; some leave while they wait.
 
-    .venv/bin/python -m bench.soak [--listeners 6] [--minutes 3] [--leave-share 0.35]
+    .venv/bin/python -m bench.soak [--listeners 8] [--minutes 3] [--leave-share 0.35]
 
 Starts `streamlit run` on a free localhost port. Each listener has its own headless Chromium
 (Debian's) and, until the time is up, opens the app, uploads a song no one uploaded before
@@ -38,7 +38,7 @@ from tests.e2e import (
 from tests.helpers import write_audio
 
 RESULT_TIMEOUT_S = 300.0  # per upload, on a busy 2-core machine
-LEAVE_AFTER_S = (1.0, 20.0)  # a leaver closes the tab this long after uploading, or on hearing it must wait
+LEAVE_AFTER_S = (1.0, 40.0)  # a leaver closes the tab this long after uploading, or on hearing it must wait
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     abandoned: int = 0
     abandoned_waiting: int = 0  # of those, listeners who left after hearing they had to wait
+    answered_waiting: int = 0  # answered listeners who had heard they had to wait
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -94,6 +95,7 @@ def one_visit(browser: object, url: str, song: Path, leave: bool, tally: Tally, 
                 tally.shown_errors.append(problem or "")
             else:
                 tally.answered.append(time.perf_counter() - started)
+                tally.answered_waiting += saw_text(page, WAITING)
     except Error as e:
         with tally.lock:
             tally.failures.append((str(e).splitlines() or [type(e).__name__])[0])
@@ -140,7 +142,8 @@ def report(tally: Tally, listeners: int, minutes: float, final: str) -> str:
     lines = [
         f"{listeners} listeners for {minutes:g} min: {len(tally.answered)} answered, "
         f"{len(tally.shown_errors)} errors shown, {len(tally.failures)} failed, "
-        f"{tally.abandoned} abandoned ({tally.abandoned_waiting} while waiting for their turn)",
+        f"{tally.abandoned} abandoned ({tally.abandoned_waiting} while waiting for their turn); "
+        f"{tally.answered_waiting} of the answered had waited for their turn",
     ]
     if tally.answered:
         lines.append(
@@ -154,7 +157,7 @@ def report(tally: Tally, listeners: int, minutes: float, final: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--listeners", type=int, default=6, help="listeners at once, each with its own browser")
+    parser.add_argument("--listeners", type=int, default=8, help="listeners at once, each with its own browser")
     parser.add_argument("--minutes", type=float, default=3.0, help="how long they keep coming")
     parser.add_argument("--leave-share", type=float, default=0.35, help="share of visits that close the tab early")
     args = parser.parse_args()
