@@ -76,3 +76,11 @@ def test_training_clips_are_read_from_a_4q_metadata_file(tmp_path: Path) -> None
     assert [MOODS[c.mood] for c in clips] == [r[2] for r in rows]
     assert clips[0].path == tmp_path / "audio/Q2/MT0000004637.mp3"
     assert [c.fold for c in clips] == [3, 0, 1] and clips[2].artist == "Pharrell Williams"
+
+
+def test_the_app_pipeline_runs_the_shipped_hybrid_member_with_its_reasons(song_wav_bytes: bytes) -> None:
+    hybrid = Predictor("hybrid")
+    analysis = analyse(song_wav_bytes, hybrid)
+    assert analysis.headline == hybrid.predict(song_wav_bytes)
+    assert sum(analysis.headline.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert analysis.headline.why  # the linear head's own terms reach the app

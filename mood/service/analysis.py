@@ -131,7 +131,7 @@ def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], 
     report(spectrogram_step)
     mels = log_mel_per_front_end(wav, predictor.front_ends)
     report(model_step)
-    predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE, decoded.truncated)
+    predictions = predictor.predict_mels(mels, wav.size / SAMPLE_RATE, decoded.truncated, wav)
     report(descriptor_step)
     shown = predictor.front_end
     return Analysis(
