@@ -29,10 +29,11 @@ from torch import nn
 
 from bench.onnx_path import Member, MemberPredictor, onnx_member, onnx_path, torch_member
 from mood.constants import ENSEMBLE
+from mood.engine.architectures import MusicnnMoodConfig
 from mood.engine.audio import AUDIO_EXTENSIONS, load_audio
 from mood.engine.features import FloatArray, log_mel_per_front_end, make_windows
 from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities, combine
-from mood.engine.models.musicnn_mood import BACKBONES, N_TAGS, MusicnnMood
+from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.onnx_export import export_network
 from mood.engine.onnx_quantise import quantise_int8
 from mood.engine.weights import load_network, member_names, network_logits
@@ -58,7 +59,7 @@ class OneBackbone(nn.Module):
         super().__init__()
         self.backbone = full.musicnns()[keep]
         self.head = full.head
-        width = self.backbone.embedding_dim + N_TAGS
+        width = self.backbone.embedding_dim + MusicnnMoodConfig().n_tags
         self.keep_slice = slice(keep * width, (keep + 1) * width)
         batch_norm = full.head[0]
         assert isinstance(batch_norm, nn.BatchNorm1d) and batch_norm.running_mean is not None
@@ -246,7 +247,7 @@ def prepare_exports(names: Sequence[str], calibration_clips: Sequence[Path]) -> 
     """Export musicnn with one backbone each, and quantise each shipped export to int8."""
     musicnn = load_network(MUSICNN)
     assert isinstance(musicnn.network, MusicnnMood)
-    for keep, backbone in enumerate(BACKBONES):
+    for keep, backbone in enumerate(MusicnnMoodConfig().backbones):
         export_network(
             OneBackbone(musicnn.network, keep), musicnn.manifest.features, onnx_path(MUSICNN, f".{backbone}")
         )
@@ -266,7 +267,7 @@ def member_sets(names: Sequence[str], threads: int) -> dict[str, dict[str, Membe
         musicnn |= {f"{kind}, {k} patches": (kind, sets[kind][MUSICNN].with_max_windows(k)) for k in FEWER_PATCHES}
     musicnn |= {
         f"{ONNX_FP32}, {b} only": (ONNX_FP32, onnx_member(MUSICNN, onnx_path(MUSICNN, f".{b}"), threads))
-        for b in BACKBONES
+        for b in MusicnnMoodConfig().backbones
     }
     for label, (kind, member) in musicnn.items():
         sets[label] = {n: member if n == MUSICNN else sets[kind][n] for n in names}

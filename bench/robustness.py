@@ -21,7 +21,7 @@ import numpy as np
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import load_audio
 from mood.engine.inference import Predictor
-from mood.training.train import DEFAULT_DATA_DIR
+from mood.training.paths import DEFAULT_DATA_DIR
 from tests.helpers import write_audio
 
 Variant = Callable[[np.ndarray, Path], np.ndarray]

@@ -43,6 +43,7 @@ SLOW_TESTS = frozenset(
         "test_cli_curation.py::test_a_read_only_file_is_reported_and_the_others_are_tagged",
         "test_decode_fuzz.py::test_random_bytes",
         "test_hybrid.py::test_the_cli_json_carries_why_only_for_the_hybrid",
+        "test_analysis.py::test_the_app_pipeline_runs_the_shipped_hybrid_member_with_its_reasons",
     }
 )
 """The tests marked ``slow`` (`make test-fast` leaves them out): files relative to tests/, or ``file::test``

@@ -502,7 +502,7 @@ def _weights_with_musicnn(random_weights_dir: Path, tmp_path: Path) -> Path:
 
     from mood.engine.models import build_model
     from mood.engine.weights import save_network
-    from mood.training.finetune import FINETUNE_FRONT_END
+    from mood.training.members.musicnn import FINETUNE_FRONT_END
 
     folder = shutil.copytree(random_weights_dir, tmp_path / "weights")
     torch.manual_seed(2)

@@ -46,7 +46,6 @@ WEIGHTS_PACKAGE_DIR = "weights"  # the shipped weights' folder inside the mood p
 # A wheel installs unpacked, so the package's resources are a real folder (torch.load needs a path).
 SHIPPED_WEIGHTS_DIR = Path(str(resources.files("mood") / WEIGHTS_PACKAGE_DIR))
 BACKBONES_SUBDIR = "backbones"  # sub-folder of converted pretrained networks (not mood models)
-BACKBONES = BACKBONES_SUBDIR  # deprecated alias (mood/training/hybrid_features.py still imports it)
 WEIGHTS_DIR_ENV = "MOOD_WEIGHTS_DIR"  # overrides the shipped folder (deployments, tests)
 
 

@@ -84,7 +84,7 @@ def get_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
     ensemble.add_argument(
         "--members", type=lambda s: tuple(s.split(",")), default=None,
-        help="the members, comma-separated (default: every network in --weights-dir)",
+        help="the members, comma-separated (default: the ensemble's own members, else every model in --weights-dir)",
     )  # fmt: skip
     ensemble.add_argument(
         "--combination", choices=["weighted", "mean"], default="weighted",

@@ -8,7 +8,7 @@ A clip's features: for each pretrained musicnn backbone of the fine-tuned member
 spread over the member's own patches of its 200-d "penultimate" embedding and its 50 tag logits
 (the 0.755 probe's inputs), and :func:`mood.engine.musical.musical_features` of the clip. The
 frozen part of musicnn (its pooled vector per patch) is cached by
-:func:`mood.training.finetune.load_pooled`, exactly as the member's training caches it; the
+:func:`mood.training.members.musicnn.load_pooled`, exactly as the member's training caches it; the
 musical features are cached per clip under their config's key. Heads are chosen by inner
 artist-disjoint CV inside each training fold (the other training folds), their temperature fitted
 on the inner out-of-fold probabilities, so no clip's figure saw its own label.

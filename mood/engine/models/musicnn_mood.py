@@ -18,11 +18,6 @@ from torch import nn
 from mood.engine.architectures import MusicnnMoodConfig
 from mood.engine.models.musicnn import Musicnn
 
-# Deprecated aliases of the default config's values, for code written before the config
-# (mood/training/hybrid_features.py, bench/onnx_variants.py): read ``network.config`` instead.
-BACKBONES = MusicnnMoodConfig().backbones
-N_TAGS = MusicnnMoodConfig().n_tags
-
 
 class MusicnnMood(nn.Module):
     """musicnn (MSD) + musicnn (MTT) -> [embedding, tag logits] of each -> batch norm -> linear."""

@@ -20,7 +20,14 @@ import numpy.typing as npt
 from mood.constants import ENSEMBLE
 from mood.engine.inference import clip_probabilities, combine
 from mood.engine.manifest import Combination, CrossValidation, EnsembleManifest
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models, now_iso, read_manifest, write_manifest
+from mood.engine.weights import (
+    SHIPPED_WEIGHTS_DIR,
+    available_models,
+    member_names,
+    now_iso,
+    read_manifest,
+    write_manifest,
+)
 from mood.training.calibration import negative_log_likelihood
 from mood.training.cv import Scorer, calibrated_cv, held_out_clips, run_scorer
 from mood.training.dataset import TrainingClip
@@ -37,7 +44,7 @@ TABLES_NAME = "cv_results.md"
 class EnsemblePlan:
     """Which members to combine, how, and where their runs are and the results go."""
 
-    members: tuple[str, ...] | None = None  # None: every network in weights_dir
+    members: tuple[str, ...] | None = None  # None: see default_members
     combination: Combination = "weighted"
     runs_dir: Path = DEFAULT_RUNS_DIR
     weights_dir: Path = SHIPPED_WEIGHTS_DIR
@@ -90,10 +97,18 @@ def fit_member_weights(
     return min(weight_grid(len(runs)), key=loss)
 
 
+def default_members(weights_dir: Path) -> list[str]:
+    """The members to combine when none are named: the ensemble's own (a new member joins only
+    when asked for), or every model of ``weights_dir`` when it has no ensemble yet."""
+    if (weights_dir / f"{ENSEMBLE}.json").is_file():
+        return member_names(ENSEMBLE, weights_dir)
+    return [m for m in available_models(weights_dir) if m != ENSEMBLE]
+
+
 def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossValidation:
     """CV figures of the ensemble from its members' saved runs, written into its manifest; also
     redraws the confusion-matrix figure and the Markdown tables of every model."""
-    members = list(plan.members or [m for m in available_models(plan.weights_dir) if m != ENSEMBLE])
+    members = list(plan.members or default_members(plan.weights_dir))
     runs = [load_run(plan.runs_dir / f"{m}_oof.npz") for m in members]
     held = held_out_clips(clips, runs[0])
     member_t = [calibrated_cv(run_scorer(run, held), held)[1] for run in runs]
