@@ -14,9 +14,9 @@ import torch
 from mood.constants import MOODS
 from mood.engine.architectures import ARCHITECTURE_CONFIGS, CLDNNConfig, MusicnnMoodConfig, ResNet18Config
 from mood.engine.features import MUSICNN_FRONT_END, SCRATCH_FRONT_END
-from mood.engine.inference import network_logits, window_outputs
+from mood.engine.inference import window_outputs
 from mood.engine.models import BUILDERS, build_model
-from mood.engine.weights import available_models, clear_cache, load_network, member_names, save_network
+from mood.engine.weights import available_models, clear_cache, load_network, member_names, network_logits, save_network
 from mood.errors import ModelError
 
 N_MELS = SCRATCH_FRONT_END.n_mels

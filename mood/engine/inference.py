@@ -22,7 +22,6 @@ from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front
 from mood.engine.hybrid import LoadedHybrid, WhyTerm, load_hybrid
 from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest, HybridManifest, NetworkManifest
 from mood.engine.weights import load_onnx_network, read_manifest
-from mood.engine.weights import network_logits as network_logits  # the torch forward pass (training, tests)
 from mood.errors import ModelError
 
 Probabilities = dict[str, float]

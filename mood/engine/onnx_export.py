@@ -9,10 +9,13 @@ networks already shipped.
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.jit._trace import TracerWarning
 
 from mood.engine.features import FrontEnd
 from mood.engine.onnx_runtime import ONNX_INPUT, ONNX_OUTPUT
@@ -24,24 +27,32 @@ EXPORT_BATCH = 2  # windows in the example input the graph is traced with
 def export_network(network: nn.Module, front_end: FrontEnd, path: Path) -> Path:
     """Write ``network``, traced in eval mode, as ONNX to ``path``: input ``(batch, n_mels, window_frames)``.
 
-    The network's training mode is restored afterwards.
+    The network's training mode is restored afterwards. The file is written aside and renamed
+    into place, so an export cut short never leaves a torn file at ``path``. The tracer's notes
+    (constant shapes, the LSTM's batch size: harmless here, the tests compare every export with
+    its torch module) are not printed.
     """
     was_training = network.training
     network.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
     example = torch.zeros(EXPORT_BATCH, front_end.n_mels, front_end.window_frames)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", TracerWarning)
+            warnings.filterwarnings("ignore", message=".*batch.size other than 1", category=UserWarning)
             torch.onnx.export(
                 network,
                 (example,),
-                str(path),
+                str(partial),
                 input_names=[ONNX_INPUT],
                 output_names=[ONNX_OUTPUT],
                 dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
                 opset_version=ONNX_OPSET,
                 dynamo=False,
             )
+        os.replace(partial, path)
     finally:
         network.train(was_training)
+        partial.unlink(missing_ok=True)
     return path

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS, MUSICNN_MOOD_MAX_WINDOWS
 from mood.engine.features import MUSICNN_FRONT_END, FrontEnd, log_mel, make_windows
+from mood.engine.hybrid import pooled_patches
 from mood.engine.manifest import CrossValidation, NetworkManifest, Pretrained, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR, load_verified_state, save_network
@@ -43,7 +44,6 @@ FINETUNE_FRONT_END = dataclasses.replace(
 )
 """musicnn's own front end, with every clip first brought to one loudness (so the model
 cannot learn how loud 4Q's files are) and musicnn's own non-overlapping patches."""
-FEATURE_BATCH = 64  # windows per frozen forward pass while caching
 
 
 @dataclass(frozen=True)
@@ -112,17 +112,6 @@ def backbone_key(model: MusicnnMood) -> str:
     return digest.hexdigest()[:10]
 
 
-def pooled_windows(model: MusicnnMood, mel: npt.NDArray[np.float32], front_end: FrontEnd) -> npt.NDArray[np.float16]:
-    """The frozen part's output for every window the app cuts: ``(n_windows, n_backbones, pooled_dim)``."""
-    windows, _ = make_windows(mel, front_end)
-    with torch.inference_mode():
-        out = [
-            model.pooled(torch.from_numpy(windows[i : i + FEATURE_BATCH]))
-            for i in range(0, len(windows), FEATURE_BATCH)
-        ]
-    return torch.cat(out).numpy().astype(np.float16)
-
-
 def load_pooled(
     clips: Sequence[TrainingClip], model: MusicnnMood, front_end: FrontEnd, cache_dir: Path
 ) -> tuple[list[npt.NDArray[np.float16]], list[npt.NDArray[np.float64]]]:
@@ -137,7 +126,7 @@ def load_pooled(
             _, starts = make_windows(mel, front_end)
             partial = cached.with_suffix(".partial.npz")  # renamed once complete: a stopped run leaves no torn file
             starts_of_clip = np.array(starts) * front_end.frame_s
-            np.savez(partial, pooled=pooled_windows(model, mel, front_end), starts_s=starts_of_clip)
+            np.savez(partial, pooled=pooled_patches(model, mel, front_end), starts_s=starts_of_clip)
             partial.replace(cached)
         with np.load(cached) as data:
             pooled.append(data["pooled"])
