@@ -19,9 +19,9 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mood.engine.features import MUSICNN_FRONT_END, log_mel, make_windows
+from mood.engine.integrity import sha256_of
 from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn import Musicnn, tf_same_padding
-from mood.engine.weights import sha256_of
 from mood.training.convert_musicnn import (
     CLIP_NAMES,
     DEFAULT_FIXTURE,

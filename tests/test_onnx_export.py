@@ -14,6 +14,7 @@ import pytest
 
 from mood.constants import ENSEMBLE, MOODS
 from mood.engine.inference import Predictor
+from mood.engine.integrity import sha256_of
 from mood.engine.onnx_check import FP32_LOGIT_TOLERANCE, check_export, random_windows, song_windows
 from mood.engine.onnx_export import ONNX_OPSET
 from mood.engine.onnx_quantise import quantise_int8
@@ -24,7 +25,6 @@ from mood.engine.weights import (
     member_names,
     network_logits,
     read_network_manifest,
-    sha256_of,
 )
 from mood.errors import ModelError
 from tests.golden import golden_clips

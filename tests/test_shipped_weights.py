@@ -13,8 +13,9 @@ import pytest
 
 from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
 from mood.engine.inference import Predictor
+from mood.engine.integrity import sha256_of
 from mood.engine.manifest import NetworkManifest
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, sha256_of
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest
 from tests.golden import GOLDEN_PATH, MODELS, golden_clips
 
 GOLDEN = json.loads(GOLDEN_PATH.read_text())

@@ -16,6 +16,7 @@ statistics as one term and the musical features that pushed most each way.
 from __future__ import annotations
 
 import dataclasses
+import io
 import threading
 from dataclasses import dataclass, field
 from functools import cache
@@ -30,6 +31,7 @@ from scipy.special import softmax
 from mood.constants import MOODS
 from mood.engine.architectures import MusicnnMoodConfig
 from mood.engine.features import FloatArray, FrontEnd, make_windows
+from mood.engine.integrity import sha256_of, verified_bytes
 from mood.engine.manifest import HybridManifest, NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.musical import feature_names, musical_features
@@ -38,7 +40,6 @@ from mood.engine.weights import (
     load_verified_state,
     read_manifest,
     resolve_weights_dir,
-    sha256_of,
     write_manifest,
 )
 from mood.errors import ModelError
@@ -265,15 +266,8 @@ def _load_hybrid_cached(name: str, weights_dir: Path) -> LoadedHybrid:
 
 def _verified_state(path: Path, manifest: HybridManifest) -> dict[str, torch.Tensor]:
     """The `.pt` state dict, after checking its sha256 and its tensors' shapes."""
-    if not path.is_file():
-        raise ModelError(f"The weights file {path.name} is missing; restore it from the repository.")
-    actual = sha256_of(path)
-    if actual != manifest.sha256:
-        raise ModelError(
-            f"The weights file {path.name} does not match its manifest "
-            f"(expected sha256 {manifest.sha256[:12]}…, found {actual[:12]}…); restore both from the repository."
-        )
-    state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
+    data = verified_bytes(path, manifest.sha256)
+    state: dict[str, torch.Tensor] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     n = manifest.architecture_config.n_features
     expected = {"coef": (len(MOODS), n), "intercept": (len(MOODS),)}
     if set(state) != set(HEAD_TENSORS) or any(tuple(state[k].shape) != expected.get(k, (n,)) for k in HEAD_TENSORS):

@@ -12,7 +12,6 @@ keeps them; :func:`set_session_threads` sets the count of the networks that foll
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
 
 from mood.constants import INFERENCE_BATCH_SIZE
+from mood.engine.integrity import verified_bytes
 from mood.engine.manifest import NetworkManifest
 from mood.errors import ModelError
 
@@ -105,24 +105,6 @@ def session_logits(
     return np.concatenate(batches).astype(np.float32, copy=False)
 
 
-def verified_bytes(path: Path, sha256: str) -> bytes:
-    """The contents of the export at ``path``, after checking them against the manifest's ``sha256``.
-
-    Raises:
-        ModelError: the file is missing or does not match.
-    """
-    if not path.is_file():
-        raise ModelError(f"The exported network {path.name} is missing; restore it from the repository.")
-    data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise ModelError(
-            f"The exported network {path.name} does not match its manifest "
-            f"(expected sha256 {sha256[:12]}…, found {actual[:12]}…); restore both from the repository."
-        )
-    return data
-
-
 @dataclass(frozen=True, eq=False)
 class OnnxNetwork:
     """A shipped network served by ONNX Runtime: its manifest and its export ``path``, whose
@@ -154,7 +136,7 @@ class OnnxNetwork:
         n_threads = threads or self.threads or session_threads()
         with self._lock:
             if n_threads not in self._sessions:
-                data = verified_bytes(self.path, self.sha256)
+                data = verified_bytes(self.path, self.sha256, "exported network")
                 self._sessions[n_threads] = session_of(data, n_threads, self.path.name)
             return self._sessions[n_threads]
 

@@ -11,7 +11,7 @@ tests run the torch module (:func:`load_network`).
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import os
 import threading
@@ -29,6 +29,7 @@ from torch import nn
 
 from mood.constants import ENSEMBLE, INFERENCE_BATCH_SIZE, MOODS
 from mood.engine.features import FloatArray, FrontEnd
+from mood.engine.integrity import sha256_of, verified_bytes
 from mood.engine.manifest import (
     EnsembleManifest,
     Manifest,
@@ -144,15 +145,6 @@ def member_names(name: str, weights_dir: Path | None = None) -> list[str]:
     return list(manifest.members) if isinstance(manifest, EnsembleManifest) else [name]
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's contents."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 _load_lock = threading.Lock()
 
 
@@ -214,16 +206,9 @@ def load_verified_state(network: nn.Module, manifest: NetworkManifest, weights_p
     Raises:
         ModelError: the file is missing, does not match, or does not fit the network.
     """
-    if not weights_path.is_file():
-        raise ModelError(f"The weights file {weights_path.name} is missing; restore it from the repository.")
-    actual = sha256_of(weights_path)
-    if actual != manifest.sha256:
-        raise ModelError(
-            f"The weights file {weights_path.name} does not match its manifest "
-            f"(expected sha256 {manifest.sha256[:12]}…, found {actual[:12]}…); restore both from the repository."
-        )
+    data = verified_bytes(weights_path, manifest.sha256)
     try:
-        network.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        network.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     except (RuntimeError, KeyError, EOFError) as e:
         raise ModelError(f"The weights in {weights_path.name} do not fit the {manifest.architecture} network.") from e
 

@@ -355,7 +355,7 @@ def _check_checkpoint_names(graph_names: list[str], checkpoint_names: set[str], 
 def _unpack(wheel_or_dir: Path, scratch: Path) -> tuple[Path, str | None]:
     """The folder holding the ``musicnn`` package (the wheel unzipped into ``scratch``), and the
     wheel's SHA-256 (None when given a folder)."""
-    from mood.engine.weights import sha256_of
+    from mood.engine.integrity import sha256_of
 
     wheel_sha = None
     root = wheel_or_dir
@@ -471,7 +471,7 @@ def _manifest(
 ) -> dict[str, Any]:
     """The manifest of one converted network: what it is, where it came from, how it was proved."""
     from mood.engine.features import MUSICNN_FRONT_END
-    from mood.engine.weights import sha256_of
+    from mood.engine.integrity import sha256_of
 
     return {  # mood.engine.manifest.NetworkManifest's fields (the labels are the tags), plus the proof
         "name": spec.file_stem,
@@ -510,7 +510,7 @@ def convert(
     Raises:
         ConversionError: a checkpoint does not map, or a port does not reproduce the original.
     """
-    from mood.engine.weights import sha256_of
+    from mood.engine.integrity import sha256_of
 
     try:
         import torch
