@@ -1,24 +1,31 @@
 # The two commands of the README: `make run` starts the app, `make test` runs every test
 # (`make test-fast`: all but the slow and browser tests, the developer's loop).
-# Both create (once) and reuse the virtual environment .venv.
+# Both create (once) and reuse the virtual environment .venv: `make run` installs what serving
+# needs only (requirements.txt: no torch); `make test` adds training and the test tools.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SERVING := $(VENV)/.serving
 INSTALLED := $(VENV)/.installed
 PORT ?= 8501
+BUILD_TOOLS := setuptools==84.2.1  # builds the editable install (--no-build-isolation: no download)
 
 .PHONY: run test test-fast bench lint browser clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt requirements-scale.txt pyproject.toml
+$(SERVING): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip $(BUILD_TOOLS)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(SERVING)
+
+$(INSTALLED): $(SERVING) requirements-train.txt requirements-dev.txt requirements-scale.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-scale.txt  # the scale extra: tests/test_ray.py
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(INSTALLED)
 
-run: $(INSTALLED)
+run: $(SERVING)
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
 # The browser test drives Debian's Chromium; install it when missing (needs root, as on CI).

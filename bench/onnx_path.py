@@ -22,7 +22,8 @@ from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, ma
 from mood.engine.inference import Prediction, WindowOutputs, combine, softmax, to_prediction
 from mood.engine.manifest import EnsembleManifest
 from mood.engine.onnx_runtime import load_session, session_logits
-from mood.engine.weights import load_network, read_manifest, read_network_manifest, resolve_weights_dir
+from mood.engine.torch_weights import load_network
+from mood.engine.weights import read_manifest, read_network_manifest, resolve_weights_dir
 
 Logits = Callable[[FloatArray], npt.NDArray[np.float32]]
 ONNX_DIR = Path(__file__).resolve().parents[1] / ".cache" / "onnx"  # the variants (gitignored)

@@ -36,7 +36,8 @@ from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities, 
 from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.onnx_export import export_network
 from mood.engine.onnx_quantise import quantise_int8
-from mood.engine.weights import load_network, member_names, network_logits
+from mood.engine.torch_weights import load_network, network_logits
+from mood.engine.weights import member_names
 
 DATA_4Q = Path("/work/shared/data/4q")
 MUSICNN = "musicnn"

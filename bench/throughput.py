@@ -105,12 +105,13 @@ def timed(label: str, workers: int, start: Callable[[], Iterator[object]], out: 
 
 def single_process(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The one-machine path: one Predictor, threads decoding ahead (what `mood analyze` does)."""
-    from mood.batch.run import DECODE_WORKERS, local_cpus, run_library
+    from mood.batch.run import DECODE_WORKERS, run_library
     from mood.engine.inference import Predictor
+    from mood.engine.onnx_runtime import usable_cores
 
     return timed(
         "1 process",
-        local_cpus(),  # the decoders and the networks' forward passes share every core
+        usable_cores(),  # the decoders and the networks' forward passes share every core
         lambda: run_library(paths, Predictor(model, weights_dir), workers=DECODE_WORKERS),
         out,
     )
@@ -119,9 +120,9 @@ def single_process(paths: list[Path], model: str, weights_dir: Path | None, out:
 def local_ray(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The Ray path on a local instance: one worker per core (what `mood analyze --ray` does)."""
     from mood.batch.ray import run_on_ray
-    from mood.batch.run import local_cpus
+    from mood.engine.onnx_runtime import usable_cores
 
-    workers = local_cpus()
+    workers = usable_cores()
     return timed(f"local Ray ({workers} workers)", workers, lambda: run_on_ray(paths, model, weights_dir), out)
 
 

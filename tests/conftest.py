@@ -27,6 +27,7 @@ SLOW_TESTS = frozenset(
         "faults/test_http_deadline.py",  # each test waits for its deadline
         "test_wheel.py",  # builds a wheel and installs it in a clean venv
         "test_onnx_export.py",  # ONNX export and int8 quantisation
+        "test_serving_without_torch.py",  # every model and the CLI in a subprocess without torch
         # single tests: the slowest of the rest (`pytest -m "not slow" --durations=20`)
         "test_cli.py::test_resume_retries_the_inputs_that_failed_and_replaces_their_rows",
         "test_cli.py::test_out_streams_every_result_to_the_file_and_json_still_prints",
@@ -116,7 +117,8 @@ def random_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mood.engine.features import SCRATCH_FRONT_END
     from mood.engine.manifest import EnsembleManifest
     from mood.engine.models import build_model
-    from mood.engine.weights import save_network, write_manifest
+    from mood.engine.torch_weights import save_network
+    from mood.engine.weights import write_manifest
 
     folder = tmp_path_factory.mktemp("weights")
     for seed, name in enumerate(("resnet18", "cldnn")):

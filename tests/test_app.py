@@ -501,7 +501,7 @@ def _weights_with_musicnn(random_weights_dir: Path, tmp_path: Path) -> Path:
     import torch
 
     from mood.engine.models import build_model
-    from mood.engine.weights import save_network
+    from mood.engine.torch_weights import save_network
     from mood.training.members.musicnn import FINETUNE_FRONT_END
 
     folder = shutil.copytree(random_weights_dir, tmp_path / "weights")

@@ -12,7 +12,7 @@ from torch import nn
 
 from mood.constants import SAMPLE_RATE
 from mood.engine.features import SCRATCH_FRONT_END, log_mel
-from mood.engine.weights import LoadedNetwork, load_network
+from mood.engine.torch_weights import LoadedNetwork, load_network
 from mood.presentation.report import heard_sentence
 from mood.service.explain import occlusion_map
 from tests.helpers import chord_progression

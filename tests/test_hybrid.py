@@ -12,21 +12,33 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import soundfile as sf
+import torch
 
 from mood.cli import main
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.features import log_mel
-from mood.engine.hybrid import MUSICNN_GROUP, HybridHead, LoadedHybrid, WhyTerm, load_hybrid, why_terms
+from mood.engine.hybrid import (
+    HEAD_SUFFIX,
+    MUSICNN_GROUP,
+    HybridHead,
+    LoadedHybrid,
+    WhyTerm,
+    load_hybrid,
+    musicnn_statistics,
+    why_terms,
+)
 from mood.engine.inference import Predictor
 from mood.engine.manifest import HybridManifest, Pretrained
-from mood.engine.models.musicnn_mood import MusicnnMood
+from mood.engine.models.musicnn_mood import FrozenPatchOutputs, MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG
-from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR, read_manifest
+from mood.engine.onnx_check import random_windows, song_windows
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest
 from mood.errors import ModelError
 from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
 from mood.training.dataset import TrainingClip
 from mood.training.hybrid_features import FeatureTable
 from mood.training.members.hybrid import CLIP_WINDOW_S, HybridMember, head_of
+from mood.training.members.musicnn import pretrained_network
 
 MODE_FEATURES = ("mode_major_minor", "mode_over_time_mean", "major_share_over_time")
 
@@ -72,18 +84,35 @@ def test_the_manifest_parses_into_its_typed_blocks() -> None:
     assert manifest.cv is not None and manifest.cv.calibration is not None and manifest.cv.macro_f1 > 0.7
 
 
-def test_loading_verifies_the_sha256(tmp_path: Path) -> None:
-    shutil.copytree(SHIPPED_WEIGHTS_DIR / BACKBONES_SUBDIR, tmp_path / BACKBONES_SUBDIR)
-    for suffix in (".json", ".pt"):
+@pytest.mark.parametrize("damaged", [HEAD_SUFFIX, ".onnx"])
+def test_loading_verifies_the_sha256_of_the_head_and_the_backbones_export(tmp_path: Path, damaged: str) -> None:
+    for suffix in (".json", HEAD_SUFFIX, ".onnx"):  # all that serving reads: no backbone .pt files
         shutil.copy(SHIPPED_WEIGHTS_DIR / f"hybrid{suffix}", tmp_path)
     assert load_hybrid("hybrid", tmp_path).head.coef.shape == (len(MOODS), 1150)
     corrupt = tmp_path / "corrupt"
     shutil.copytree(tmp_path, corrupt)
-    data = bytearray((tmp_path / "hybrid.pt").read_bytes())
+    data = bytearray((tmp_path / f"hybrid{damaged}").read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (corrupt / "hybrid.pt").write_bytes(bytes(data))
+    (corrupt / f"hybrid{damaged}").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="does not match its manifest"):
         load_hybrid("hybrid", corrupt)
+
+
+def test_the_backbones_export_gives_the_torch_patch_outputs(shipped: LoadedHybrid) -> None:
+    """The checked-in export against the converted backbones run by torch (float16-rounded pooled features)."""
+    backbones, _ = pretrained_network(SHIPPED_WEIGHTS_DIR)
+    front_end = shipped.manifest.features
+    windows = np.concatenate([song_windows(front_end), random_windows(front_end, n_windows=3)])
+    with torch.inference_mode():
+        expected = FrozenPatchOutputs(backbones).eval()(torch.from_numpy(windows)).numpy()
+    actual = shipped.patches.outputs(windows)
+    assert actual.shape == (len(windows), 2, 250)
+    np.testing.assert_allclose(actual, expected, atol=1e-3, rtol=1e-4)
+    np.testing.assert_allclose(
+        musicnn_statistics(actual[: len(windows) - 3]),
+        musicnn_statistics(expected[: len(windows) - 3]),
+        atol=1e-4,
+    )
 
 
 def test_a_synthesised_clip_gets_a_distribution_one_window_and_the_models_reasons() -> None:
@@ -176,7 +205,7 @@ def test_the_heads_tensors_reproduce_the_fitted_pipeline() -> None:
     head = head_of(fitted)
     x = member.table.values + np.float32(10.0) * (np.arange(8) == 1)  # values beyond the training range: clipped
     np.testing.assert_allclose(head.probabilities(x), fitted.predict_proba(x), atol=1e-5)
-    restored = HybridHead.from_state(head.state_dict(), head.robust_clip, head.temperature)
+    restored = HybridHead.from_arrays(head.arrays(), head.robust_clip, head.temperature)
     np.testing.assert_allclose(restored.probabilities(x), head.probabilities(x), atol=1e-7)
 
 

@@ -13,7 +13,8 @@ from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.features import SCRATCH_FRONT_END, log_mel_per_front_end
 from mood.engine.inference import Prediction, Predictor, confidence_level, predict
 from mood.engine.onnx_runtime import OnnxNetwork, set_session_threads
-from mood.engine.weights import load_network, read_network_manifest, write_manifest
+from mood.engine.torch_weights import load_network
+from mood.engine.weights import read_network_manifest, write_manifest
 from mood.errors import AudioError, ModelError
 from tests.helpers import chord_progression, write_audio
 

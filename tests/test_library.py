@@ -103,21 +103,20 @@ def test_no_more_than_ahead_decodes_run_before_the_model_catches_up(monkeypatch:
 def test_the_model_runs_on_the_cores_the_decoders_leave_and_the_setting_is_restored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import torch
-
     import mood.engine.features
+    from mood.engine.onnx_runtime import session_threads
 
     seen: list[int] = []
 
     class Recorder:
         def predict(self, source: object) -> Prediction:
-            seen.append(torch.get_num_threads())
+            seen.append(session_threads())
             return fake_prediction()
 
     monkeypatch.setattr(mood.engine.features, "decode", lambda path: DecodedAudio(np.zeros(10, np.float32), False))
-    before = torch.get_num_threads()
+    before = session_threads()
     assert len(list(run_library(["a.wav", "b.wav"], Recorder(), model_threads=1))) == 2
-    assert seen == [1, 1] and torch.get_num_threads() == before
+    assert seen == [1, 1] and session_threads() == before
 
 
 def test_an_unexpected_exception_becomes_an_error_row() -> None:

@@ -16,7 +16,8 @@ from mood.engine.architectures import ARCHITECTURE_CONFIGS, CLDNNConfig, Musicnn
 from mood.engine.features import MUSICNN_FRONT_END, SCRATCH_FRONT_END
 from mood.engine.inference import window_outputs
 from mood.engine.models import BUILDERS, build_model
-from mood.engine.weights import available_models, clear_cache, load_network, member_names, network_logits, save_network
+from mood.engine.torch_weights import clear_cache, load_network, network_logits, save_network
+from mood.engine.weights import available_models, member_names
 from mood.errors import ModelError
 
 N_MELS = SCRATCH_FRONT_END.n_mels

@@ -1,11 +1,9 @@
 """The checked-in ONNX exports of the shipped networks against their torch modules and manifests, the
-export made when a network is saved, the Predictor's answers against the torch path, and the torch-free runner."""
+export made when a network is saved, and the Predictor's answers against the torch path (serving without
+torch at all: tests/test_serving_without_torch.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,44 +17,14 @@ from mood.engine.onnx_check import FP32_LOGIT_TOLERANCE, check_export, random_wi
 from mood.engine.onnx_export import ONNX_OPSET
 from mood.engine.onnx_quantise import quantise_int8
 from mood.engine.onnx_runtime import load_session, session_logits
-from mood.engine.weights import (
-    SHIPPED_WEIGHTS_DIR,
-    load_network,
-    member_names,
-    network_logits,
-    read_network_manifest,
-)
+from mood.engine.torch_weights import load_network
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, member_names, read_network_manifest
 from mood.errors import ModelError
 from tests.golden import golden_clips
-from tests.helpers import chord_progression, write_audio
 
 SHIPPED = member_names(ENSEMBLE, SHIPPED_WEIGHTS_DIR)
 PREDICTOR_TOLERANCE = 1e-5  # largest |ONNX - torch| probability the Predictor may show
 FREQUENCY_MAX_BLOCKS = 10  # musicnn's member: 2 backbones x (2 timbral + 3 temporal) front-end blocks
-
-# Runs with torch made unimportable (as if not installed): the runner, the decoder and the front
-# end must not need it. (``sys.modules["torch"] = None`` would also block it, but breaks scipy,
-# which librosa's resampling imports: scipy looks torch up in sys.modules.)
-TORCH_FREE = """
-import importlib.abc, json, sys
-from pathlib import Path
-
-class NoTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "torch":
-            raise ImportError("torch is not installed")
-
-sys.meta_path.insert(0, NoTorch())
-import numpy as np
-from mood.engine import onnx_quantise
-from mood.engine.features import SCRATCH_FRONT_END, log_mel, make_windows
-from mood.engine.onnx_runtime import load_session, session_logits
-song_windows, _ = make_windows(log_mel(Path(sys.argv[3]), SCRATCH_FRONT_END), SCRATCH_FRONT_END)
-windows = np.load(sys.argv[2])
-logits = session_logits(load_session(Path(sys.argv[1])), windows)
-assert "torch" not in sys.modules and len(song_windows) > 0
-print(json.dumps(logits.tolist()))
-"""
 
 
 def shipped_export(name: str) -> Path:
@@ -129,22 +97,6 @@ def test_musicnn_export_traces_the_eval_shortcut(exports: dict[str, Path]) -> No
     producers = {output: node.op_type for node in graph.node for output in node.output}
     pooled_convolutions = [n for n in graph.node if n.op_type == "ReduceMax" and producers.get(n.input[0]) == "Conv"]
     assert len(pooled_convolutions) == FREQUENCY_MAX_BLOCKS
-
-
-def test_runner_decoder_and_front_end_need_no_torch(exports: dict[str, Path], tmp_path: Path) -> None:
-    loaded = load_network("cldnn", SHIPPED_WEIGHTS_DIR)
-    windows = random_windows(loaded.manifest.features, n_windows=3, seed=1)
-    np.save(tmp_path / "windows.npy", windows)
-    song = write_audio(chord_progression(sr=44_100), tmp_path / "song.wav", sr=44_100)  # resampled on decoding
-    done = subprocess.run(
-        [sys.executable, "-c", TORCH_FREE, str(exports["cldnn"]), str(tmp_path / "windows.npy"), str(song)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    logits = np.array(json.loads(done.stdout))
-    np.testing.assert_allclose(logits, network_logits(loaded.network, windows), atol=FP32_LOGIT_TOLERANCE)
 
 
 def test_runner_batches_windows(exports: dict[str, Path]) -> None:

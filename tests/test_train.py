@@ -12,7 +12,8 @@ import torch
 
 from mood.constants import MOODS
 from mood.engine.features import SCRATCH_FRONT_END
-from mood.engine.weights import load_network, read_ensemble_manifest, read_network_manifest
+from mood.engine.torch_weights import load_network
+from mood.engine.weights import read_ensemble_manifest, read_network_manifest
 from mood.training.calibration import TEMPERATURE_BOUNDS
 from mood.training.cli import main
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network

@@ -40,7 +40,12 @@ from mood.engine.weights import SHIPPED_WEIGHTS_DIR, WEIGHTS_DIR_ENV
 from tests.helpers import chord_progression, write_audio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILD_INPUTS = ("pyproject.toml", "requirements.txt", "requirements-scale.txt")  # what pyproject.toml reads
+BUILD_INPUTS = (
+    "pyproject.toml",
+    "requirements.txt",
+    "requirements-scale.txt",
+    "requirements-train.txt",
+)  # what pyproject.toml reads
 COMMAND_TIMEOUT_S = 300
 CLIP_SECONDS = 6.0
 

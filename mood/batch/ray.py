@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mood.batch.results import Result
-from mood.batch.run import local_cpus, result_of
+from mood.batch.run import result_of
+from mood.engine.onnx_runtime import usable_cores
 from mood.errors import MoodError
 
 RAY_MISSING = "--ray needs Ray, which is not installed: install the scale extra: pip install -e '.[scale]'"
@@ -85,7 +86,7 @@ def connect(ray: Any, address: str | None) -> bool:
         else:
             ray.init(
                 address="local",
-                num_cpus=local_cpus(),
+                num_cpus=usable_cores(),
                 include_dashboard=False,
                 object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                 **options,

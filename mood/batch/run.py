@@ -5,7 +5,6 @@ Ray cluster; both write with :mod:`mood.batch.sinks`."""
 from __future__ import annotations
 
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mood.batch.results import Result
 from mood.engine.descriptors import describe
+from mood.engine.onnx_runtime import set_session_threads, usable_cores
 from mood.errors import MoodError
 
 if TYPE_CHECKING:
@@ -60,27 +60,15 @@ def result_of(path: str | Path, predictor: SongPredictor, load: Callable[[], Dec
     return Result.of(name, prediction, descriptors)
 
 
-def local_cpus() -> int:
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0))
-
-
 @contextmanager
 def network_threads(n_threads: int) -> Iterator[None]:
-    """Run the networks' forward passes on ``n_threads`` threads (torch's, and the ONNX Runtime
-    sessions' that follow the process setting: each thread count gets its own, kept), then restore both."""
-    import torch
-
-    from mood.engine.onnx_runtime import set_session_threads
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    previous_sessions = set_session_threads(n_threads)
+    """Run the networks' forward passes on ``n_threads`` threads (the ONNX Runtime sessions that
+    follow the process setting: each thread count gets its own, kept), then restore the setting."""
+    previous = set_session_threads(n_threads)
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
-        set_session_threads(previous_sessions)
+        set_session_threads(previous)
 
 
 def run_library(
@@ -121,7 +109,7 @@ def run_library(
             pending.append((path, pool.submit(decode, Path(path))))
             return
 
-    threads = model_threads or local_cpus()
+    threads = model_threads or usable_cores()
     try:
         for _ in range(max(1, limit)):
             submit_next()

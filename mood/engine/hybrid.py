@@ -2,7 +2,8 @@
 
 A clip's features (docs/DESIGN.md, the hybrid manifest): for each frozen pretrained musicnn
 backbone, the mean and spread over the clip's patches of its 200-d embedding and its 50 tag
-logits (:func:`musicnn_statistics`), then :func:`mood.engine.musical.musical_features`. The
+logits (:func:`musicnn_statistics`; the patches' outputs come from the ONNX export of the
+frozen backbones, ``manifest.onnx``), then :func:`mood.engine.musical.musical_features`. The
 head scales each column by median and IQR, clips it, standardises it, and applies a
 multinomial logistic regression whose logits are divided by the calibrated temperature.
 
@@ -11,42 +12,37 @@ times how much more its coefficient favours that mood than the other moods (on a
 the temperature; the terms and the intercepts' share add up to the mood's log-probability minus
 the mean of the others' (:meth:`HybridHead.terms`). :func:`why_terms` keeps the musicnn
 statistics as one term and the musical features that pushed most each way.
+
+No torch here: the head is a `.npz` of arrays, the backbones run in ONNX Runtime. Training
+writes both (:mod:`mood.training.members.hybrid`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
-import threading
-from dataclasses import dataclass, field
+import os
+import zipfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
-import torch
 from scipy.special import softmax
 
 from mood.constants import MOODS
-from mood.engine.architectures import MusicnnMoodConfig
-from mood.engine.features import FloatArray, FrontEnd, make_windows
-from mood.engine.integrity import sha256_of, verified_bytes
-from mood.engine.manifest import HybridManifest, NetworkManifest, read_manifest_file
-from mood.engine.models.musicnn_mood import MusicnnMood
+from mood.engine.features import FloatArray, make_windows
+from mood.engine.integrity import verified_bytes
+from mood.engine.manifest import HybridManifest
 from mood.engine.musical import feature_names, musical_features
-from mood.engine.weights import (
-    BACKBONES_SUBDIR,
-    load_verified_state,
-    read_manifest,
-    resolve_weights_dir,
-    write_manifest,
-)
+from mood.engine.onnx_runtime import OnnxNetwork
+from mood.engine.weights import read_manifest, resolve_weights_dir
 from mood.errors import ModelError
 
 MUSICNN_GROUP: Final = "musicnn"  # the group of the musicnn statistics' columns (they come first)
 HEAD_TENSORS: Final = ("robust_center", "robust_scale", "mean", "scale", "coef", "intercept")
-PATCH_BATCH: Final = 64  # patches per frozen forward pass
+HEAD_SUFFIX: Final = ".npz"  # the head's arrays: `<name>.npz`
+PATCH_OUTPUTS: Final = "patch_outputs"  # the backbones' export's output: (batch, n_backbones, embedding + tags)
 WHY_PER_SIDE: Final = 3  # musical features reported pushing towards the answer, and away from it
 
 
@@ -98,15 +94,18 @@ class HybridHead:
         out: FloatArray = (self.standardised(x[None, :])[0] * contrast / self.temperature).astype(np.float32)
         return out
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """The `.pt` contents: :data:`HEAD_TENSORS` as float32 tensors."""
-        return {name: torch.from_numpy(np.asarray(getattr(self, name), dtype=np.float32)) for name in HEAD_TENSORS}
+    def arrays(self) -> dict[str, FloatArray]:
+        """The `.npz` contents: :data:`HEAD_TENSORS` as float32 arrays."""
+        return {name: np.asarray(getattr(self, name), dtype=np.float32) for name in HEAD_TENSORS}
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor], robust_clip: float, temperature: float) -> HybridHead:
-        """The head of a `.pt` state dict (see :meth:`state_dict`)."""
-        arrays = {name: state[name].numpy().astype(np.float32) for name in HEAD_TENSORS}
-        return cls(robust_clip=robust_clip, temperature=temperature, **arrays)
+    def from_arrays(cls, arrays: dict[str, FloatArray], robust_clip: float, temperature: float) -> HybridHead:
+        """The head of :meth:`arrays`' output."""
+        return cls(
+            robust_clip=robust_clip,
+            temperature=temperature,
+            **{name: np.asarray(arrays[name], dtype=np.float32) for name in HEAD_TENSORS},
+        )
 
     @property
     def n_numbers(self) -> int:
@@ -151,51 +150,19 @@ def why_terms(
     return tuple(sorted(reasons, key=lambda r: -r.term))
 
 
-def musicnn_statistics(model: MusicnnMood, pooled: npt.NDArray[np.float16]) -> FloatArray:
+def musicnn_statistics(patch_outputs: FloatArray) -> FloatArray:
     """Mean and spread over a clip's patches of each backbone's embedding and tag logits.
 
     Args:
-        model: the pretrained backbones (their back ends as released, not fine-tuned).
-        pooled: the clip's frozen features (:func:`pooled_patches`), shape ``(n_patches, n_backbones, pooled_dim)``.
+        patch_outputs: shape ``(n_patches, n_backbones, embedding_dim + n_tags)``, each backbone's
+            outputs per patch (its back end as released, not fine-tuned).
 
     Returns:
         float32, per backbone: the means of its ``embedding_dim + n_tags`` outputs, then their spreads.
     """
-    x = torch.from_numpy(pooled.astype(np.float32))
-    parts = []
-    with torch.inference_mode():
-        for i, backbone in enumerate(model.musicnns()):
-            embedding = backbone.back_end(x[:, i])
-            outputs = torch.cat([embedding, backbone.output(embedding)], dim=1)
-            parts += [outputs.mean(dim=0), outputs.std(dim=0, unbiased=False)]
-    return torch.cat(parts).numpy().astype(np.float32)
-
-
-def pooled_patches(model: MusicnnMood, mel: FloatArray, front_end: FrontEnd) -> npt.NDArray[np.float16]:
-    """The frozen front and mid ends' output for every patch cut from ``mel``, rounded to float16 as
-    the training cache keeps it: shape ``(n_patches, n_backbones, pooled_dim)``."""
-    windows, _ = make_windows(mel, front_end)
-    with torch.inference_mode():
-        out = [
-            model.pooled(torch.from_numpy(windows[i : i + PATCH_BATCH])) for i in range(0, len(windows), PATCH_BATCH)
-        ]
-    return torch.cat(out).numpy().astype(np.float16)
-
-
-def load_backbones(backbones: tuple[str, ...], n_mels: int, weights_dir: Path) -> tuple[MusicnnMood, int]:
-    """The converted musicnn backbones (verified against their manifests) and their parameter count.
-
-    Raises:
-        ModelError: a backbone's files are missing or do not match, or its recorded shape is another.
-    """
-    model = MusicnnMood(n_mels, len(MOODS), MusicnnMoodConfig(backbones=backbones))
-    for backbone, name in zip(model.musicnns(), backbones, strict=True):
-        folder = weights_dir / BACKBONES_SUBDIR
-        manifest = read_manifest_file(folder / f"{name}.json")
-        if not isinstance(manifest, NetworkManifest) or manifest.architecture_config != model.config.backbone:
-            raise ModelError(f"{name}.json does not describe the converted backbone the hybrid reads; reconvert it.")
-        load_verified_state(backbone, manifest, folder / f"{name}.pt")
-    return model.eval(), sum(p.numel() for p in model.backbones.parameters())
+    x = np.asarray(patch_outputs, dtype=np.float32)
+    parts = [part for b in range(x.shape[1]) for part in (x[:, b].mean(axis=0), x[:, b].std(axis=0))]
+    return np.concatenate(parts).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,13 +170,13 @@ class LoadedHybrid:
     """A verified hybrid member: its manifest, head and frozen backbones (a clip-level model).
 
     In :class:`mood.engine.inference.Predictor` it plays a loaded network's part, but judges a
-    whole clip at once: one window over the clip.
+    whole clip at once: one window over the clip. ``patches`` runs the backbones' ONNX export
+    (its output: :data:`PATCH_OUTPUTS`); it is safe from several threads.
     """
 
     manifest: HybridManifest
     head: HybridHead
-    backbones: MusicnnMood
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    patches: OnnxNetwork
 
     @property
     def name(self) -> str:
@@ -224,8 +191,8 @@ class LoadedHybrid:
     def features(self, mel: FloatArray, samples: FloatArray) -> FloatArray:
         """A clip's columns, shape ``(n_features,)``: musicnn's statistics from ``mel`` (the manifest's
         front end), then the musical features of ``samples`` (mono float32 at ``SAMPLE_RATE``)."""
-        with self.lock:
-            statistics = musicnn_statistics(self.backbones, pooled_patches(self.backbones, mel, self.manifest.features))
+        windows, _ = make_windows(mel, self.manifest.features)
+        statistics = musicnn_statistics(self.patches.outputs(windows))
         musical = musical_features(samples, self.manifest.musical).values
         return np.concatenate([statistics, musical]).astype(np.float32)
 
@@ -256,39 +223,48 @@ def _load_hybrid_cached(name: str, weights_dir: Path) -> LoadedHybrid:
     musical_names = manifest.feature_names[manifest.architecture_config.group_sizes.get(MUSICNN_GROUP, 0) :]
     if tuple(musical_names) != feature_names(manifest.musical)[0]:
         raise ModelError(f"{name}.json names other musical features than this version of mood computes; retrain it.")
-    path = weights_dir / f"{name}.pt"
-    head = HybridHead.from_state(
-        _verified_state(path, manifest), manifest.architecture_config.robust_clip, manifest.temperature
+    if manifest.onnx is None:
+        raise ModelError(
+            f"{name}.json records no export of its backbones; retrain it (python -m mood.training hybrid)."
+        )
+    head = HybridHead.from_arrays(
+        read_head_arrays(weights_dir / f"{name}{HEAD_SUFFIX}", manifest),
+        manifest.architecture_config.robust_clip,
+        manifest.temperature,
     )
-    backbones, _ = load_backbones(manifest.architecture_config.backbones, manifest.features.n_mels, weights_dir)
-    return LoadedHybrid(manifest, head, backbones)
+    patches = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, output=PATCH_OUTPUTS)
+    patches.session()  # verify and build it now: a bad file fails at load, not at the first song
+    return LoadedHybrid(manifest, head, patches)
 
 
-def _verified_state(path: Path, manifest: HybridManifest) -> dict[str, torch.Tensor]:
-    """The `.pt` state dict, after checking its sha256 and its tensors' shapes."""
+def read_head_arrays(path: Path, manifest: HybridManifest) -> dict[str, FloatArray]:
+    """The head's arrays from its `.npz`, after checking its sha256 and the arrays' shapes.
+
+    Raises:
+        ModelError: the file is missing, does not match the manifest, or does not fit its head.
+    """
     data = verified_bytes(path, manifest.sha256)
-    state: dict[str, torch.Tensor] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     n = manifest.architecture_config.n_features
     expected = {"coef": (len(MOODS), n), "intercept": (len(MOODS),)}
-    if set(state) != set(HEAD_TENSORS) or any(tuple(state[k].shape) != expected.get(k, (n,)) for k in HEAD_TENSORS):
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: np.asarray(npz[key]) for key in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise ModelError(f"{path.name} is not the {manifest.architecture} head's arrays; restore it.") from e
+    if set(arrays) != set(HEAD_TENSORS) or any(arrays[k].shape != expected.get(k, (n,)) for k in HEAD_TENSORS):
         raise ModelError(f"The weights in {path.name} do not fit the {manifest.architecture} head of {n} features.")
-    return state
+    return arrays
+
+
+def write_head_arrays(head: HybridHead, path: Path) -> None:
+    """Write the head's arrays to ``path`` (`.npz`), aside then renamed into place."""
+    partial = path.with_name(path.name + ".partial")
+    arrays: dict[str, Any] = dict(head.arrays())  # Any: numpy's stub reads a key as its allow_pickle flag
+    with partial.open("wb") as f:
+        np.savez(f, **arrays)
+    os.replace(partial, path)
 
 
 def clear_cache() -> None:
     """Forget every loaded hybrid member (after weights on disk changed)."""
     _load_hybrid_cached.cache_clear()
-
-
-def save_hybrid(head: HybridHead, manifest: HybridManifest, weights_dir: Path) -> HybridManifest:
-    """Write `<name>.pt` (the head's tensors) and `<name>.json` (``manifest`` with the file's sha256).
-
-    Returns:
-        The manifest as written.
-    """
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    path = weights_dir / f"{manifest.name}.pt"
-    torch.save(head.state_dict(), path)
-    written = dataclasses.replace(manifest, sha256=sha256_of(path))
-    write_manifest(written, weights_dir)
-    return written

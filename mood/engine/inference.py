@@ -141,7 +141,7 @@ class SongPredictions:
 class NetworkRunner(Protocol):
     """A network's forward pass with its manifest: an ONNX Runtime session
     (:class:`mood.engine.onnx_runtime.OnnxNetwork`, what the :class:`Predictor` serves) or a
-    torch module (:class:`mood.engine.weights.LoadedNetwork`: training, tests)."""
+    torch module (:class:`mood.engine.torch_weights.LoadedNetwork`: training, tests)."""
 
     @property
     def name(self) -> str:

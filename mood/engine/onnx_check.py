@@ -23,15 +23,8 @@ from mood.constants import ENSEMBLE, SAMPLE_RATE
 from mood.engine.features import FloatArray, FrontEnd, log_mel, make_windows
 from mood.engine.manifest import NetworkManifest
 from mood.engine.onnx_runtime import load_session, session_logits, usable_cores
-from mood.engine.weights import (
-    clear_cache,
-    export_of,
-    load_network,
-    member_names,
-    network_logits,
-    resolve_weights_dir,
-    write_manifest,
-)
+from mood.engine.torch_weights import clear_cache, export_of, load_network, network_logits
+from mood.engine.weights import member_names, resolve_weights_dir, write_manifest
 
 FP32_LOGIT_TOLERANCE = 1e-4  # largest |ONNX - torch| logit an fp32 export may show
 CHECK_WINDOWS = 8  # random windows per check
@@ -52,7 +45,7 @@ def ship_export(name: str, weights_dir: Path | None = None) -> NetworkManifest:
     """Export the verified network ``name`` to ``weights_dir/<name>.onnx`` and record it in its manifest.
 
     Raises:
-        ModelError: as :func:`mood.engine.weights.load_network`.
+        ModelError: as :func:`mood.engine.torch_weights.load_network`.
     """
     folder = resolve_weights_dir(weights_dir)
     loaded = load_network(name, folder)

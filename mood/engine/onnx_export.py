@@ -1,4 +1,4 @@
-"""Export a mood network to ONNX: what :func:`mood.engine.weights.save_network` ships beside each `.pt`.
+"""Export a mood network to ONNX: what :func:`mood.engine.torch_weights.save_network` ships beside each `.pt`.
 
 The network is exported in eval mode (so musicnn's front end traces its eval shortcut,
 ``_FrequencyMaxBlock._eval_forward``) at ``ONNX_OPSET`` with a dynamic batch axis, by the
@@ -24,8 +24,9 @@ ONNX_OPSET = 17
 EXPORT_BATCH = 2  # windows in the example input the graph is traced with
 
 
-def export_network(network: nn.Module, front_end: FrontEnd, path: Path) -> Path:
-    """Write ``network``, traced in eval mode, as ONNX to ``path``: input ``(batch, n_mels, window_frames)``.
+def export_network(network: nn.Module, front_end: FrontEnd, path: Path, output: str = ONNX_OUTPUT) -> Path:
+    """Write ``network``, traced in eval mode, as ONNX to ``path``: input ``(batch, n_mels, window_frames)``,
+    output named ``output`` (a mood network's logits; the hybrid's backbones name theirs).
 
     The network's training mode is restored afterwards. The file is written aside and renamed
     into place, so an export cut short never leaves a torn file at ``path``. The tracer's notes
@@ -46,8 +47,8 @@ def export_network(network: nn.Module, front_end: FrontEnd, path: Path) -> Path:
                 (example,),
                 str(partial),
                 input_names=[ONNX_INPUT],
-                output_names=[ONNX_OUTPUT],
-                dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
+                output_names=[output],
+                dynamic_axes={ONNX_INPUT: {0: "batch"}, output: {0: "batch"}},
                 opset_version=ONNX_OPSET,
                 dynamo=False,
             )

@@ -83,26 +83,35 @@ def load_session(path: Path, intra_op_threads: int = 1) -> ort.InferenceSession:
     return session_of(path, intra_op_threads)
 
 
-def session_logits(
-    session: ort.InferenceSession, windows: npt.NDArray[np.float32], batch_size: int = INFERENCE_BATCH_SIZE
+def session_outputs(
+    session: ort.InferenceSession,
+    windows: npt.NDArray[np.float32],
+    output: str = ONNX_OUTPUT,
+    batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> npt.NDArray[np.float32]:
-    """Logits for a stack of windows, in batches of ``batch_size``.
+    """The graph's ``output`` for a stack of windows, in batches of ``batch_size``.
 
     Args:
         session: from :func:`session_of`.
         windows: float32, shape ``(n_windows, n_mels, window_frames)``.
+        output: the output's name (a mood network's: ``ONNX_OUTPUT``, its logits).
         batch_size: windows per run.
 
     Returns:
-        float32, shape ``(n_windows, n_classes)``.
+        float32, shape ``(n_windows, ...)``: ``(n_windows, n_classes)`` for a network's logits.
     """
     batches = [
-        session.run([ONNX_OUTPUT], {ONNX_INPUT: np.ascontiguousarray(windows[start : start + batch_size], np.float32)})[
-            0
-        ]
+        session.run([output], {ONNX_INPUT: np.ascontiguousarray(windows[start : start + batch_size], np.float32)})[0]
         for start in range(0, len(windows), batch_size)
     ]
     return np.concatenate(batches).astype(np.float32, copy=False)
+
+
+def session_logits(
+    session: ort.InferenceSession, windows: npt.NDArray[np.float32], batch_size: int = INFERENCE_BATCH_SIZE
+) -> npt.NDArray[np.float32]:
+    """A mood network's logits ``(n_windows, n_classes)``: :func:`session_outputs` of ``ONNX_OUTPUT``."""
+    return session_outputs(session, windows, ONNX_OUTPUT, batch_size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,14 +120,17 @@ class OnnxNetwork:
     contents must have the manifest's ``sha256`` (``manifest.onnx.sha256``).
 
     ``threads``: the intra-op threads of its forward passes (None: :func:`session_threads`, the
-    process setting). Sessions are built on first use per thread count, each from the file
-    checked again against the manifest's sha256, and kept; ``run`` is safe from several threads.
+    process setting). ``output``: the graph's output that :meth:`outputs` reads (a mood
+    network's logits; the hybrid's backbones export their patch outputs). Sessions are built on
+    first use per thread count, each from the file checked again against the manifest's sha256,
+    and kept; :meth:`outputs` is safe from several threads.
     """
 
     manifest: NetworkManifest
     path: Path
     sha256: str
     threads: int | None = None
+    output: str = ONNX_OUTPUT
     _sessions: dict[int, ort.InferenceSession] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -140,6 +152,10 @@ class OnnxNetwork:
                 self._sessions[n_threads] = session_of(data, n_threads, self.path.name)
             return self._sessions[n_threads]
 
+    def outputs(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The graph's ``output`` for a stack of windows ``(n_windows, n_mels, window_frames)``."""
+        return session_outputs(self.session(), windows, self.output)
+
     def logits(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Logits for a stack of windows ``(n_windows, n_mels, window_frames)``: ``(n_windows, n_moods)``."""
-        return session_logits(self.session(), windows)
+        return self.outputs(windows)

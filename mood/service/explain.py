@@ -52,7 +52,7 @@ def occlusion_map(loaded: NetworkRunner, mel: FloatArray, mood: str, n_bands: in
 
     Args:
         loaded: a verified network: a :class:`~mood.engine.inference.Predictor`'s member (ONNX Runtime)
-            or a torch module's :class:`~mood.engine.weights.LoadedNetwork`.
+            or a torch module's :class:`~mood.engine.torch_weights.LoadedNetwork`.
         mel: the song's spectrogram in that network's front end, shape ``(n_mels, n_frames)``.
         mood: the mood to watch (e.g. the answer).
         n_bands: how many frequency regions to hide one at a time.

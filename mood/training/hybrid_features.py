@@ -159,7 +159,14 @@ def cache_musical(
 def cache_musicnn(collection: Collection, model: MusicnnMood, cache_dir: Path) -> FloatArray:
     """Each clip's musicnn statistics, shape ``(n_clips, n_statistics)``, from the cached frozen features."""
     pooled, _ = load_pooled(collection.clips, model, FINETUNE_FRONT_END, cache_dir / "pooled")
-    return np.stack([musicnn_statistics(model, p) for p in pooled])
+    return np.stack([musicnn_statistics(patch_outputs_of_pooled(model, p)) for p in pooled])
+
+
+def patch_outputs_of_pooled(model: MusicnnMood, pooled: npt.NDArray[np.float16]) -> FloatArray:
+    """The backbones' back ends on a clip's cached frozen features: ``(n_patches, n_backbones, outputs)``."""
+    with torch.inference_mode():
+        outputs = model.patch_outputs_from_pooled(torch.from_numpy(pooled.astype(np.float32)))
+    return outputs.numpy().astype(np.float32)
 
 
 @dataclass(frozen=True)

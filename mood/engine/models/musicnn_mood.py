@@ -39,6 +39,15 @@ class MusicnnMood(nn.Module):
         """The frozen part: each backbone's pooled patch, shape ``(batch, n_backbones, pooled_dim)``."""
         return torch.stack([b.pooled(mel) for b in self.musicnns()], dim=1)
 
+    def patch_outputs_from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Each backbone's back end on :meth:`pooled`'s output: its embedding then its tag logits,
+        shape ``(batch, n_backbones, embedding_dim + n_tags)`` (the hybrid's per-patch outputs)."""
+        outputs = []
+        for i, backbone in enumerate(self.musicnns()):
+            embedding = backbone.back_end(pooled[:, i])
+            outputs.append(torch.cat([embedding, backbone.output(embedding)], dim=1))
+        return torch.stack(outputs, dim=1)
+
     def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         """The trained part: mood logits ``(batch, n_classes)`` from :meth:`pooled`'s output."""
         features: list[torch.Tensor] = []
@@ -56,3 +65,20 @@ class MusicnnMood(nn.Module):
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Mood logits ``(batch, n_classes)`` for patches ``(batch, n_mels, n_frames)``."""
         return self.from_pooled(self.pooled(mel))
+
+
+class FrozenPatchOutputs(nn.Module):
+    """What the hybrid member hears of each patch, as one graph to export: the backbones' frozen
+    features rounded to float16 (as the training cache keeps them), then
+    :meth:`MusicnnMood.patch_outputs_from_pooled`: ``(batch, n_mels, n_frames)`` ->
+    ``(batch, n_backbones, embedding_dim + n_tags)``."""
+
+    def __init__(self, backbones: MusicnnMood) -> None:
+        super().__init__()
+        self.backbones = backbones
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """The per-patch outputs of ``mel`` patches."""
+        pooled = self.backbones.pooled(mel).half().float()
+        outputs: torch.Tensor = self.backbones.patch_outputs_from_pooled(pooled)
+        return outputs

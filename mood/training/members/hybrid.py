@@ -5,12 +5,14 @@ pooled patches and the musical features, keyed by their configurations). Inside 
 fold the head's C is chosen by inner artist-grouped CV over the other training folds
 (:func:`mood.training.hybrid_features.choose`), then the head is fitted on the whole training
 fold. It is a clip-level member: one "window" per clip whose logits are the head's
-log-probabilities, so :mod:`mood.training.cv` calibrates and scores it like any member. The
-shipped head is written as tensors by :func:`mood.engine.hybrid.save_hybrid`.
+log-probabilities, so :mod:`mood.training.cv` calibrates and scores it like any member.
+:func:`save_hybrid` ships the head's arrays and the frozen backbones' ONNX export, which is all
+that serving reads (:mod:`mood.engine.hybrid`, no torch).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,11 +27,13 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from mood.constants import MOODS
 from mood.engine.architectures import HybridLogisticConfig
-from mood.engine.hybrid import MUSICNN_GROUP, HybridHead, save_hybrid
-from mood.engine.manifest import CrossValidation, HybridManifest, Pretrained
-from mood.engine.models.musicnn_mood import MusicnnMood
+from mood.engine.hybrid import HEAD_SUFFIX, MUSICNN_GROUP, PATCH_OUTPUTS, HybridHead, write_head_arrays
+from mood.engine.integrity import sha256_of
+from mood.engine.manifest import CrossValidation, HybridManifest, OnnxExport, Pretrained
+from mood.engine.models.musicnn_mood import FrozenPatchOutputs, MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig
-from mood.engine.weights import now_iso
+from mood.engine.onnx_export import ONNX_OPSET, export_network
+from mood.engine.weights import now_iso, write_manifest
 from mood.training.calibration import expected_calibration_error
 from mood.training.dataset import TrainingClip
 from mood.training.hybrid_features import (
@@ -136,7 +140,7 @@ class HybridMember:
         )
 
     def ship(self, fitted: Pipeline, cv: CrossValidation, weights_dir: Path) -> None:
-        """Write ``hybrid.pt`` (the head's tensors) and ``hybrid.json``."""
+        """Write ``hybrid.npz`` (the head's arrays), ``hybrid.onnx`` (the backbones) and ``hybrid.json``."""
         head = head_of(fitted)
         recipe: dict[str, Any] = {**self.recipe.__dict__, "c_grid": list(self.recipe.c_grid), "C": fitted[-1].C}
         manifest = HybridManifest(
@@ -160,7 +164,29 @@ class HybridMember:
             musical=self.musical,
             feature_names=list(self.table.names),
         )
-        save_hybrid(head, manifest, weights_dir)
+        save_hybrid(head, manifest, self.backbones, weights_dir)
+
+
+def save_hybrid(
+    head: HybridHead, manifest: HybridManifest, backbones: MusicnnMood, weights_dir: Path
+) -> HybridManifest:
+    """Write `<name>.npz` (the head's arrays), `<name>.onnx` (the frozen ``backbones``' per-patch
+    outputs, :class:`mood.engine.models.musicnn_mood.FrozenPatchOutputs`) and `<name>.json`
+    (``manifest`` with both files' sha256).
+
+    Returns:
+        The manifest as written.
+    """
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    head_path = weights_dir / f"{manifest.name}{HEAD_SUFFIX}"
+    write_head_arrays(head, head_path)
+    onnx_path = export_network(
+        FrozenPatchOutputs(backbones), manifest.features, weights_dir / f"{manifest.name}.onnx", PATCH_OUTPUTS
+    )
+    export = OnnxExport(file=onnx_path.name, sha256=sha256_of(onnx_path), opset=ONNX_OPSET)
+    written = dataclasses.replace(manifest, sha256=sha256_of(head_path), onnx=export)
+    write_manifest(written, weights_dir)
+    return written
 
 
 def hybrid_member(collection: Collection, cache_dir: Path, recipe: HybridRecipe = HybridRecipe()) -> HybridMember:

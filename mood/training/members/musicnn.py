@@ -23,11 +23,11 @@ import torch
 from tqdm import tqdm
 
 from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS, MUSICNN_MOOD_MAX_WINDOWS
-from mood.engine.features import MUSICNN_FRONT_END, FrontEnd, log_mel, make_windows
-from mood.engine.hybrid import pooled_patches
+from mood.engine.features import MUSICNN_FRONT_END, FloatArray, FrontEnd, log_mel, make_windows
 from mood.engine.manifest import CrossValidation, NetworkManifest, Pretrained, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
-from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR, load_verified_state, save_network
+from mood.engine.torch_weights import load_verified_state, save_network
+from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.errors import ModelError
 from mood.training.dataset import TrainingClip
 from mood.training.loop import Batch, LoopSettings, Student, fit
@@ -44,6 +44,7 @@ FINETUNE_FRONT_END = dataclasses.replace(
 )
 """musicnn's own front end, with every clip first brought to one loudness (so the model
 cannot learn how loud 4Q's files are) and musicnn's own non-overlapping patches."""
+PATCH_BATCH = 64  # patches per frozen forward pass
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,17 @@ def backbone_key(model: MusicnnMood) -> str:
         digest.update(name.encode())
         digest.update(tensor.numpy().tobytes())
     return digest.hexdigest()[:10]
+
+
+def pooled_patches(model: MusicnnMood, mel: FloatArray, front_end: FrontEnd) -> npt.NDArray[np.float16]:
+    """The frozen front and mid ends' output for every patch cut from ``mel``, rounded to float16 as
+    the cache keeps it: shape ``(n_patches, n_backbones, pooled_dim)``."""
+    windows, _ = make_windows(mel, front_end)
+    with torch.inference_mode():
+        out = [
+            model.pooled(torch.from_numpy(windows[i : i + PATCH_BATCH])) for i in range(0, len(windows), PATCH_BATCH)
+        ]
+    return torch.cat(out).numpy().astype(np.float16)
 
 
 def load_pooled(

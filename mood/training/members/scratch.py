@@ -23,7 +23,7 @@ from mood.constants import MOODS
 from mood.engine.features import SCRATCH_FRONT_END, FrontEnd, make_windows
 from mood.engine.manifest import CrossValidation
 from mood.engine.models import build_model
-from mood.engine.weights import network_logits, save_network
+from mood.engine.torch_weights import network_logits, save_network
 from mood.training.cv import Teacher, TeacherFactory
 from mood.training.dataset import TrainingClip, augment, load_spectrograms, random_crop
 from mood.training.loop import Batch, LoopSettings, Student, bf16_autocast_supported, fit
