@@ -107,7 +107,7 @@ def single_process(paths: list[Path], model: str, weights_dir: Path | None, out:
     """The one-machine path: one Predictor, threads decoding ahead (what `mood analyze` does)."""
     from mood.batch.run import DECODE_WORKERS, run_library
     from mood.engine.inference import Predictor
-    from mood.engine.onnx_runtime import usable_cores
+    from mood.engine.serving import usable_cores
 
     return timed(
         "1 process",
@@ -120,7 +120,7 @@ def single_process(paths: list[Path], model: str, weights_dir: Path | None, out:
 def local_ray(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
     """The Ray path on a local instance: one worker per core (what `mood analyze --ray` does)."""
     from mood.batch.ray import run_on_ray
-    from mood.engine.onnx_runtime import usable_cores
+    from mood.engine.serving import usable_cores
 
     workers = usable_cores()
     return timed(f"local Ray ({workers} workers)", workers, lambda: run_on_ray(paths, model, weights_dir), out)

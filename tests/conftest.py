@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,9 +11,13 @@ from typing import Any
 
 import pytest
 
+from mood.engine.serving import PRECISION_ENV
 from tests.helpers import chord_progression, write_audio
 
 TESTS_DIR = Path(__file__).parent
+# The tests pin the float32 answers, whatever this CPU has (subprocesses inherit it);
+# tests/test_precision.py checks what the default, bfloat16 where the CPU has it, serves.
+os.environ[PRECISION_ENV] = "f32"
 SLOW_TESTS = frozenset(
     {
         # whole files

@@ -104,7 +104,7 @@ def test_the_model_runs_on_the_cores_the_decoders_leave_and_the_setting_is_resto
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import mood.engine.features
-    from mood.engine.onnx_runtime import session_threads
+    from mood.engine.serving import session_threads
 
     seen: list[int] = []
 

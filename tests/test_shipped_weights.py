@@ -14,7 +14,8 @@ import pytest
 from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
 from mood.engine.inference import Predictor
 from mood.engine.integrity import sha256_of
-from mood.engine.manifest import NetworkManifest
+from mood.engine.hybrid import HEAD_SUFFIX
+from mood.engine.manifest import HybridManifest, NetworkManifest
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest
 from tests.golden import GOLDEN_PATH, MODELS, golden_clips
 
@@ -32,7 +33,8 @@ def test_manifest_describes_the_weights(name: str) -> None:
     manifest = read_manifest(name, SHIPPED_WEIGHTS_DIR)
     assert isinstance(manifest, NetworkManifest)
     assert manifest.name == name and manifest.labels == list(MOODS)
-    assert manifest.sha256 == sha256_of(SHIPPED_WEIGHTS_DIR / f"{name}.pt") == GOLDEN["sha256"][name]
+    weights_file = f"{name}{HEAD_SUFFIX if isinstance(manifest, HybridManifest) else '.pt'}"
+    assert manifest.sha256 == sha256_of(SHIPPED_WEIGHTS_DIR / weights_file) == GOLDEN["sha256"][name]
     assert manifest.params > 1e5
 
 

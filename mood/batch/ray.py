@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from mood.batch.results import Result
 from mood.batch.run import result_of
-from mood.engine.onnx_runtime import usable_cores
+from mood.engine.serving import usable_cores
 from mood.errors import MoodError
 
 RAY_MISSING = "--ray needs Ray, which is not installed: install the scale extra: pip install -e '.[scale]'"

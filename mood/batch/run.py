@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mood.batch.results import Result
 from mood.engine.descriptors import describe
-from mood.engine.onnx_runtime import set_session_threads, usable_cores
+from mood.engine.serving import set_session_threads, usable_cores
 from mood.errors import MoodError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def result_of(path: str | Path, predictor: SongPredictor, load: Callable[[], Dec
 
 @contextmanager
 def network_threads(n_threads: int) -> Iterator[None]:
-    """Run the networks' forward passes on ``n_threads`` threads (the ONNX Runtime sessions that
+    """Run the networks' forward passes on ``n_threads`` threads (the compiled models that
     follow the process setting: each thread count gets its own, kept), then restore the setting."""
     previous = set_session_threads(n_threads)
     try:

@@ -13,7 +13,7 @@ the temperature; the terms and the intercepts' share add up to the mood's log-pr
 the mean of the others' (:meth:`HybridHead.terms`). :func:`why_terms` keeps the musicnn
 statistics as one term and the musical features that pushed most each way.
 
-No torch here: the head is a `.npz` of arrays, the backbones run in ONNX Runtime. Training
+No torch here: the head is a `.npz` of arrays, the backbones run from their ONNX export. Training
 writes both (:mod:`mood.training.members.hybrid`).
 """
 
@@ -35,7 +35,7 @@ from mood.engine.features import FloatArray, make_windows
 from mood.engine.integrity import verified_bytes
 from mood.engine.manifest import HybridManifest
 from mood.engine.musical import feature_names, musical_features
-from mood.engine.onnx_runtime import OnnxNetwork
+from mood.engine.serving import OnnxNetwork
 from mood.engine.weights import read_manifest, resolve_weights_dir
 from mood.errors import ModelError
 
@@ -233,7 +233,7 @@ def _load_hybrid_cached(name: str, weights_dir: Path) -> LoadedHybrid:
         manifest.temperature,
     )
     patches = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, output=PATCH_OUTPUTS)
-    patches.session()  # verify and build it now: a bad file fails at load, not at the first song
+    patches.compiled()  # verify and build it now: a bad file fails at load, not at the first song
     return LoadedHybrid(manifest, head, patches)
 
 

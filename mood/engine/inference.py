@@ -139,8 +139,8 @@ class SongPredictions:
 
 
 class NetworkRunner(Protocol):
-    """A network's forward pass with its manifest: an ONNX Runtime session
-    (:class:`mood.engine.onnx_runtime.OnnxNetwork`, what the :class:`Predictor` serves) or a
+    """A network's forward pass with its manifest: an ONNX export served by OpenVINO
+    (:class:`mood.engine.serving.OnnxNetwork`, what the :class:`Predictor` serves) or a
     torch module (:class:`mood.engine.torch_weights.LoadedNetwork`: training, tests)."""
 
     @property
@@ -238,8 +238,8 @@ class Predictor:
         model: a model id (``mood.constants.MODEL_NAMES``), e.g. ``"ensemble"``.
         weights_dir: where the weights and manifests are (default: ``$MOOD_WEIGHTS_DIR``,
             else the shipped ones).
-        threads: ONNX Runtime intra-op threads of each network's forward pass (default: the
-            process setting, :func:`mood.engine.onnx_runtime.set_session_threads`, which is
+        threads: the threads of each network's forward pass (default: the
+            process setting, :func:`mood.engine.serving.set_session_threads`, which is
             every core this process may use unless a library run sets it).
 
     Raises:

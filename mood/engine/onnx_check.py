@@ -22,7 +22,8 @@ from torch import nn
 from mood.constants import ENSEMBLE, SAMPLE_RATE
 from mood.engine.features import FloatArray, FrontEnd, log_mel, make_windows
 from mood.engine.manifest import NetworkManifest
-from mood.engine.onnx_runtime import load_session, session_logits, usable_cores
+from mood.engine.onnx_runtime import load_session, session_logits
+from mood.engine.serving import usable_cores
 from mood.engine.torch_weights import clear_cache, export_of, load_network, network_logits
 from mood.engine.weights import member_names, resolve_weights_dir, write_manifest
 

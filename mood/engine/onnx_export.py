@@ -18,7 +18,7 @@ from torch import nn
 from torch.jit._trace import TracerWarning
 
 from mood.engine.features import FrontEnd
-from mood.engine.onnx_runtime import ONNX_INPUT, ONNX_OUTPUT
+from mood.engine.serving import ONNX_INPUT, ONNX_OUTPUT
 
 ONNX_OPSET = 17
 EXPORT_BATCH = 2  # windows in the example input the graph is traced with

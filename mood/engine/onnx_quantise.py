@@ -16,7 +16,7 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from mood.constants import INFERENCE_BATCH_SIZE
-from mood.engine.onnx_runtime import ONNX_INPUT
+from mood.engine.serving import ONNX_INPUT
 
 
 class WindowsReader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no type hints

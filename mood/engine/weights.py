@@ -26,7 +26,7 @@ from mood.engine.manifest import (
     manifest_dict,
     read_manifest_file,
 )
-from mood.engine.onnx_runtime import OnnxNetwork
+from mood.engine.serving import OnnxNetwork
 from mood.errors import ModelError
 
 WEIGHTS_PACKAGE_DIR = "weights"  # the shipped weights' folder inside the mood package (pyproject.toml's package-data)
@@ -104,7 +104,7 @@ def load_onnx_network(name: str, weights_dir: Path | None = None, threads: int |
         name: a network (not the ensemble).
         weights_dir: as :func:`resolve_weights_dir`.
         threads: intra-op threads of its forward passes (None: the process setting,
-            :func:`mood.engine.onnx_runtime.set_session_threads`).
+            :func:`mood.engine.serving.set_session_threads`).
 
     Raises:
         ModelError: an ensemble name, no export recorded, a missing export, a sha256 or label mismatch.
@@ -124,7 +124,7 @@ def _load_onnx_cached(name: str, weights_dir: Path, threads: int | None) -> Onnx
             f"export it with python -m mood.engine.onnx_check {name} --ship --weights-dir {weights_dir}."
         )
     served = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, threads)
-    served.session()  # verify and build it now: a bad file fails at load, not at the first song
+    served.compiled()  # verify and build it now: a bad file fails at load, not at the first song
     return served
 
 

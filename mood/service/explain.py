@@ -51,8 +51,8 @@ def occlusion_map(loaded: NetworkRunner, mel: FloatArray, mood: str, n_bands: in
     """Probe ``loaded`` on the windows it cuts from ``mel`` with each frequency band hidden in turn.
 
     Args:
-        loaded: a verified network: a :class:`~mood.engine.inference.Predictor`'s member (ONNX Runtime)
-            or a torch module's :class:`~mood.engine.torch_weights.LoadedNetwork`.
+        loaded: a verified network: a :class:`~mood.engine.inference.Predictor`'s member (its ONNX
+            export, served by OpenVINO) or a torch module's :class:`~mood.engine.torch_weights.LoadedNetwork`.
         mel: the song's spectrogram in that network's front end, shape ``(n_mels, n_frames)``.
         mood: the mood to watch (e.g. the answer).
         n_bands: how many frequency regions to hide one at a time.
