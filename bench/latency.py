@@ -1,18 +1,18 @@
-"""Latency and memory of the mood engine on this machine: torch (before) and ONNX Runtime (as shipped), one run.
+"""Latency and memory of the mood engine on this machine, before and after issue 20, in one run.
 
     .venv/bin/python -m bench.latency [--weights-dir DIR] [--repeats N] [--models NAME...]
 
-Each model is timed twice: ``onnx`` is `Predictor` as shipped (each network's checked-in export
-run by ONNX Runtime); ``torch`` is the same engine with each network's torch module
-(``bench.onnx_path.torch_member``: how `Predictor` ran before issue 20; a model with a member
-that has no export, the hybrid, has no torch row). Cold start runs in a fresh interpreter
-(import + model load + one 30 s clip). Warm figures are the median of N runs on a decoded
-30 s clip and a 4-minute song (decoding excluded: it depends on the format; see the decode
+Each model is timed per engine (``bench.onnx_path.engine_predict``): ``bf16`` and ``f32`` are
+`Predictor` as shipped (each network's checked-in export run by OpenVINO at that
+``MOOD_PRECISION``; ``bf16`` is the default where the CPU has it), ``torch`` the same engine with
+each network's torch module (how `Predictor` ran before issue 20), ``onnxruntime`` the exports in
+ONNX Runtime fp32 (as first shipped for issue 20); the hybrid has only the served rows. Cold
+start runs in a fresh interpreter (import + model load + one 30 s clip). Warm figures are the
+median of N runs on a decoded 30 s clip and a 4-minute song (decoding excluded: it depends on the format; see the decode
 row). Peak RSS is the process maximum after everything ran. Targets (issue 20): cold start
 <= 3 s; issue 13's warm 30 s clip <= 0.10 s per network, 4-minute song <= 1.0 s with the
 whole ensemble. The hybrid's steps are also timed one by one (issue 22's target: <= 0.3 s added
-per 30 s clip beside the musicnn member, which hears the same front end; the frozen patches are
-counted as shareable, though today each model computes its own).
+per 30 s clip beside the musicnn member, which hears the same front end).
 """
 
 from __future__ import annotations
@@ -25,31 +25,30 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from bench.onnx_path import MemberPredictor, torch_member
+from bench.onnx_path import SERVED_ENGINES, engine_predict, has_network_members
 from mood.constants import SAMPLE_RATE
-from mood.engine.manifest import HybridManifest
-from mood.engine.weights import WEIGHTS_DIR_ENV, member_names, read_manifest
+from mood.engine.weights import WEIGHTS_DIR_ENV
 from mood.presentation.model_card import installed_models
 
 REPO = Path(__file__).resolve().parents[1]
-ENGINES = ("torch", "onnx")
+ENGINES = ("torch", "onnxruntime", "f32", "bf16")  # of bench.onnx_path.ENGINES
 
 COLD_START = """
 import sys, time
 t0 = time.perf_counter()
-if sys.argv[1] == "onnx":
+if sys.argv[1] in ("f32", "bf16"):  # as shipped: no bench or torch imports
+    import os
+    os.environ["MOOD_PRECISION"] = sys.argv[1]
     from mood.engine.inference import Predictor
     Predictor(sys.argv[2]).predict(sys.argv[3])
 else:
-    from bench.onnx_path import MemberPredictor, torch_member
-    from mood.engine.weights import member_names
-    MemberPredictor(sys.argv[2], [torch_member(n) for n in member_names(sys.argv[2])]).predict(sys.argv[3])
+    from bench.onnx_path import engine_predict
+    engine_predict(sys.argv[1], sys.argv[2])(sys.argv[3])
 print(time.perf_counter() - t0)
 """
 
@@ -72,39 +71,22 @@ def median_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-def has_torch_path(name: str) -> bool:
-    """Whether every member of ``name`` is a network with a torch module (not the clip-level hybrid)."""
-    return not any(isinstance(read_manifest(m), HybridManifest) for m in member_names(name))
-
-
-def predictor_for(engine: str, name: str) -> Callable[[np.ndarray], object]:
-    """``predict`` of ``name`` as ``engine`` runs it."""
-    from mood.engine.inference import Predictor
-
-    if engine == "onnx":
-        return Predictor(name).predict
-    return MemberPredictor(name, [torch_member(n) for n in member_names(name)]).predict
-
-
 def hybrid_parts(clip: np.ndarray, repeats: int) -> dict[str, float]:
-    """Median seconds of each step of the hybrid member on a decoded clip."""
-    from mood.engine.features import log_mel
-    from mood.engine.hybrid import load_hybrid, musicnn_statistics, pooled_patches
+    """Median seconds of each step of the hybrid member on a decoded clip (at the served precision)."""
+    from mood.engine.features import log_mel, make_windows
+    from mood.engine.hybrid import load_hybrid, musicnn_statistics
     from mood.engine.musical import musical_features
 
     member = load_hybrid("hybrid")
     front_end = member.manifest.features
     mel = log_mel(clip, front_end)
-    pooled = pooled_patches(member.backbones, mel, front_end)
+    windows, _ = make_windows(mel, front_end)
+    patches = member.patches.outputs(windows)
     x = member.features(mel, clip)[None, :]
     return {
         "musicnn front end (log-mel, shared with musicnn)": median_seconds(lambda: log_mel(clip, front_end), repeats),
-        "frozen patches (front + mid ends, shareable)": median_seconds(
-            lambda: pooled_patches(member.backbones, mel, front_end), repeats
-        ),
-        "statistics (pretrained back ends)": median_seconds(
-            lambda: musicnn_statistics(member.backbones, pooled), repeats
-        ),
+        "pretrained backbones' patch outputs": median_seconds(lambda: member.patches.outputs(windows), repeats),
+        "statistics": median_seconds(lambda: musicnn_statistics(patches), repeats),
         "musical features": median_seconds(lambda: musical_features(clip, member.manifest.musical), repeats),
         "head + reasons": median_seconds(lambda: member.head.probabilities(x), repeats),
     }
@@ -137,16 +119,16 @@ def main() -> None:
     for name in models:
         torch_clip_s: float | None = None
         for engine in ENGINES:
-            if engine == "torch" and not has_torch_path(name):
+            if engine not in SERVED_ENGINES and not has_network_members(name):
                 continue
             command = [sys.executable, "-c", COLD_START, engine, name, str(wav_path)]
             done = subprocess.run(command, capture_output=True, text=True, check=True, env=env, cwd=REPO)
             cold = float(done.stdout.split()[-1])
-            predict = predictor_for(engine, name)
+            predict = engine_predict(engine, name)
             warm_clip = median_seconds(lambda p=predict: p(clip), args.repeats)
             warm_song = median_seconds(lambda p=predict: p(song), max(1, args.repeats // 2))
             torch_clip_s = warm_clip if engine == "torch" else torch_clip_s
-            speed_up = f"{torch_clip_s / warm_clip:.1f}x" if engine == "onnx" and torch_clip_s else ""
+            speed_up = f"{torch_clip_s / warm_clip:.1f}x" if engine != "torch" and torch_clip_s else ""
             row = f"| {name} | {engine} | {cold:.2f} | {warm_clip * 1000:.0f} | {warm_song:.2f} | {speed_up} |"
             print(row, flush=True)
 
@@ -155,8 +137,8 @@ def main() -> None:
         print("\nthe hybrid's steps on a 30 s clip, ms:")
         for step, seconds in parts.items():
             print(f"  {step:52s} {seconds * 1000:8.0f}")
-        added = sum(v for k, v in parts.items() if "shared" not in k and "shareable" not in k)
-        print(f"  {'added beside musicnn (shared front end and patches)':52s} {added * 1000:8.0f}")
+        added = sum(v for k, v in parts.items() if "shared" not in k)
+        print(f"  {'added beside musicnn (which shares the front end)':52s} {added * 1000:8.0f}")
 
     decode = median_seconds(lambda: load_audio(wav_path), args.repeats)
     print(f"\ndecode a 30 s WAV at 22.05 kHz: {decode * 1000:.0f} ms")

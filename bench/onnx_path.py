@@ -1,4 +1,5 @@
-"""The shipped Predictor's answer with each network's forward pass swapped: torch, ONNX Runtime, variants.
+"""The shipped Predictor's answer with each network's forward pass swapped: torch, ONNX Runtime, variants;
+:func:`engine_predict` names every way a benchmark runs a model.
 
 Benchmarks only. Decoding, front ends, windows, temperatures and the ensemble's combination
 are the engine's own (``mood.engine.inference``); a :class:`Member` only says how one
@@ -9,6 +10,7 @@ network turns windows into logits. The shipped fp32 exports are in the weights f
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,10 @@ from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
 from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, make_windows, to_samples
 from mood.engine.inference import Prediction, WindowOutputs, combine, softmax, to_prediction
-from mood.engine.manifest import EnsembleManifest
+from mood.engine.manifest import EnsembleManifest, HybridManifest
 from mood.engine.onnx_runtime import load_session, session_logits
 from mood.engine.torch_weights import load_network
-from mood.engine.weights import read_manifest, read_network_manifest, resolve_weights_dir
+from mood.engine.weights import member_names, read_manifest, read_network_manifest, resolve_weights_dir
 
 Logits = Callable[[FloatArray], npt.NDArray[np.float32]]
 ONNX_DIR = Path(__file__).resolve().parents[1] / ".cache" / "onnx"  # the variants (gitignored)
@@ -105,3 +107,37 @@ class MemberPredictor:
         """File (or samples) to answer, as ``Predictor.predict``."""
         wav = to_samples(source)
         return self.combined(self.window_outputs(log_mel_per_front_end(wav, self.front_ends)), wav.size / SAMPLE_RATE)
+
+
+# How a benchmark runs a model: before issue 20 (torch), its first ONNX path (ONNX Runtime fp32,
+# and that path's int8 variant), and as shipped now (OpenVINO in float32, and in bfloat16).
+ENGINES = ("torch", "onnxruntime", "onnxruntime-int8", "f32", "bf16")
+SERVED_ENGINES = ("f32", "bf16")  # the shipped Predictor at that MOOD_PRECISION
+
+
+def has_network_members(name: str) -> bool:
+    """Whether every member of ``name`` is a network with a torch module (not the clip-level hybrid)."""
+    return not any(isinstance(read_manifest(m), HybridManifest) for m in member_names(name))
+
+
+def engine_predict(
+    engine: str, model: str, threads: int | None = None
+) -> Callable[[AudioSource | FloatArray], Prediction]:
+    """``predict`` of ``model`` as ``engine`` runs it (see :data:`ENGINES`); a served engine sets its
+    precision before each answer, so several can share a process."""
+    if engine in SERVED_ENGINES:
+        from mood.engine.inference import Predictor
+        from mood.engine.serving import PRECISION_ENV
+
+        predictor = Predictor(model, threads=threads)
+
+        def predict(source: AudioSource | FloatArray) -> Prediction:
+            os.environ[PRECISION_ENV] = engine
+            return predictor.predict(source)
+
+        return predict
+    names = member_names(model)
+    if engine == "torch":
+        return MemberPredictor(model, [torch_member(n) for n in names]).predict
+    suffix = INT8 if engine == "onnxruntime-int8" else ""
+    return MemberPredictor(model, [onnx_member(n, onnx_path(n, suffix), threads or 1) for n in names]).predict

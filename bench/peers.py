@@ -1,6 +1,6 @@
 """mood beside a peer, vibenet 0.1.0 (EfficientNet, ONNX Runtime), on the same clips in one run.
 
-    .venv/bin/python -m bench.peers [--engine torch,onnx] [--clips 20] [--venv DIR]
+    .venv/bin/python -m bench.peers [--engine torch,onnxruntime,f32,bf16] [--clips 20] [--venv DIR]
 
 vibenet is installed with pip into a throwaway venv (``--venv``, reused when present) and run
 there with the network cut off: if it reaches for the internet (to fetch weights) it is
@@ -9,9 +9,12 @@ temporary folder: real songs from the 4Q data set when it is present (``--data``
 synthetic chords (speed only; the run says so). Each system runs in a fresh interpreter:
 cold start is the wall time from starting it to its first answer (interpreter, imports, model
 load, one clip); warm is the mean per clip, file to answer (decoding included), after that.
-``--engine`` picks mood's forward pass: ``onnx`` (as shipped: ``Predictor``, each network's
-checked-in export run by ONNX Runtime), ``torch`` (the same engine with each network's torch
-module, as shipped before issue 20) and ``onnx-int8`` (made by ``python -m bench.onnx_variants``).
+``--engine`` picks mood's forward pass (``bench.onnx_path.ENGINES``): ``bf16`` and ``f32`` (as
+shipped: ``Predictor``, each network's checked-in export run by OpenVINO at that
+``MOOD_PRECISION``; ``bf16`` is the default where the CPU has it), ``torch`` (each network's torch
+module, as shipped before issue 20), ``onnxruntime`` (the exports in ONNX Runtime fp32, as first
+shipped for issue 20) and ``onnxruntime-int8`` (made by ``python -m bench.onnx_variants``). The
+hybrid has no torch or ONNX Runtime row (its head is no network).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bench.onnx_path import ENGINES, SERVED_ENGINES, has_network_members
 from mood.constants import ENSEMBLE, MODEL_NAMES, SAMPLE_RATE
 from mood.engine.audio import ffmpeg_executable
 
@@ -38,7 +42,6 @@ DATA_4Q = Path("/work/shared/data/4q")
 CLIP_S = 30.0
 MP3_BITRATE = "128k"
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
-ENGINES = ("torch", "onnx", "onnx-int8")
 INT8_SUFFIX = ".int8"
 PIP_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 1800
@@ -73,19 +76,8 @@ predict = vibenet.load_model().predict
 MOOD_WORKER = (
     """
 import sys, time
-engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if engine == "onnx":
-    from mood.engine.inference import Predictor
-    predict = Predictor(model, threads=threads).predict
-else:
-    from bench.onnx_path import INT8, MemberPredictor, onnx_member, onnx_path, torch_member
-    from mood.engine.weights import member_names
-    names = member_names(model)
-    if engine == "torch":
-        members = [torch_member(n) for n in names]
-    else:
-        members = [onnx_member(n, onnx_path(n, INT8), threads) for n in names]
-    predict = MemberPredictor(model, members).predict
+from bench.onnx_path import engine_predict
+predict = engine_predict(sys.argv[1], sys.argv[2], int(sys.argv[3]))
 """
     + _SERVE
 )
@@ -207,10 +199,12 @@ def start_workers(args: argparse.Namespace, first_clip: Path, logs: Path) -> lis
             workers.append(peer)
     threads = os.cpu_count() or 1
     for engine in args.engine.split(","):
-        if engine == "onnx-int8" and (problem := int8_missing()):
+        if engine == "onnxruntime-int8" and (problem := int8_missing()):
             print(f"mood {engine} skipped: {problem}")
             continue
         for model in args.models.split(","):
+            if engine not in SERVED_ENGINES and not has_network_members(model):
+                continue
             command = [sys.executable, "-c", MOOD_WORKER, engine, model, str(threads)]
             worker = Worker(f"mood {model} ({engine})", command, first_clip, logs / f"{model}-{engine}.log")
             if worker.cold_start_s is None:
@@ -234,7 +228,9 @@ def import_seconds(module: str) -> float:
 def main() -> None:
     """Make the clips, start every system, time them on each clip in turn, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine", default="torch,onnx", help=f"comma-separated, of {', '.join(ENGINES)}")
+    parser.add_argument(
+        "--engine", default="torch,onnxruntime,f32,bf16", help=f"comma-separated, of {', '.join(ENGINES)}"
+    )
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--data", type=Path, default=DATA_4Q)
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="throwaway venv for the peer")
@@ -260,8 +256,8 @@ def main() -> None:
                 worker.close()
     print_table(workers, len(clips))
     print(
-        f"\nEvery mood row imports torch (mood.engine.weights loads torch modules for training; the hybrid "
-        f"member runs torch); importing torch alone takes {import_seconds('torch'):.1f} s, part of each cold start."
+        f"\nThe f32 and bf16 rows import no torch (serving does not need it); the torch rows do, and "
+        f"importing torch alone takes {import_seconds('torch'):.1f} s, part of their cold start."
     )
 
 
