@@ -76,8 +76,15 @@ predict = vibenet.load_model().predict
 MOOD_WORKER = (
     """
 import sys, time
-from bench.onnx_path import engine_predict
-predict = engine_predict(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if engine in ("f32", "bf16"):  # as shipped: mood's package only (no bench module, no torch)
+    import os
+    os.environ["MOOD_PRECISION"] = engine
+    from mood.engine.inference import Predictor
+    predict = Predictor(model, threads=threads).predict
+else:
+    from bench.onnx_path import engine_predict
+    predict = engine_predict(engine, model, threads)
 """
     + _SERVE
 )

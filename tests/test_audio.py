@@ -107,3 +107,18 @@ def test_nan_samples_are_rejected(tmp_path: Path) -> None:
     sf.write(path, samples, SAMPLE_RATE, subtype="FLOAT")
     with pytest.raises(AudioError, match="NaN"):
         load_audio(path)
+
+
+@pytest.mark.parametrize(
+    ("n", "native_sr", "sr"), [(44_100 * 3 + 7, 44_100, 22_050), (22_050 * 2 + 3, 22_050, 16_000), (5, 48_000, 22_050)]
+)
+def test_resampling_is_librosas_default_exactly(n: int, native_sr: int, sr: int) -> None:
+    import librosa
+
+    from mood.engine.audio import resample
+
+    wav = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    expected = librosa.resample(wav, orig_sr=native_sr, target_sr=sr)
+    got = resample(wav, native_sr, sr)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)

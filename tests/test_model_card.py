@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mood.constants import MOODS
-from mood.engine.manifest import Reliability
+from mood.engine.manifest import Reliability, Transfer
 from mood.engine.weights import read_manifest, write_manifest
 from mood.presentation.model_card import (
     confidence_record,
@@ -19,6 +19,7 @@ from mood.presentation.model_card import (
     model_cards,
     overview_frame,
     per_class_frame,
+    transfer_record,
 )
 from tests.helpers import typed_cv
 
@@ -77,6 +78,15 @@ def test_confidence_record_comes_from_the_manifest(random_weights_dir: Path, tmp
     }
     assert confidence_record("cldnn", folder) is None  # not evaluated
     assert confidence_record("bigger", folder) is None  # not installed
+
+
+def test_transfer_record_comes_from_the_manifest(random_weights_dir: Path, tmp_path: Path) -> None:
+    folder = shutil.copytree(random_weights_dir, tmp_path / "weights")
+    measured = Transfer("Grekow", 321, 0.5, 0.5, 0.4, 0.8, 0.2, {"clear": Reliability(clips=100, accuracy=0.6)})
+    write_manifest(dataclasses.replace(read_manifest("ensemble", folder), transfer=measured), folder)
+    assert transfer_record("ensemble", folder) == measured  # written and read back through the typed manifest
+    assert transfer_record("cldnn", folder) is None  # not measured
+    assert transfer_record("bigger", folder) is None  # not installed
 
 
 def test_display_names() -> None:

@@ -11,7 +11,7 @@ import pytest
 from mood.constants import MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction, WindowPrediction
-from mood.engine.manifest import Pretrained, Reliability
+from mood.engine.manifest import Pretrained, Reliability, Transfer
 from mood.presentation.report import (
     SONG_COLUMNS,
     SongResult,
@@ -68,6 +68,16 @@ def test_the_confidence_explanation_says_how_often_such_answers_were_right() -> 
     assert explained.endswith("answers this sure were right 84 % of the time.")
     unmeasured = {"mixed": Reliability(clips=0, accuracy=None)}
     assert confidence_explanation("mixed", unmeasured) == confidence_explanation("mixed")
+
+
+def test_the_confidence_explanation_also_says_how_often_on_music_from_elsewhere() -> None:
+    elsewhere = Transfer("Grekow", 321, 0.52, 0.53, 0.42, 0.8, 0.19, {"clear": Reliability(200, 0.612)})
+    explained = confidence_explanation("clear", RECORD, elsewhere)
+    assert explained.endswith(
+        "answers this sure were right 84 % of the time; on music unlike what it learnt from "
+        "(other genres, short excerpts), 61 %."
+    )
+    assert confidence_explanation("leaning", RECORD, elsewhere).endswith("right 56 % of the time.")  # not measured
 
 
 def test_the_reliability_list_gives_each_level_its_share_and_accuracy() -> None:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from mood.constants import ENSEMBLE, MODEL_NAMES, MOODS
+from mood.engine.hybrid import HEAD_SUFFIX
 from mood.engine.inference import Predictor
 from mood.engine.integrity import sha256_of
-from mood.engine.hybrid import HEAD_SUFFIX
 from mood.engine.manifest import HybridManifest, NetworkManifest
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest
 from tests.golden import GOLDEN_PATH, MODELS, golden_clips

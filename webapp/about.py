@@ -15,6 +15,7 @@ from mood.presentation.model_card import (
     model_cards,
     overview_frame,
     per_class_frame,
+    transfer_record,
 )
 from mood.presentation.report import (
     DATASET_CREDIT,
@@ -44,6 +45,11 @@ def about_tab() -> None:
             st.markdown(
                 "How often each answer was right in cross-validation (the ensemble's networks together, "
                 "on songs by artists they had not heard in training):\n" + reliability_markdown(record)
+            )
+        if transfer := transfer_record(ENSEMBLE):
+            st.markdown(
+                f"On music unlike what they learnt from ({transfer.collection}; never used in training) "
+                "the same words were right less often:\n" + reliability_markdown(transfer.confidence)
             )
     st.header("How well the models do")
     cards: list[ModelCard] = []

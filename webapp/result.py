@@ -6,7 +6,7 @@ import streamlit as st
 
 from mood.constants import ENSEMBLE
 from mood.presentation.charts import FONT_SIZE, PRESENTER_FONT_SIZE, heard_chart, mood_bars, mood_map, timeline_chart
-from mood.presentation.model_card import confidence_record, display_name
+from mood.presentation.model_card import confidence_record, display_name, transfer_record
 from mood.presentation.report import (
     HEARD_HOW,
     SongResult,
@@ -84,7 +84,9 @@ def show_result(clip: Song, analysis: Analysis, model: str, presenting: bool) ->
     song_heading(clip)
     headline = analysis.headline
     st.markdown(f"## {mood_label(headline.mood)} — {percent(headline.probabilities[headline.mood])}")
-    explanation = confidence_explanation(headline.confidence, confidence_record(headline.model))
+    explanation = confidence_explanation(
+        headline.confidence, confidence_record(headline.model), transfer_record(headline.model)
+    )
     st.markdown(f"**{confidence_sentence(headline)}.** {explanation}")
     if note := truncation_note(headline):
         st.caption(note)

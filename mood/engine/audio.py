@@ -24,13 +24,15 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
+import soxr
 
 from mood.constants import DECODE_TIMEOUT_S, MAX_DURATION_S, SAMPLE_RATE, TRUNCATION_PROBE_S
 from mood.errors import AudioError
+
+RESAMPLE_QUALITY = "soxr_hq"  # librosa.resample's default
 
 AudioSource = str | Path | bytes
 
@@ -88,7 +90,7 @@ def decode_audio(source: AudioSource, sr: int = SAMPLE_RATE, max_duration_s: flo
     try:
         with _native_notes_logged():
             wav, native_sr, truncated = _decode_with_soundfile(source, max_duration_s)
-        wav = _resample(wav, native_sr, sr)
+        wav = resample(wav, native_sr, sr)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as soundfile_error:
         try:
             wav, truncated = _decode_with_ffmpeg(source, sr, max_duration_s)
@@ -161,10 +163,17 @@ def _decode_with_soundfile(source: AudioSource, max_duration_s: float) -> tuple[
         return frames.mean(axis=1, dtype=np.float32), int(f.samplerate), f.frames > n_read
 
 
-def _resample(wav: npt.NDArray[np.float32], native_sr: int, sr: int) -> npt.NDArray[np.float32]:
+def resample(wav: npt.NDArray[np.float32], native_sr: int, sr: int) -> npt.NDArray[np.float32]:
+    """``wav`` (mono) from ``native_sr`` to ``sr``: exactly ``librosa.resample``'s default (soxr's
+    high quality, the length fixed to ``ceil(n * sr / native_sr)``), without importing
+    ``librosa.core.audio`` (scipy.signal and numba: 2 s of the first answer's cold start)."""
     if native_sr == sr or wav.size == 0:
         return wav
-    return librosa.resample(wav, orig_sr=native_sr, target_sr=sr).astype(np.float32, copy=False)
+    n_samples = int(np.ceil(wav.size * float(sr) / native_sr))
+    resampled = soxr.resample(wav, native_sr, sr, quality=RESAMPLE_QUALITY)
+    fixed = np.zeros(n_samples, dtype=np.float32)
+    fixed[: min(n_samples, resampled.size)] = resampled[:n_samples]
+    return fixed
 
 
 @cache

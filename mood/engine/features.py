@@ -38,7 +38,7 @@ from mood.constants import (
     WINDOW_S,
     n_frames,
 )
-from mood.engine.audio import AudioSource, DecodedAudio, decode_audio
+from mood.engine.audio import AudioSource, DecodedAudio, decode_audio, resample
 from mood.errors import AudioError
 
 FloatArray = npt.NDArray[np.float32]
@@ -226,7 +226,7 @@ def log_mel(source: AudioSource | FloatArray, front_end: FrontEnd) -> FloatArray
     wav = to_samples(source)
     check_analysable(wav)
     if front_end.sample_rate != SAMPLE_RATE:
-        wav = librosa.resample(wav, orig_sr=SAMPLE_RATE, target_sr=front_end.sample_rate)
+        wav = resample(wav, SAMPLE_RATE, front_end.sample_rate)
     if front_end.loudness_dbfs is not None:
         wav = normalise_loudness(wav, front_end.loudness_dbfs)
     return scale_power(mel_power(wav, front_end), front_end)

@@ -84,6 +84,22 @@ class CrossValidation:
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """Figures on music from another collection, never trained on (docs/DESIGN.md's ``transfer``),
+    judged as the app judges a song: quadrant macro-F1 and accuracy, Spearman rho of the answers'
+    valence and arousal with the listeners' ratings, ECE (10 bins) and each confidence level's accuracy."""
+
+    collection: str
+    clips: int
+    macro_f1: float
+    accuracy: float
+    valence_rho: float
+    arousal_rho: float
+    ece: float
+    confidence: dict[str, Reliability] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Pretrained:
     """Where a network's pretrained weights came from (a package registry, with its licence)."""
 
@@ -123,7 +139,8 @@ class NetworkManifest:
     cv: CrossValidation | None = None
     pretrained: Pretrained | None = None  # where its pretrained weights came from
     recipe: dict[str, Any] = field(default_factory=dict)
-    onnx: OnnxExport | None = None  # what serving runs (mood.engine.onnx_runtime); None: torch only
+    onnx: OnnxExport | None = None  # what serving runs (mood.engine.serving); None: torch only
+    transfer: Transfer | None = None  # measured on another collection (python -m mood.training transfer)
 
     def __post_init__(self) -> None:
         expected = ARCHITECTURE_CONFIGS.get(self.architecture)
@@ -150,6 +167,7 @@ class EnsembleManifest:
     combination: Combination = "mean"
     weights: list[float] = field(default_factory=list)  # one per member, for "weighted"
     cv: CrossValidation | None = None
+    transfer: Transfer | None = None  # measured on another collection (python -m mood.training transfer)
 
     def __post_init__(self) -> None:
         if not self.members:

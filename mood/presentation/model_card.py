@@ -19,6 +19,7 @@ from mood.engine.manifest import (
     Manifest,
     NetworkManifest,
     Reliability,
+    Transfer,
     row_shares,
 )
 from mood.engine.weights import available_models, read_manifest
@@ -86,6 +87,18 @@ def confidence_record(model: str, weights_dir: Path | None = None) -> dict[str, 
         return None
     cv = read_manifest(model, weights_dir).cv
     return cv.confidence if cv and cv.confidence else None
+
+
+def transfer_record(model: str, weights_dir: Path | None = None) -> Transfer | None:
+    """``model``'s figures on music from another collection (its manifest's ``transfer``), or None
+    when the model is not installed or was not measured there.
+
+    Raises:
+        ModelError: the manifest is invalid.
+    """
+    if model not in available_models(weights_dir):
+        return None
+    return read_manifest(model, weights_dir).transfer
 
 
 def overview_frame(cards: list[ModelCard]) -> pd.DataFrame:

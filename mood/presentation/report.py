@@ -16,7 +16,7 @@ import pandas as pd
 from mood.constants import MAX_DURATION_S, MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction
-from mood.engine.manifest import CrossValidation, Pretrained, Reliability
+from mood.engine.manifest import CrossValidation, Pretrained, Reliability, Transfer
 from mood.presentation.descriptor_words import describe_in_words, mood_hints
 from mood.presentation.model_card import display_name
 from mood.service.analysis import Analysis, Song
@@ -131,22 +131,29 @@ def truncation_note(prediction: Prediction) -> str | None:
     return f"This song is longer than {minutes} minutes: only its first {minutes} were judged."
 
 
-def confidence_explanation(level: str, record: Mapping[str, Reliability] | None = None) -> str:
-    """What a confidence level means and, when the model's cross-validation measured it, how
-    often answers this sure were right.
+def confidence_explanation(
+    level: str, record: Mapping[str, Reliability] | None = None, transfer: Transfer | None = None
+) -> str:
+    """What a confidence level means and, where the model was measured, how often answers this
+    sure were right: in cross-validation, and on music from another collection (honestly lower).
 
     Args:
         level: ``"clear"``, ``"leaning"`` or ``"mixed"``.
         record: the manifest's ``cv.confidence`` block (see :func:`mood.presentation.model_card.confidence_record`).
+        transfer: the manifest's ``transfer`` block (see :func:`mood.presentation.model_card.transfer_record`).
     """
     entry = (record or {}).get(level)
     accuracy = entry.accuracy if entry else None
     if accuracy is None:
         return CONFIDENCE_EXPLANATIONS[level]
-    return (
+    said = (
         f"{CONFIDENCE_EXPLANATIONS[level]} On songs it had not heard in training, "
-        f"answers this sure were right {percent(accuracy)} of the time."
+        f"answers this sure were right {percent(accuracy)} of the time"
     )
+    elsewhere = transfer.confidence.get(level) if transfer else None
+    if elsewhere is None or elsewhere.accuracy is None:
+        return said + "."
+    return f"{said}; on music unlike what it learnt from (other genres, short excerpts), {percent(elsewhere.accuracy)}."
 
 
 def reliability_markdown(record: Mapping[str, Reliability]) -> str:

@@ -201,7 +201,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
 
 
 def run_transfer(args: argparse.Namespace) -> int:
-    """``transfer``: the Grekow table (written to ``--docs-dir`` only for every shipped model)."""
+    """``transfer``: the Grekow table (for every shipped model: written to ``--docs-dir`` and each manifest)."""
     print(transfer(args.model or [], args.data, None if args.model else args.docs_dir))
     return 0
 

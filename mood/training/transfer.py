@@ -5,12 +5,16 @@ GTZAN excerpts with valence/arousal ratings and quadrants), never used in traini
     python -m mood.training transfer --model musicnn
 
 Each excerpt is judged exactly as the app judges a song; the figures are the quadrant
-macro-F1 and the Spearman correlation of the predicted valence and arousal with the ratings.
+macro-F1 and the Spearman correlation of the predicted valence and arousal with the ratings,
+the calibration error and how often each confidence level was right. A run over every shipped
+model also records its figures in each model's manifest (``transfer``), which the app quotes
+beside the cross-validated ones.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,11 +27,14 @@ from tqdm import tqdm
 
 from mood.constants import MODEL_NAMES, MOODS
 from mood.engine.inference import Predictor
-from mood.engine.weights import available_models
+from mood.engine.manifest import CONFIDENCE_LEVELS, Reliability, Transfer
+from mood.engine.weights import available_models, read_manifest, resolve_weights_dir, write_manifest
 from mood.presentation.model_card import display_name
+from mood.training.calibration import expected_calibration_error
 from mood.training.paths import REPO_DIR
 
 DEFAULT_GREKOW_DIR = REPO_DIR.parent / "shared" / "data" / "grekow"
+COLLECTION = "Grekow: six-second excerpts of ten other genres (GTZAN), rated by listeners"
 TABLE_NAME = "transfer_results.md"
 
 
@@ -52,6 +59,21 @@ class TransferFigures:
     valence_rho: float
     arousal_rho: float
     per_genre_accuracy: dict[str, float]
+    ece: float
+    confidence: dict[str, Reliability]
+
+    def record(self, n_clips: int) -> Transfer:
+        """The manifest's ``transfer`` block of these figures."""
+        return Transfer(
+            COLLECTION,
+            n_clips,
+            self.macro_f1,
+            self.accuracy,
+            self.valence_rho,
+            self.arousal_rho,
+            self.ece,
+            self.confidence,
+        )
 
 
 def read_excerpts(data_dir: Path) -> list[RatedExcerpt]:
@@ -70,6 +92,8 @@ def measure(model: str, excerpts: Sequence[RatedExcerpt], weights_dir: Path | No
     true = np.array([MOODS.index(e.mood) for e in excerpts])
     predicted = np.array([MOODS.index(p.mood) for p in predictions])
     genres = np.array([e.genre for e in excerpts])
+    probabilities = np.array([[p.probabilities[m] for m in MOODS] for p in predictions], dtype=np.float32)
+    levels = np.array([p.confidence for p in predictions])
     return TransferFigures(
         model=model,
         macro_f1=round(float(f1_score(true, predicted, average="macro")), 4),
@@ -79,18 +103,35 @@ def measure(model: str, excerpts: Sequence[RatedExcerpt], weights_dir: Path | No
         per_genre_accuracy={
             g: round(float((true[genres == g] == predicted[genres == g]).mean()), 3) for g in sorted(set(genres))
         },
+        ece=round(expected_calibration_error(probabilities, true), 4),
+        confidence={
+            level: reliability(true[levels == level], predicted[levels == level]) for level in CONFIDENCE_LEVELS
+        },
     )
+
+
+def reliability(true: np.ndarray, predicted: np.ndarray) -> Reliability:
+    """How many clips there are and how often their answer was right (None: no clips)."""
+    return Reliability(len(true), round(float((true == predicted).mean()), 4) if len(true) else None)
 
 
 def transfer_markdown(figures: Sequence[TransferFigures]) -> str:
     """The figures as a Markdown table, then accuracy per genre."""
     lines = [
-        "| model | quadrant macro-F1 | accuracy | valence Spearman rho | arousal Spearman rho |",
-        "|---|---|---|---|---|",
+        "| model | quadrant macro-F1 | accuracy | valence Spearman rho | arousal Spearman rho | ECE "
+        "| clear: share, right | leaning: share, right | mixed: share, right |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         rhos = f"{f.valence_rho:.2f} | {f.arousal_rho:.2f}"
-        lines.append(f"| {display_name(f.model)} | **{f.macro_f1:.3f}** | {f.accuracy:.3f} | {rhos} |")
+        total = sum(r.clips for r in f.confidence.values()) or 1
+        levels = " | ".join(
+            f"{r.clips / total:.0%}, {'-' if r.accuracy is None else f'{r.accuracy:.0%}'}"
+            for r in f.confidence.values()
+        )
+        lines.append(
+            f"| {display_name(f.model)} | **{f.macro_f1:.3f}** | {f.accuracy:.3f} | {rhos} | {f.ece:.3f} | {levels} |"
+        )
     genres = list(figures[0].per_genre_accuracy) if figures else []
     lines += ["", "Accuracy per genre", "", "| model | " + " | ".join(genres) + " |", "|---|" + "---|" * len(genres)]
     lines += [
@@ -101,11 +142,21 @@ def transfer_markdown(figures: Sequence[TransferFigures]) -> str:
 
 
 def transfer(models: Sequence[str], data_dir: Path, docs_dir: Path | None) -> str:
-    """Measure ``models`` (default: every shipped one) on the excerpts in ``data_dir``; the table,
-    also written to ``docs_dir`` when given."""
+    """Measure ``models`` (default: every shipped one) on the excerpts in ``data_dir``; the table.
+    With ``docs_dir`` (a run over every shipped model) the table is written there and each
+    model's figures into its manifest."""
     excerpts = read_excerpts(data_dir)
     chosen = list(models) or [m for m in MODEL_NAMES if m in available_models()]
-    table = transfer_markdown([measure(m, excerpts) for m in chosen])
+    figures = [measure(m, excerpts) for m in chosen]
+    table = transfer_markdown(figures)
     if docs_dir is not None:
         (docs_dir / TABLE_NAME).write_text(table)
+        record_transfer(figures, len(excerpts))
     return table
+
+
+def record_transfer(figures: Sequence[TransferFigures], n_clips: int, weights_dir: Path | None = None) -> None:
+    """Write each model's figures into its manifest's ``transfer`` block (nothing else changes)."""
+    for f in figures:
+        manifest = read_manifest(f.model, weights_dir)
+        write_manifest(dataclasses.replace(manifest, transfer=f.record(n_clips)), resolve_weights_dir(weights_dir))
