@@ -14,10 +14,10 @@ import pytest
 
 from mood.batch.results import COLUMNS, Result, flat_row
 from mood.batch.resume import resume_state
-from mood.batch.run import result_of, run_library
+from mood.batch.run import Heard, result_of, run_library
 from mood.batch.sinks import CsvSink, JsonLinesSink, open_sink, read_rows
 from mood.batch.summary import Summary
-from mood.constants import MOODS
+from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import DecodedAudio
 from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import to_samples
@@ -113,7 +113,8 @@ def test_the_model_runs_on_the_cores_the_decoders_leave_and_the_setting_is_resto
             seen.append(session_threads())
             return fake_prediction()
 
-    monkeypatch.setattr(mood.engine.features, "decode", lambda path: DecodedAudio(np.zeros(10, np.float32), False))
+    song = DecodedAudio(chord_progression(seconds=2.0, sr=SAMPLE_RATE).astype(np.float32), False)  # descriptors too
+    monkeypatch.setattr(mood.engine.features, "decode", lambda path: song)
     before = session_threads()
     assert len(list(run_library(["a.wav", "b.wav"], Recorder(), model_threads=1))) == 2
     assert seen == [1, 1] and session_threads() == before
@@ -124,7 +125,8 @@ def test_an_unexpected_exception_becomes_an_error_row() -> None:
         def predict(self, source: object) -> Prediction:
             raise ZeroDivisionError("boom")
 
-    result = result_of("song.wav", Broken(), load=lambda: DecodedAudio(np.zeros(10, dtype=np.float32), truncated=False))
+    song = DecodedAudio(chord_progression(seconds=2.0, sr=SAMPLE_RATE).astype(np.float32), truncated=False)
+    result = result_of("song.wav", Broken(), load=lambda: Heard(song, describe(song.samples)))
     assert result.record == {"path": "song.wav", "error": result.error}
     assert "ZeroDivisionError: boom" in str(result.error) and "other files are not affected" in str(result.error)
 

@@ -9,11 +9,12 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from mood.batch.results import Result
-from mood.engine.descriptors import describe
+from mood.engine.descriptors import Descriptors, describe
 from mood.engine.serving import set_session_threads, usable_cores
 from mood.errors import MoodError
 
@@ -36,28 +37,46 @@ class SongPredictor(Protocol):
         ...
 
 
-def result_of(path: str | Path, predictor: SongPredictor, load: Callable[[], DecodedAudio] | None = None) -> Result:
+@dataclass(frozen=True)
+class Heard:
+    """What a song gives before any model judges it: its decoded samples and its descriptors."""
+
+    decoded: DecodedAudio
+    descriptors: Descriptors
+
+
+def hear(path: Path) -> Heard:
+    """Decode ``path`` and measure its descriptors: the work of a song that needs no model, which
+    a library run does in its decoding threads while the networks judge the song before.
+
+    Raises:
+        AudioError: undecodable, too short or silent audio.
+    """
+    from mood.engine.features import decode
+
+    decoded = decode(path)
+    return Heard(decoded, describe(decoded.samples))
+
+
+def result_of(path: str | Path, predictor: SongPredictor, load: Callable[[], Heard] | None = None) -> Result:
     """Decode and judge one file; any failure becomes an error result, never an exception.
 
     Args:
         path: the audio file.
         predictor: loaded once for the whole run.
-        load: returns the decoded song (e.g. a decode already running in a thread:
-            ``future.result``); default: decode ``path`` now.
+        load: returns the song as heard (e.g. :func:`hear` already running in a thread:
+            ``future.result``); default: :func:`hear` ``path`` now.
     """
-    from mood.engine.features import decode
-
     name = str(path)
     try:
-        decoded = load() if load is not None else decode(Path(path))
-        prediction = predictor.predict(decoded)
-        descriptors = describe(decoded.samples)
+        heard = load() if load is not None else hear(Path(path))
+        prediction = predictor.predict(heard.decoded)
     except MoodError as e:
         return Result.failed(name, str(e))
     except Exception as e:  # one bad file never stops a library run
         log.exception("unexpected error analysing %s", name)
         return Result.failed(name, UNEXPECTED.format(f"{type(e).__name__}: {e}"))
-    return Result.of(name, prediction, descriptors)
+    return Result.of(name, prediction, heard.descriptors)
 
 
 @contextmanager
@@ -79,7 +98,8 @@ def run_library(
     ahead: int | None = None,
     model_threads: int | None = None,
 ) -> Generator[Result, None, None]:
-    """Judge every file, in input order, decoding the next ones in threads meanwhile.
+    """Judge every file, in input order, decoding the next ones (and measuring their descriptors,
+    :func:`hear`) in threads meanwhile.
 
     At most ``ahead`` songs are decoded (or decoding) beyond the one being judged, so memory
     stays flat however long the library is.
@@ -97,16 +117,14 @@ def run_library(
     Yields:
         One :class:`Result` per input, in input order.
     """
-    from mood.engine.features import decode
-
     limit = ahead if ahead is not None else workers * DECODE_AHEAD_PER_WORKER
     remaining = iter(paths)
-    pending: deque[tuple[str | Path, Future[DecodedAudio]]] = deque()
+    pending: deque[tuple[str | Path, Future[Heard]]] = deque()
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="mood-decode")
 
     def submit_next() -> None:
         for path in remaining:
-            pending.append((path, pool.submit(decode, Path(path))))
+            pending.append((path, pool.submit(hear, Path(path))))
             return
 
     threads = model_threads or usable_cores()
@@ -115,8 +133,8 @@ def run_library(
             submit_next()
         with network_threads(threads):
             while pending:
-                path, decoding = pending.popleft()
+                path, hearing = pending.popleft()
                 submit_next()
-                yield result_of(path, predictor, decoding.result)
+                yield result_of(path, predictor, hearing.result)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

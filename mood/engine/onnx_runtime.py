@@ -16,7 +16,7 @@ import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
 
 from mood.constants import INFERENCE_BATCH_SIZE
-from mood.engine.serving import ONNX_INPUT, ONNX_OUTPUT
+from mood.engine.serving import ONNX_INPUT, ONNX_OUTPUT, in_batches
 from mood.errors import ModelError
 
 ONNX_PROVIDERS = ("CPUExecutionProvider",)
@@ -67,11 +67,7 @@ def session_outputs(
     Returns:
         float32, shape ``(n_windows, ...)``: ``(n_windows, n_classes)`` for a network's logits.
     """
-    batches = [
-        session.run([output], {ONNX_INPUT: np.ascontiguousarray(windows[start : start + batch_size], np.float32)})[0]
-        for start in range(0, len(windows), batch_size)
-    ]
-    return np.concatenate(batches).astype(np.float32, copy=False)
+    return in_batches(lambda batch: np.asarray(session.run([output], {ONNX_INPUT: batch})[0]), windows, batch_size)
 
 
 def session_logits(

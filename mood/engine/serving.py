@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -115,20 +116,27 @@ def compile_onnx(model: bytes, threads: int, name: str, precision: Literal["f32"
         raise ModelError(f"{name} is not a network this engine can run; export it again.") from e
 
 
-def run_compiled(
-    compiled: ov.CompiledModel,
+def in_batches(
+    run: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]],
     windows: npt.NDArray[np.float32],
-    output: str = ONNX_OUTPUT,
     batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> npt.NDArray[np.float32]:
-    """The graph's ``output`` for a stack of windows ``(n_windows, n_mels, window_frames)``, in
-    batches of ``batch_size``; each call has its own infer request, so threads may share ``compiled``."""
+    """``run`` on a stack of windows ``(n_windows, n_mels, window_frames)`` in batches of
+    ``batch_size`` (contiguous float32), the outputs stacked along the first axis."""
+    batches = [
+        run(np.ascontiguousarray(windows[start : start + batch_size], np.float32))
+        for start in range(0, len(windows), batch_size)
+    ]
+    return np.concatenate(batches).astype(np.float32, copy=False)
+
+
+def run_compiled(
+    compiled: ov.CompiledModel, windows: npt.NDArray[np.float32], output: str = ONNX_OUTPUT
+) -> npt.NDArray[np.float32]:
+    """The graph's ``output`` for a stack of windows ``(n_windows, n_mels, window_frames)``;
+    each call has its own infer request, so threads may share ``compiled``."""
     request = compiled.create_infer_request()
-    batches = []
-    for start in range(0, len(windows), batch_size):
-        result = request.infer({ONNX_INPUT: np.ascontiguousarray(windows[start : start + batch_size], np.float32)})
-        batches.append(np.array(result[output], dtype=np.float32))
-    return np.concatenate(batches)
+    return in_batches(lambda batch: np.asarray(request.infer({ONNX_INPUT: batch})[output]), windows)
 
 
 @dataclass(frozen=True, eq=False)
