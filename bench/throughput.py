@@ -2,7 +2,7 @@
 (`mood analyze`) and a local Ray instance (`mood analyze --ray`); then the arithmetic for
 1,000,000 songs.
 
-    .venv/bin/python -m bench.throughput [--songs N] [--seconds S] [--model NAME] [--weights-dir DIR]
+    .venv/bin/python -m bench.throughput [--songs N] [--seconds S] [--model NAME] [--weights-dir DIR] [--no-descriptors]
 
 N synthesised clips of S seconds (44.1 kHz mono MP3, like a store preview, so decoding and
 resampling are measured too) go through the same code as the CLI, results written to a JSON
@@ -103,7 +103,9 @@ def timed(label: str, workers: int, start: Callable[[], Iterator[object]], out: 
     return Run(label, n_songs, n_failed, workers, ready - began, time.perf_counter() - ready)
 
 
-def single_process(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
+def single_process(
+    paths: list[Path], model: str, weights_dir: Path | None, out: Path, with_descriptors: bool = True
+) -> Run:
     """The one-machine path: one Predictor, threads decoding ahead (what `mood analyze` does)."""
     from mood.batch.run import DECODE_WORKERS, run_library
     from mood.engine.inference import Predictor
@@ -112,18 +114,25 @@ def single_process(paths: list[Path], model: str, weights_dir: Path | None, out:
     return timed(
         "1 process",
         usable_cores(),  # the decoders and the networks' forward passes share every core
-        lambda: run_library(paths, Predictor(model, weights_dir), workers=DECODE_WORKERS),
+        lambda: run_library(
+            paths, Predictor(model, weights_dir), workers=DECODE_WORKERS, with_descriptors=with_descriptors
+        ),
         out,
     )
 
 
-def local_ray(paths: list[Path], model: str, weights_dir: Path | None, out: Path) -> Run:
+def local_ray(paths: list[Path], model: str, weights_dir: Path | None, out: Path, with_descriptors: bool = True) -> Run:
     """The Ray path on a local instance: one worker per core (what `mood analyze --ray` does)."""
     from mood.batch.ray import run_on_ray
     from mood.engine.serving import usable_cores
 
     workers = usable_cores()
-    return timed(f"local Ray ({workers} workers)", workers, lambda: run_on_ray(paths, model, weights_dir), out)
+    return timed(
+        f"local Ray ({workers} workers)",
+        workers,
+        lambda: run_on_ray(paths, model, weights_dir, with_descriptors=with_descriptors),
+        out,
+    )
 
 
 def estimate(per_worker_per_min: float, cores_per_machine: int) -> list[str]:
@@ -152,7 +161,9 @@ def main() -> None:
     parser.add_argument("--model", choices=MODEL_NAMES, default=ENSEMBLE, help="default: ensemble")
     parser.add_argument("--weights-dir", type=Path, default=None, help="default: $MOOD_WEIGHTS_DIR, else shipped")
     parser.add_argument("--cores-per-machine", type=int, default=CORES_PER_MACHINE, help="for the estimate")
+    parser.add_argument("--no-descriptors", action="store_true", help="moods only, as mood analyze --no-descriptors")
     args = parser.parse_args()
+    with_descriptors = not args.no_descriptors
 
     with tempfile.TemporaryDirectory(prefix="mood-throughput-") as tmp:
         folder = Path(tmp)
@@ -161,10 +172,10 @@ def main() -> None:
         print(
             f"{args.songs} clips of {args.seconds:g} s (MP3, 44.1 kHz) written in {time.perf_counter() - started:.0f} s"
         )
-        print(f"model: {args.model}\n")
+        print(f"model: {args.model}; descriptors: {'yes' if with_descriptors else 'no'}\n")
         runs = [
-            single_process(paths, args.model, args.weights_dir, folder / "single.jsonl"),
-            local_ray(paths, args.model, args.weights_dir, folder / "ray.jsonl"),
+            single_process(paths, args.model, args.weights_dir, folder / "single.jsonl", with_descriptors),
+            local_ray(paths, args.model, args.weights_dir, folder / "ray.jsonl", with_descriptors),
         ]
 
     print(f"{'path':24s} {'songs/min':>10s} {'per core':>9s} {'set-up s':>9s} {'incl. set-up':>13s} {'failed':>7s}")

@@ -183,6 +183,25 @@ def test_out_streams_every_result_to_the_file_and_json_still_prints(
     assert "4 songs in" in err and "1 failed" in err and f"  {library[1]}: " in err
 
 
+def test_no_descriptors_gives_the_same_moods_without_the_descriptors(
+    library: list[Path], random_weights_dir: Path, tmp_path: Path
+) -> None:
+    from mood.batch.results import DESCRIPTOR_COLUMNS
+    from mood.batch.sinks import read_rows
+
+    songs = [library[0], library[2]]
+    _, described = analyse_library_cli(songs, random_weights_dir, "--json")
+    status, lines = analyse_library_cli(
+        songs, random_weights_dir, "--json", "--no-descriptors", "--out", str(tmp_path / "r.csv")
+    )
+    assert status == 0
+    moods_only = [json.loads(line) for line in lines]
+    assert all("descriptors" not in r for r in moods_only)
+    assert moods_only == [{k: v for k, v in json.loads(line).items() if k != "descriptors"} for line in described]
+    for row in read_rows(tmp_path / "r.csv"):  # the columns stay, empty
+        assert all(row[column] is None for column in DESCRIPTOR_COLUMNS) and row["mood"] in MOODS
+
+
 def test_out_without_json_keeps_stdout_empty(library: list[Path], random_weights_dir: Path, tmp_path: Path) -> None:
     status, lines = analyse_library_cli(library[:1], random_weights_dir, "--out", str(tmp_path / "r.csv"))
     assert status == 0 and lines == []

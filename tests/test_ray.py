@@ -103,6 +103,9 @@ def test_ray_run_equals_the_single_process_run(
     err = capsys.readouterr().err
     assert "6 songs in" in err and "1 failed" in err and "corrupt.mp3" in err
 
+    _, moods_only = run([*common, "--ray", "--no-descriptors", *inputs])  # the workers skip the descriptors
+    assert_same(moods_only, [{k: v for k, v in r.items() if k != "descriptors"} for r in local])
+
 
 def test_without_ray_installed_the_message_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from mood.batch.ray import import_ray

@@ -19,6 +19,7 @@ import math
 import os
 import re
 from collections.abc import Generator, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mood.batch.results import Result
-from mood.batch.run import result_of
+from mood.batch.run import hear, result_of
 from mood.engine.serving import usable_cores
 from mood.errors import MoodError
 
@@ -108,17 +109,23 @@ class PredictorActor:
         model: a model id, e.g. ``"ensemble"``.
         weights_dir: an absolute folder every node can read, or None for each node's
             ``$MOOD_WEIGHTS_DIR`` / shipped weights.
+        with_descriptors: measure each song's descriptors too (False: moods only).
     """
 
-    def __init__(self, model: str, weights_dir: str | None) -> None:
+    def __init__(self, model: str, weights_dir: str | None, with_descriptors: bool = True) -> None:
         from mood.engine.inference import Predictor
 
         self.predictor = Predictor(model, Path(weights_dir) if weights_dir else None)
+        self.with_descriptors = with_descriptors
 
     def __call__(self, batch: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         """``{"index", "path"}`` columns in (paths as their bytes: any name travels); ``{"index",
         "record"}`` (each result's JSON) out."""
-        records = [result_of(os.fsdecode(bytes(path)), self.predictor).to_json() for path in batch["path"]]
+        names = [os.fsdecode(bytes(path)) for path in batch["path"]]
+        records = [
+            result_of(name, self.predictor, partial(hear, Path(name), self.with_descriptors)).to_json()
+            for name in names
+        ]
         return {"index": np.asarray(batch["index"], dtype=np.int64), "record": np.asarray(records, dtype=object)}
 
 
@@ -157,6 +164,7 @@ def run_on_ray(
     address: str | None = None,
     workers: int | None = None,
     batch_size: int = SONGS_PER_BATCH,
+    with_descriptors: bool = True,
 ) -> RayResults:
     """Judge every file on a Ray cluster; the returned iterator yields one :class:`Result`
     per input, in input order, as the workers finish them.
@@ -174,6 +182,7 @@ def run_on_ray(
             ``$RAY_ADDRESS``, else a local instance started for this run.
         workers: model replicas (default: one per CPU of the cluster).
         batch_size: songs per worker call.
+        with_descriptors: measure each song's descriptors too (False: moods only).
 
     Raises:
         MoodError: Ray is missing, the cluster cannot be reached, the models fail to load,
@@ -184,7 +193,13 @@ def run_on_ray(
     owns_connection = connect(ray, address)
     try:
         dataset = _dataset(
-            ray, [os.fsencode(p) for p in paths], model, worker_weights_dir(weights_dir), workers, batch_size
+            ray,
+            [os.fsencode(p) for p in paths],
+            model,
+            worker_weights_dir(weights_dir),
+            workers,
+            batch_size,
+            with_descriptors,
         )
     except BaseException:
         if owns_connection:
@@ -194,7 +209,13 @@ def run_on_ray(
 
 
 def _dataset(
-    ray: Any, paths: list[bytes], model: str, weights_dir: str | None, workers: int | None, batch_size: int
+    ray: Any,
+    paths: list[bytes],
+    model: str,
+    weights_dir: str | None,
+    workers: int | None,
+    batch_size: int,
+    with_descriptors: bool,
 ) -> Any:
     """The lazy Ray dataset of ``{"index", "record"}`` rows (a ``ray.data.Dataset``)."""
     n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1) // CPUS_PER_WORKER))
@@ -206,7 +227,7 @@ def _dataset(
     items = [{"index": i, "path": path} for i, path in enumerate(paths)]
     return ray.data.from_items(items, override_num_blocks=n_blocks(len(paths), n_workers)).map_batches(
         PredictorActor,
-        fn_constructor_kwargs={"model": model, "weights_dir": weights_dir},
+        fn_constructor_kwargs={"model": model, "weights_dir": weights_dir, "with_descriptors": with_descriptors},
         compute=ray.data.ActorPoolStrategy(size=n_workers),
         batch_size=batch_size,
         num_cpus=CPUS_PER_WORKER,

@@ -47,10 +47,12 @@ class Result:
     record: dict[str, Any]
 
     @classmethod
-    def of(cls, path: str, prediction: Prediction, descriptors: Descriptors) -> Result:
-        """The result of a judged file: the prediction's fields and the song's musical descriptors."""
+    def of(cls, path: str, prediction: Prediction, descriptors: Descriptors | None) -> Result:
+        """The result of a judged file: the prediction's fields and the song's musical descriptors
+        (no ``descriptors`` field when the run measured none)."""
         names = name_fields(path)
-        return cls(names["path"], {**names, **prediction.to_dict(), "descriptors": descriptors.to_dict()})
+        described = {} if descriptors is None else {"descriptors": descriptors.to_dict()}
+        return cls(names["path"], {**names, **prediction.to_dict(), **described})
 
     @classmethod
     def failed(cls, path: str, message: str) -> Result:
