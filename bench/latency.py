@@ -41,9 +41,10 @@ ENGINES = ("torch", "onnxruntime", "f32", "bf16")  # of bench.onnx_path.ENGINES
 COLD_START = """
 import sys, time
 t0 = time.perf_counter()
-if sys.argv[1] in ("f32", "bf16"):  # as shipped: no bench or torch imports
+from mood.engine.serving import PRECISION_ENV, SERVED_PRECISIONS
+if sys.argv[1] in SERVED_PRECISIONS:  # as shipped: no bench or torch imports
     import os
-    os.environ["MOOD_PRECISION"] = sys.argv[1]
+    os.environ[PRECISION_ENV] = sys.argv[1]
     from mood.engine.inference import Predictor
     Predictor(sys.argv[2]).predict(sys.argv[3])
 else:

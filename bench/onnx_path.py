@@ -24,6 +24,7 @@ from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, ma
 from mood.engine.inference import Prediction, WindowOutputs, combine, softmax, to_prediction
 from mood.engine.manifest import EnsembleManifest, HybridManifest
 from mood.engine.onnx_runtime import load_session, session_logits
+from mood.engine.serving import PRECISION_ENV, SERVED_PRECISIONS
 from mood.engine.torch_weights import load_network
 from mood.engine.weights import member_names, read_manifest, read_network_manifest, resolve_weights_dir
 
@@ -112,7 +113,7 @@ class MemberPredictor:
 # How a benchmark runs a model: before issue 20 (torch), its first ONNX path (ONNX Runtime fp32,
 # and that path's int8 variant), and as shipped now (OpenVINO in float32, and in bfloat16).
 ENGINES = ("torch", "onnxruntime", "onnxruntime-int8", "f32", "bf16")
-SERVED_ENGINES = ("f32", "bf16")  # the shipped Predictor at that MOOD_PRECISION
+SERVED_ENGINES = SERVED_PRECISIONS  # the shipped Predictor at that MOOD_PRECISION
 
 
 def has_network_members(name: str) -> bool:
@@ -127,7 +128,6 @@ def engine_predict(
     precision before each answer, so several can share a process."""
     if engine in SERVED_ENGINES:
         from mood.engine.inference import Predictor
-        from mood.engine.serving import PRECISION_ENV
 
         predictor = Predictor(model, threads=threads)
 

@@ -77,9 +77,10 @@ MOOD_WORKER = (
     """
 import sys, time
 engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if engine in ("f32", "bf16"):  # as shipped: mood's package only (no bench module, no torch)
+from mood.engine.serving import PRECISION_ENV, SERVED_PRECISIONS
+if engine in SERVED_PRECISIONS:  # as shipped: mood's package only (no bench module, no torch)
     import os
-    os.environ["MOOD_PRECISION"] = engine
+    os.environ[PRECISION_ENV] = engine
     from mood.engine.inference import Predictor
     predict = Predictor(model, threads=threads).predict
 else:

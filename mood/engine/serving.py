@@ -42,6 +42,8 @@ ONNX_OUTPUT: Final = "logits"  # (batch, n_classes), float32
 DEVICE: Final = "CPU"
 PRECISION_ENV: Final = "MOOD_PRECISION"
 Precision = Literal["auto", "f32", "bf16"]
+ServedPrecision = Literal["f32", "bf16"]
+SERVED_PRECISIONS: Final[tuple[ServedPrecision, ...]] = get_args(ServedPrecision)  # what a network runs in
 BF16_CAPABILITY: Final = "BF16"  # in OpenVINO's OPTIMIZATION_CAPABILITIES of a CPU that has bfloat16
 
 _process_threads: int | None = None  # None: every core this process may use
@@ -91,7 +93,7 @@ def requested_precision() -> Precision:
     return value  # type: ignore[return-value]  # checked against the Literal's values just above
 
 
-def served_precision() -> Literal["f32", "bf16"]:
+def served_precision() -> ServedPrecision:
     """The precision the networks run in here: see the module's docstring."""
     requested = requested_precision()
     if requested == "f32":
@@ -99,7 +101,7 @@ def served_precision() -> Literal["f32", "bf16"]:
     return "bf16" if cpu_has_bf16() else "f32"
 
 
-def compile_onnx(model: bytes, threads: int, name: str, precision: Literal["f32", "bf16"]) -> ov.CompiledModel:
+def compile_onnx(model: bytes, threads: int, name: str, precision: ServedPrecision) -> ov.CompiledModel:
     """ONNX bytes compiled for this CPU on ``threads`` threads in ``precision``, for low latency.
 
     Raises:

@@ -27,10 +27,11 @@ from tqdm import tqdm
 
 from mood.constants import MODEL_NAMES, MOODS
 from mood.engine.inference import Predictor
-from mood.engine.manifest import CONFIDENCE_LEVELS, Reliability, Transfer
+from mood.engine.manifest import Reliability, Transfer
 from mood.engine.weights import available_models, read_manifest, resolve_weights_dir, write_manifest
 from mood.presentation.model_card import display_name
 from mood.training.calibration import expected_calibration_error
+from mood.training.evaluation import confidence_reliability
 from mood.training.paths import REPO_DIR
 
 DEFAULT_GREKOW_DIR = REPO_DIR.parent / "shared" / "data" / "grekow"
@@ -93,7 +94,6 @@ def measure(model: str, excerpts: Sequence[RatedExcerpt], weights_dir: Path | No
     predicted = np.array([MOODS.index(p.mood) for p in predictions])
     genres = np.array([e.genre for e in excerpts])
     probabilities = np.array([[p.probabilities[m] for m in MOODS] for p in predictions], dtype=np.float32)
-    levels = np.array([p.confidence for p in predictions])
     return TransferFigures(
         model=model,
         macro_f1=round(float(f1_score(true, predicted, average="macro")), 4),
@@ -105,14 +105,9 @@ def measure(model: str, excerpts: Sequence[RatedExcerpt], weights_dir: Path | No
         },
         ece=round(expected_calibration_error(probabilities, true), 4),
         confidence={
-            level: reliability(true[levels == level], predicted[levels == level]) for level in CONFIDENCE_LEVELS
+            level: Reliability(**entry) for level, entry in confidence_reliability(true, probabilities).items()
         },
     )
-
-
-def reliability(true: np.ndarray, predicted: np.ndarray) -> Reliability:
-    """How many clips there are and how often their answer was right (None: no clips)."""
-    return Reliability(len(true), round(float((true == predicted).mean()), 4) if len(true) else None)
 
 
 def transfer_markdown(figures: Sequence[TransferFigures]) -> str:
