@@ -15,8 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from mood.constants import MOODS
 from mood.engine.manifest import CrossValidation
 from mood.training.calibration import TEMPERATURE_BOUNDS
-from mood.training.cv import CVPlan, Member, cross_validate_and_ship, fold_split, teacher_from
+from mood.training.cv import CVPlan, Member, cross_validate_and_ship, fold_split, nested_run_path, teacher_from
 from mood.training.dataset import TrainingClip
+from mood.training.members.ensemble import ensemble_cv
 from mood.training.runs import OutOfFold, load_run
 
 N_FOLDS, CLIPS_PER_MOOD, N_FEATURES = 4, 12, 6
@@ -95,3 +96,35 @@ def test_any_member_can_teach(member: ClipHead) -> None:
     np.testing.assert_allclose(teacher.probabilities[0].sum(), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(teacher.target(0, 3.0), teacher.probabilities[0][0])
     assert teacher.centres_s[0].tolist() == [CLIP_S / 2]
+
+
+def test_nested_runs_never_saw_their_held_out_fold(member: ClipHead, tmp_path: Path) -> None:
+    folds = (0, 1, 2, 3)
+    cross_validate_and_ship(member, CVPlan(folds=folds, runs_dir=tmp_path, final=False, nested=True))
+    inner_fits = member.fitted_on[len(folds) :]  # after the outer folds: 3 inner fits per held-out fold
+    assert len(inner_fits) == len(folds) * (len(folds) - 1)
+    for outer in folds:
+        run = load_run(nested_run_path(tmp_path, member.name, outer))
+        outer_clips = {i for i, c in enumerate(member.clips) if c.fold == outer}
+        assert {c.song_id for c in member.clips if c.fold != outer} == set(run.logits)
+        for inner, fitted_on in zip((f for f in folds if f != outer), inner_fits[: len(folds) - 1], strict=True):
+            inner_clips = {i for i, c in enumerate(member.clips) if c.fold == inner}
+            assert fitted_on and not fitted_on & (outer_clips | inner_clips)
+        inner_fits = inner_fits[len(folds) - 1 :]
+
+
+def test_a_stacked_ensemble_learns_which_member_to_trust(member: ClipHead, tmp_path: Path) -> None:
+    noise = ClipHead(member.clips, np.random.default_rng(1).normal(size=member.features.shape))
+    noise.name = "noise"
+    folds = (0, 1, 2, 3)
+    for m in (member, noise):
+        cross_validate_and_ship(m, CVPlan(folds=folds, runs_dir=tmp_path, final=False, nested=True))
+    good = ensemble_cv(member.clips, ["cliphead"], "mean", tmp_path).cv
+    stacked = ensemble_cv(member.clips, ["noise", "cliphead"], "stacked", tmp_path)
+    assert stacked.combination == "stacked" and stacked.stacking is not None and stacked.cv is not None
+    assert good is not None
+    coefficients = np.abs(np.array(stacked.stacking.coefficients))
+    assert coefficients.shape == (len(MOODS), 2 * len(MOODS))
+    assert coefficients[:, len(MOODS) :].sum() > 3 * coefficients[:, : len(MOODS)].sum()  # it trusts the good one
+    assert np.array(stacked.cv.confusion).sum() == len(member.clips)
+    assert stacked.cv.macro_f1 >= good.macro_f1 - 0.05  # the noise costs it little

@@ -28,11 +28,11 @@ from mood.engine.hybrid import (
     why_terms,
 )
 from mood.engine.inference import Predictor
-from mood.engine.manifest import HybridManifest, Pretrained
+from mood.engine.manifest import EnsembleManifest, HybridManifest, Pretrained, Stacking
 from mood.engine.models.musicnn_mood import FrozenPatchOutputs, MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG
 from mood.engine.onnx_check import random_windows, song_windows
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, write_manifest
 from mood.errors import ModelError
 from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
 from mood.training.dataset import TrainingClip
@@ -128,6 +128,31 @@ def test_a_synthesised_clip_gets_a_distribution_one_window_and_the_models_reason
     assert [r.term for r in prediction.why] == sorted((r.term for r in prediction.why), reverse=True)
     why = prediction.to_dict()["why"]
     assert {"feature", "value", "standardised", "term"} == set(why[0]) and json.dumps(why)
+
+
+def test_in_an_ensemble_the_hybrid_gives_its_reasons_for_the_ensembles_answer(tmp_path: Path) -> None:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for shipped_file in SHIPPED_WEIGHTS_DIR.iterdir():
+        if shipped_file.name != "ensemble.json":
+            (folder / shipped_file.name).symlink_to(shipped_file)
+    # whatever the members say, sad wins: not always the hybrid's own answer
+    stacking = Stacking(np.zeros((len(MOODS), 2 * len(MOODS))).tolist(), [0.0, 0.0, 3.0, 0.0], 1.0)
+    write_manifest(
+        EnsembleManifest(name="ensemble", members=["musicnn", "hybrid"], combination="stacked", stacking=stacking),
+        folder,
+    )
+    predictor = Predictor("ensemble", folder)
+    assert len(predictor.front_ends) == 1  # the two members hear one front end: one spectrogram
+    wav = chords(minor=False, seconds=20.0)
+    ensemble, musicnn, hybrid = predictor.predict_song(wav).predictions
+    assert (ensemble.model, musicnn.model, hybrid.model) == ("ensemble", "musicnn", "hybrid")
+    assert ensemble.mood == "sad" and len(ensemble.timeline) == len(musicnn.timeline) > 1 and not musicnn.why
+    member = load_hybrid("hybrid", SHIPPED_WEIGHTS_DIR)
+    answer = member.judge(log_mel(wav, member.manifest.features), wav)
+    assert ensemble.why == member.reasons(answer, MOODS.index("sad"))
+    assert hybrid.why == member.reasons(answer, MOODS.index(hybrid.mood))
+    assert hybrid == Predictor("hybrid", SHIPPED_WEIGHTS_DIR).predict(wav)
 
 
 def test_the_terms_add_up_to_the_answers_log_odds(shipped: LoadedHybrid) -> None:

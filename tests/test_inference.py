@@ -11,7 +11,8 @@ import pytest
 
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.features import SCRATCH_FRONT_END, log_mel_per_front_end
-from mood.engine.inference import Prediction, Predictor, confidence_level, predict
+from mood.engine.inference import Prediction, Predictor, confidence_level, predict, window_outputs
+from mood.engine.manifest import EnsembleManifest, Stacking
 from mood.engine.serving import OnnxNetwork, set_session_threads, usable_cores
 from mood.engine.torch_weights import load_network
 from mood.engine.weights import read_network_manifest, write_manifest
@@ -57,6 +58,52 @@ def test_ensemble_is_the_mean_of_its_members(ensemble: Predictor, random_weights
             (alone[0].probabilities[mood] + alone[1].probabilities[mood]) / 2, abs=2e-6
         )
     assert ensemble.predict_song(wav).predictions == (mean, *members)
+
+
+def stacked_copy(random_weights_dir: Path, folder: Path, stacking: Stacking) -> Path:
+    """The random networks with a stacked ensemble manifest of ``stacking``."""
+    shutil.copytree(random_weights_dir, folder)
+    write_manifest(
+        EnsembleManifest(name="ensemble", members=["resnet18", "cldnn"], combination="stacked", stacking=stacking),
+        folder,
+    )
+    return folder
+
+
+def test_a_stacked_ensemble_applies_its_meta_learner_to_each_window(random_weights_dir: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    stacking = Stacking(rng.normal(size=(4, 8)).round(3).tolist(), rng.normal(size=4).round(3).tolist(), 1.0)
+    predictor = Predictor("ensemble", stacked_copy(random_weights_dir, tmp_path / "stacked", stacking))
+    wav = chord_progression(seconds=8.0, sr=SAMPLE_RATE)
+    mels = log_mel_per_front_end(wav, predictor.front_ends)
+    stacked = predictor.predict_mels(mels, 8.0)[0]
+    members = [window_outputs(m, mels[SCRATCH_FRONT_END]).probabilities for m in predictor.networks]
+    x = np.hstack([np.log(np.clip(p, 1e-12, None)) for p in members])  # both members cut the same windows
+    logits = x @ np.array(stacking.coefficients).T + np.array(stacking.intercepts)
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose([[w.probabilities[m] for m in MOODS] for w in stacked.timeline], expected, atol=2e-6)
+    np.testing.assert_allclose([stacked.probabilities[m] for m in MOODS], expected.mean(axis=0), atol=2e-6)
+
+
+def test_a_meta_learner_that_copies_one_member_gives_its_answer(random_weights_dir: Path, tmp_path: Path) -> None:
+    copy_cldnn = np.hstack([np.zeros((4, 4)), np.eye(4)])  # softmax(log p) = p
+    stacking = Stacking(copy_cldnn.tolist(), [0.0] * 4, 1.0)
+    predictor = Predictor("ensemble", stacked_copy(random_weights_dir, tmp_path / "copy", stacking))
+    wav = chord_progression(seconds=6.0, sr=SAMPLE_RATE)
+    ensemble_answer, _, cldnn_answer = predictor.predict_song(wav).predictions
+    for mood in MOODS:
+        assert ensemble_answer.probabilities[mood] == pytest.approx(cldnn_answer.probabilities[mood], abs=1e-5)
+
+
+def test_a_stacked_manifest_must_fit_its_members(random_weights_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one column per member and mood"):
+        EnsembleManifest(
+            name="ensemble", members=["resnet18", "cldnn"], combination="stacked",
+            stacking=Stacking(np.zeros((4, 4)).tolist(), [0.0] * 4, 1.0),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="needs its stacking block"):
+        EnsembleManifest(name="ensemble", members=["resnet18", "cldnn"], combination="stacked")
 
 
 def test_a_four_minute_song_gets_a_full_timeline(random_weights_dir: Path) -> None:

@@ -98,12 +98,12 @@ def show_result(clip: Song, analysis: Analysis, model: str, presenting: bool) ->
             st.markdown(why_model_markdown(headline.why, headline.mood))
         st.markdown(why_markdown(analysis.descriptors))
     if len(analysis.predictions) > 1 and not presenting:
-        st.markdown("**How each network heard it** (the ensemble averages them):")
+        st.markdown("**How each of its models heard it** (the ensemble combines them):")
         members = analysis.predictions[1:]
         for column, prediction in zip(st.columns(len(members)), members, strict=True):
             column.altair_chart(mood_bars(prediction), width="stretch", theme=None)
     st.altair_chart(timeline_chart(headline, font_size), width="stretch", theme=None)
-    if not headline.why:  # a clip-level head has no windows to hide: its reasons are above
+    if load_predictor(model).networks:  # a clip-level head alone has no windows to hide: its reasons are above
         where_heard(clip, analysis, model, font_size)
     if presenting:
         return

@@ -165,6 +165,14 @@ def musicnn_statistics(patch_outputs: FloatArray) -> FloatArray:
     return np.concatenate(parts).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class HybridAnswer:
+    """What the hybrid heard in one clip: its columns ``(n_features,)`` and probabilities ``(n_moods,)``."""
+
+    features: FloatArray
+    probabilities: FloatArray
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedHybrid:
     """A verified hybrid member: its manifest, head and frozen backbones (a clip-level model).
@@ -196,12 +204,14 @@ class LoadedHybrid:
         musical = musical_features(samples, self.manifest.musical).values
         return np.concatenate([statistics, musical]).astype(np.float32)
 
-    def answer(self, mel: FloatArray, samples: FloatArray) -> tuple[FloatArray, tuple[WhyTerm, ...]]:
-        """The clip's calibrated probabilities (shape ``(n_moods,)``) and the reasons for its top mood."""
+    def judge(self, mel: FloatArray, samples: FloatArray) -> HybridAnswer:
+        """The clip's columns and calibrated probabilities (see :meth:`features`)."""
         x = self.features(mel, samples)
-        probabilities = self.head.probabilities(x[None, :])[0]
-        reasons = why_terms(self.head, self.manifest.feature_names, self.groups, x, int(probabilities.argmax()))
-        return probabilities, reasons
+        return HybridAnswer(x, self.head.probabilities(x[None, :])[0])
+
+    def reasons(self, answer: HybridAnswer, mood: int) -> tuple[WhyTerm, ...]:
+        """What in ``answer``'s clip pushed the head towards ``mood`` (index in ``MOODS``), and away."""
+        return why_terms(self.head, self.manifest.feature_names, self.groups, answer.features, mood)
 
 
 def load_hybrid(name: str, weights_dir: Path | None = None) -> LoadedHybrid:

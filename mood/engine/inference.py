@@ -1,17 +1,18 @@
 """From audio to moods: the forward pass, :class:`Predictor` and :class:`Prediction`.
 
 A song is decoded once; each distinct front end of the loaded networks is computed once;
-each network judges its own windows; an ensemble combines its members' (calibrated)
-window probabilities on the timeline of its first member.
+each network judges its own windows (a clip-level member, the hybrid, the whole clip as one
+window); an ensemble combines its members' (calibrated) window probabilities on the timeline of
+its first member: their weighted mean, or its stacked meta-learner on their log-probabilities.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,14 @@ from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import AudioSource, DecodedAudio
 from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front_end, make_windows
 from mood.engine.hybrid import LoadedHybrid, WhyTerm, load_hybrid
-from mood.engine.manifest import CONFIDENCE_LEVELS, ConfidenceLevel, EnsembleManifest, HybridManifest, NetworkManifest
+from mood.engine.manifest import (
+    CONFIDENCE_LEVELS,
+    ConfidenceLevel,
+    EnsembleManifest,
+    HybridManifest,
+    NetworkManifest,
+    Stacking,
+)
 from mood.engine.weights import load_onnx_network, read_manifest
 from mood.errors import ModelError
 
@@ -58,7 +66,8 @@ class Prediction:
 
     ``truncated``: the song went on past the ``MAX_DURATION_S`` that was analysed (``duration_s``
     is then that limit, not the song's length). ``why``: a linear model's own reasons for its
-    answer (see :func:`mood.engine.hybrid.why_terms`); empty for the networks.
+    answer (see :func:`mood.engine.hybrid.why_terms`): the hybrid's, for its own answer and for
+    that of an ensemble it is a member of; empty for the networks.
     """
 
     model: str
@@ -208,6 +217,34 @@ def combine(members: Sequence[WindowOutputs], weights: Sequence[float], temperat
     )
 
 
+def stacking_inputs(members: Sequence[WindowOutputs]) -> npt.NDArray[np.float64]:
+    """What a stacked ensemble's meta-learner reads at each window of the first member: every
+    member's log-probabilities there, side by side, shape ``(n_windows, n_members * n_moods)``."""
+    grid = members[0]
+    return np.hstack([np.log(np.clip(on_timeline(m, grid), 1e-12, None)).astype(np.float64) for m in members])
+
+
+def stack(members: Sequence[WindowOutputs], stacking: Stacking, temperature: float = 1.0) -> WindowOutputs:
+    """The stacked ensemble on the first member's windows: its meta-learner's probabilities
+    from :func:`stacking_inputs`, recalibrated by the ensemble's own ``temperature``."""
+    coefficients, intercepts = stacking.arrays
+    logits = (stacking_inputs(members) @ coefficients.T + intercepts).astype(np.float32)
+    return WindowOutputs(softmax(logits, temperature), members[0].starts_s, members[0].window_s)
+
+
+Combiner: TypeAlias = Callable[[Sequence[WindowOutputs], float], WindowOutputs]
+"""(members' window outputs, the ensemble's temperature) -> the ensemble's window outputs."""
+
+
+def combiner_of(manifest: EnsembleManifest) -> Combiner:
+    """How ``manifest``'s ensemble combines its members: :func:`stack` or :func:`combine`."""
+    stacking = manifest.stacking
+    if manifest.combination == "stacked" and stacking is not None:
+        return lambda members, temperature: stack(members, stacking, temperature)
+    weights = manifest.member_weights
+    return lambda members, temperature: combine(members, weights, temperature)
+
+
 def clip_probabilities(outputs: WindowOutputs) -> npt.NDArray[np.float32]:
     """A clip's probabilities, as docs/DESIGN.md defines them: the mean over its windows."""
     mean: npt.NDArray[np.float32] = outputs.probabilities.mean(axis=0).astype(np.float32)
@@ -249,22 +286,16 @@ class Predictor:
     def __init__(self, model: str = "ensemble", weights_dir: Path | None = None, threads: int | None = None) -> None:
         manifest = read_manifest(model, weights_dir)
         self.name = model
-        self.members: list[NetworkRunner] = []  # the networks
-        self.clip_member: LoadedHybrid | None = None  # or one clip-level member (the hybrid)
-        if isinstance(manifest, EnsembleManifest):
-            self.members = [load_onnx_network(m, weights_dir, threads) for m in manifest.members]
-            self.weights = manifest.member_weights
-        elif isinstance(manifest, HybridManifest):
-            self.clip_member = load_hybrid(model, weights_dir)
-            self.weights = [1.0]
-        else:
-            self.members = [load_onnx_network(model, weights_dir, threads)]
-            self.weights = [1.0]
+        names = manifest.members if isinstance(manifest, EnsembleManifest) else [model]
+        self.members: list[Member] = [load_member(n, weights_dir, threads) for n in names]
+        self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
         self.ensemble_temperature = manifest.temperature  # used only when combining members
-        heard = [m.manifest.features for m in self.members]
-        if self.clip_member is not None:
-            heard.append(self.clip_member.manifest.features)
-        self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(heard))
+        self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))
+
+    @property
+    def networks(self) -> list[NetworkRunner]:
+        """The members that judge windows (not the clip-level hybrid), in the manifest's order."""
+        return [m for m in self.members if not isinstance(m, LoadedHybrid)]
 
     @property
     def front_end(self) -> FrontEnd:
@@ -305,32 +336,44 @@ class Predictor:
         Raises:
             ModelError: a clip-level member and no ``samples``.
         """
-        if self.clip_member is not None:
-            return (hybrid_prediction(self.clip_member, mels, duration_s, truncated, samples),)
-        outputs = [window_outputs(m, mels[m.manifest.features]) for m in self.members]
-        names = [self.name] if len(self.members) == 1 else [self.name, *(m.name for m in self.members)]
-        if len(self.members) > 1:
-            outputs = [combine(outputs, self.weights, self.ensemble_temperature), *outputs]
-        return tuple(to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True))
+        outputs, hybrid = [], None
+        for member in self.members:
+            mel = mels[member.manifest.features]
+            if isinstance(member, LoadedHybrid):
+                if samples is None:
+                    raise ModelError(
+                        f"The {member.name} model also reads the song's samples; pass them to predict_mels."
+                    )
+                hybrid = (member, member.judge(mel, samples))
+                outputs.append(WindowOutputs(hybrid[1].probabilities[None, :], np.zeros(1), duration_s))
+            else:
+                outputs.append(window_outputs(member, mel))
+        names = [m.name for m in self.members]
+        if self.combiner is not None:
+            outputs, names = [self.combiner(outputs, self.ensemble_temperature), *outputs], [self.name, *names]
+        predictions = [to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True)]
+        if hybrid is not None:  # the model's own reasons, for the ensemble's answer and for the hybrid's
+            member, answer = hybrid
+            for i, prediction in enumerate(predictions):
+                if prediction.model in (self.name, member.name):
+                    why = member.reasons(answer, MOODS.index(prediction.mood))
+                    predictions[i] = dataclasses.replace(prediction, why=why)
+        return tuple(predictions)
 
 
-def hybrid_prediction(
-    member: LoadedHybrid,
-    mels: dict[FrontEnd, FloatArray],
-    duration_s: float,
-    truncated: bool,
-    samples: FloatArray | None,
-) -> Prediction:
-    """A clip-level member's prediction: one window over the clip, with the model's own reasons.
+Member: TypeAlias = NetworkRunner | LoadedHybrid
+"""What a :class:`Predictor` runs: a network (over windows) or a clip-level member (the hybrid)."""
+
+
+def load_member(name: str, weights_dir: Path | None = None, threads: int | None = None) -> Member:
+    """Load a network's export or a hybrid member, whichever ``name``'s manifest describes.
 
     Raises:
-        ModelError: no ``samples`` (its musical features are measured on them).
+        ModelError: unknown model, or weights that fail verification.
     """
-    if samples is None:
-        raise ModelError(f"The {member.name} model also reads the song's samples; pass them to predict_mels.")
-    probabilities, why = member.answer(mels[member.manifest.features], samples)
-    outputs = WindowOutputs(probabilities[None, :], np.zeros(1), duration_s)
-    return dataclasses.replace(to_prediction(member.name, outputs, duration_s, truncated), why=why)
+    if isinstance(read_manifest(name, weights_dir), HybridManifest):
+        return load_hybrid(name, weights_dir)
+    return load_onnx_network(name, weights_dir, threads)
 
 
 def predict(source: AudioSource | FloatArray, model: str | Predictor = "ensemble") -> Prediction:

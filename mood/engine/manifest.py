@@ -27,7 +27,7 @@ from mood.errors import ModelError
 
 ConfidenceLevel = Literal["clear", "leaning", "mixed"]
 CONFIDENCE_LEVELS: tuple[ConfidenceLevel, ...] = get_args(ConfidenceLevel)
-Combination = Literal["mean", "weighted"]
+Combination = Literal["mean", "weighted", "stacked"]
 
 T = TypeVar("T")
 
@@ -158,6 +158,27 @@ class NetworkManifest:
 
 
 @dataclass(frozen=True)
+class Stacking:
+    """A stacked ensemble's meta-learner: a multinomial logistic regression on the members'
+    window log-probabilities (each member's moods in turn, in ``members`` order), fitted on
+    their out-of-fold answers (docs/DESIGN.md, "Stacked ensemble")."""
+
+    coefficients: list[list[float]]  # (n_moods, n_members * n_moods)
+    intercepts: list[float]  # (n_moods,)
+    regularisation: float  # scikit-learn's C it was fitted with
+
+    def __post_init__(self) -> None:
+        widths = {len(row) for row in self.coefficients}
+        if len(self.coefficients) != len(self.intercepts) or len(widths) != 1:
+            raise ValueError("coefficients must have one row of equal length per intercept")
+
+    @property
+    def arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The coefficients ``(n_moods, n_inputs)`` and the intercepts ``(n_moods,)`` as arrays."""
+        return np.asarray(self.coefficients, dtype=np.float64), np.asarray(self.intercepts, dtype=np.float64)
+
+
+@dataclass(frozen=True)
 class EnsembleManifest:
     """The ensemble's `.json`: its members and how their probabilities are combined."""
 
@@ -166,6 +187,7 @@ class EnsembleManifest:
     created: str = ""
     combination: Combination = "mean"
     weights: list[float] = field(default_factory=list)  # one per member, for "weighted"
+    stacking: Stacking | None = None  # the meta-learner, for "stacked"
     cv: CrossValidation | None = None
     transfer: Transfer | None = None  # measured on another collection (python -m mood.training transfer)
 
@@ -174,6 +196,11 @@ class EnsembleManifest:
             raise ValueError("an ensemble needs members")
         if self.combination == "weighted" and len(self.weights) != len(self.members):
             raise ValueError("weights must give one weight per member")
+        if self.combination == "stacked":
+            if self.stacking is None:
+                raise ValueError("a stacked ensemble needs its stacking block")
+            if len(self.stacking.coefficients[0]) != len(self.members) * len(self.stacking.intercepts):
+                raise ValueError("the stacking coefficients must have one column per member and mood")
 
     @property
     def temperature(self) -> float:

@@ -17,6 +17,7 @@ from mood.engine.audio import AudioSource
 from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import FrontEnd, Spectrogram, decode, log_mel_per_front_end, spectrogram
 from mood.engine.inference import Prediction, Predictor
+from mood.errors import ModelError
 from mood.service.explain import HeardMap, occlusion_map
 from mood.sources.constants import SERVICE_NAMES
 from mood.sources.records import PreviewAudio
@@ -143,5 +144,11 @@ def analyse(source: AudioSource, predictor: Predictor, on_step: Callable[[str], 
 
 
 def heard_map(analysis: Analysis, predictor: Predictor) -> HeardMap:
-    """Where the first network of ``predictor`` heard the answered mood, on the drawn spectrogram."""
-    return occlusion_map(predictor.members[0], analysis.spectrogram.mel, analysis.headline.mood)
+    """Where the first network of ``predictor`` heard the answered mood, on the drawn spectrogram.
+
+    Raises:
+        ModelError: the model has no network (the hybrid alone: its reasons are its own terms).
+    """
+    if not predictor.networks:
+        raise ModelError(f"The {predictor.name} model judges the whole clip at once; it has no windows to hide.")
+    return occlusion_map(predictor.networks[0], analysis.spectrogram.mel, analysis.headline.mood)

@@ -87,8 +87,8 @@ def get_parser() -> argparse.ArgumentParser:
         help="the members, comma-separated (default: the ensemble's own members, else every model in --weights-dir)",
     )  # fmt: skip
     ensemble.add_argument(
-        "--combination", choices=["weighted", "mean"], default="weighted",
-        help="member weights fitted inside the training folds, or the plain mean",
+        "--combination", choices=["weighted", "mean", "stacked"], default="weighted",
+        help="weights fitted inside the training folds, a meta-learner on the --nested runs, or the plain mean",
     )  # fmt: skip
     ensemble.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the members' runs are")
     ensemble.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
@@ -126,6 +126,9 @@ def _add_cv_flags(parser: argparse.ArgumentParser, cache_dir: Path = DEFAULT_CAC
     )  # fmt: skip
     parser.add_argument("--no-final", action="store_true", help="cross-validate only; do not write weights")
     parser.add_argument(
+        "--nested", action="store_true", help="also the inner runs a stacked ensemble needs (4 more fits per fold)"
+    )
+    parser.add_argument(
         "--cache-dir", type=Path, default=cache_dir, help="where decoded spectrograms and features are kept"
     )
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where out-of-fold predictions go")
@@ -150,7 +153,13 @@ def _add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _cv_plan(args: argparse.Namespace) -> CVPlan:
-    return CVPlan(folds=args.folds, runs_dir=args.runs_dir, weights_dir=args.weights_dir, final=not args.no_final)
+    return CVPlan(
+        folds=args.folds,
+        runs_dir=args.runs_dir,
+        weights_dir=args.weights_dir,
+        final=not args.no_final,
+        nested=args.nested,
+    )
 
 
 def run_scratch(args: argparse.Namespace) -> int:

@@ -88,6 +88,7 @@ class CVPlan:
     runs_dir: Path = DEFAULT_RUNS_DIR
     weights_dir: Path = SHIPPED_WEIGHTS_DIR
     final: bool = True  # False: cross-validate only, write no weights
+    nested: bool = False  # also the inner out-of-fold runs a stacked ensemble is fitted on
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,37 @@ def cross_validate(member: Member[Any], folds: Sequence[int]) -> OutOfFold:
     return functools.reduce(OutOfFold.merged, runs)
 
 
+def nested_run_path(runs_dir: Path, name: str, outer: int) -> Path:
+    """Where a member's inner out-of-fold run for held-out fold ``outer`` is saved."""
+    return runs_dir / f"{name}_nested_oof_{outer}.npz"
+
+
+def nested_cross_validate(member: Member[Any], folds: Sequence[int]) -> dict[int, OutOfFold]:
+    """For each held-out fold ``outer``, out-of-fold window logits of the clips of the other
+    ``folds``, each inner fold scored by the member fitted without it and without ``outer``:
+    what a meta-learner for ``outer`` may learn from without any answer having seen ``outer``."""
+    nested = {}
+    for outer in folds:
+        runs = []
+        for inner in (f for f in folds if f != outer):
+            train_idx = [i for i, c in enumerate(member.clips) if c.fold not in (outer, inner)]
+            test_idx = [i for i, c in enumerate(member.clips) if c.fold == inner]
+            runs.append(member.score(member.fit(train_idx, f"{member.name} fold {outer}/{inner}"), test_idx))
+        nested[outer] = functools.reduce(OutOfFold.merged, runs)
+        print(f"{member.name} nested fold {outer} done", file=sys.stderr)
+    return nested
+
+
 def cross_validate_and_ship(member: Member[Any], plan: CVPlan) -> CrossValidation:
-    """Cross-validate a member, save its run, and (unless ``plan.final`` is off) fit it on all
-    clips and ship it with the calibrated figures; returns those figures."""
+    """Cross-validate a member, save its run (and, with ``plan.nested``, its inner runs), and
+    (unless ``plan.final`` is off) fit it on all clips and ship it with the calibrated figures;
+    returns those figures."""
     started = time.perf_counter()
     run = cross_validate(member, plan.folds)
     save_run(run, plan.runs_dir / f"{member.name}_oof.npz")
+    if plan.nested:
+        for outer, inner_run in nested_cross_validate(member, plan.folds).items():
+            save_run(inner_run, nested_run_path(plan.runs_dir, member.name, outer))
     held = held_out_clips(member.clips, run)
     cv, _ = calibrated_cv(run_scorer(run, held), held)
     print(f"{member.name}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr)

@@ -1,9 +1,16 @@
 """The ensemble's combination, cross-validated from its members' saved out-of-fold runs.
 
 Each member is calibrated with its held-out fold's temperature, the members' probabilities are
-combined as the app combines them (:func:`mood.engine.inference.combine`), with member weights
-fitted without that fold, and the ensemble's own temperature is fitted like a member's. The
-shipped weights are fitted on every held-out clip. No member is retrained.
+combined as the app combines them (:func:`mood.engine.inference.combiner_of`), and the
+ensemble's own temperature is fitted like a member's. No member is retrained.
+
+* ``weighted``: member weights on a grid, fitted on the other folds' out-of-fold clips; the
+  shipped weights on every held-out clip.
+* ``stacked``: a logistic-regression meta-learner on the members' window log-probabilities
+  (:func:`mood.engine.inference.stack`), fully nested: the one scoring fold ``k`` learns from
+  the members' inner runs (``--nested``: fitted without ``k`` and without the clip's own inner
+  fold, each member calibrated inside them), so no clip's figure ever saw its own label. The
+  shipped meta-learner learns from every clip's out-of-fold answers.
 """
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.linear_model import LogisticRegression
 
 from mood.constants import ENSEMBLE
-from mood.engine.inference import clip_probabilities, combine
-from mood.engine.manifest import Combination, CrossValidation, EnsembleManifest
+from mood.engine.inference import Combiner, WindowOutputs, clip_probabilities, combine, stack, stacking_inputs
+from mood.engine.manifest import Combination, CrossValidation, EnsembleManifest, Stacking
 from mood.engine.weights import (
     SHIPPED_WEIGHTS_DIR,
     available_models,
@@ -29,13 +37,14 @@ from mood.engine.weights import (
     write_manifest,
 )
 from mood.training.calibration import negative_log_likelihood
-from mood.training.cv import Scorer, calibrated_cv, held_out_clips, run_scorer
+from mood.training.cv import Scorer, calibrated_cv, held_out_clips, nested_run_path, run_scorer
 from mood.training.dataset import TrainingClip
 from mood.training.evaluation import cv_markdown, plot_confusions
 from mood.training.paths import DEFAULT_DOCS_DIR, DEFAULT_RUNS_DIR
 from mood.training.runs import OutOfFold, load_run
 
 WEIGHT_GRID_STEP = 0.1  # member weights are searched in steps of this
+STACKING_C = 1.0  # the meta-learner's inverse regularisation (few inputs: barely regularised)
 FIGURE_NAME = "cv_confusion.png"
 TABLES_NAME = "cv_results.md"
 
@@ -54,24 +63,69 @@ class EnsemblePlan:
 def ensemble_scorer(
     runs: Sequence[OutOfFold],
     member_temperatures: Sequence[dict[int, float]],
-    weights_for_fold: Callable[[int], Sequence[float]],
+    combiner_for_fold: Callable[[int], Combiner],
     held_out: Sequence[TrainingClip],
 ) -> Scorer:
     """Clip probabilities of the ensemble for its own temperature: each member calibrated
-    with its held-out fold's temperature, combined as the app combines them, with the member
-    weights fitted without that fold."""
+    with its held-out fold's temperature, combined as the app combines them, by a combination
+    fitted without that fold."""
 
     def score(temperature: float, idx: Sequence[int]) -> npt.NDArray[np.float32]:
         rows = []
         for i in idx:
             clip = held_out[i]
-            outputs = [
-                run.outputs(clip.song_id, t[clip.fold]) for run, t in zip(runs, member_temperatures, strict=True)
-            ]
-            rows.append(clip_probabilities(combine(outputs, weights_for_fold(clip.fold), temperature)))
+            outputs = member_outputs(runs, member_temperatures, clip)
+            rows.append(clip_probabilities(combiner_for_fold(clip.fold)(outputs, temperature)))
         return np.stack(rows)
 
     return score
+
+
+def member_outputs(
+    runs: Sequence[OutOfFold], member_temperatures: Sequence[dict[int, float]], clip: TrainingClip
+) -> list[WindowOutputs]:
+    """Each member's calibrated window probabilities of ``clip`` (with its fold's temperature)."""
+    return [run.outputs(clip.song_id, t[clip.fold]) for run, t in zip(runs, member_temperatures, strict=True)]
+
+
+def weighted(weights: Sequence[float]) -> Combiner:
+    """The weighted mean of the members, as the app combines a ``weighted`` ensemble."""
+    return lambda outputs, temperature: combine(outputs, weights, temperature)
+
+
+def stacked(stacking: Stacking) -> Combiner:
+    """The meta-learner on the members, as the app combines a ``stacked`` ensemble."""
+    return lambda outputs, temperature: stack(outputs, stacking, temperature)
+
+
+def fit_stacking(
+    runs: Sequence[OutOfFold],
+    member_temperatures: Sequence[dict[int, float]],
+    held_out: Sequence[TrainingClip],
+) -> Stacking:
+    """The meta-learner fitted on every window of ``held_out``'s clips (each clip weighing one
+    in all) from the members' calibrated out-of-fold answers."""
+    inputs, moods, weights = [], [], []
+    for clip in held_out:
+        x = stacking_inputs(member_outputs(runs, member_temperatures, clip))
+        inputs.append(x)
+        moods += [clip.mood] * len(x)
+        weights += [1.0 / len(x)] * len(x)
+    meta = LogisticRegression(C=STACKING_C, max_iter=5000)
+    meta.fit(np.vstack(inputs), np.array(moods), sample_weight=np.array(weights))
+    return Stacking(meta.coef_.round(6).tolist(), meta.intercept_.round(6).tolist(), STACKING_C)
+
+
+def nested_stacking(
+    members: Sequence[str], clips: Sequence[TrainingClip], runs_dir: Path, fold: int
+) -> tuple[Stacking, list[float]]:
+    """The meta-learner for held-out ``fold``, from the members' inner runs without it, and each
+    member's temperature fitted on those runs' clips (what fold ``fold``'s answers are divided by)."""
+    inner = [load_run(nested_run_path(runs_dir, m, fold)) for m in members]
+    held = held_out_clips(clips, inner[0])
+    calibrations = [calibrated_cv(run_scorer(run, held), held) for run in inner]
+    stacking = fit_stacking(inner, [t for _, t in calibrations], held)
+    return stacking, [cv.calibration.temperature if cv.calibration else 1.0 for cv, _ in calibrations]
 
 
 def weight_grid(n_members: int, step: float = WEIGHT_GRID_STEP) -> list[tuple[float, ...]]:
@@ -91,7 +145,7 @@ def fit_member_weights(
     true = np.array([held_out[i].mood for i in idx])
 
     def loss(weights: tuple[float, ...]) -> float:
-        scorer = ensemble_scorer(runs, member_temperatures, lambda _fold: weights, held_out)
+        scorer = ensemble_scorer(runs, member_temperatures, lambda _fold: weighted(weights), held_out)
         return negative_log_likelihood(scorer(1.0, idx), true)
 
     return min(weight_grid(len(runs)), key=loss)
@@ -105,31 +159,48 @@ def default_members(weights_dir: Path) -> list[str]:
     return [m for m in available_models(weights_dir) if m != ENSEMBLE]
 
 
+def ensemble_cv(
+    clips: Sequence[TrainingClip], members: Sequence[str], combination: Combination, runs_dir: Path
+) -> EnsembleManifest:
+    """The manifest of ``members`` combined by ``combination``, with its cross-validated figures,
+    from the members' saved runs (and, for ``stacked``, their inner runs)."""
+    runs = [load_run(runs_dir / f"{m}_oof.npz") for m in members]
+    held = held_out_clips(clips, runs[0])
+    folds = sorted({c.fold for c in held})
+    member_t = [calibrated_cv(run_scorer(run, held), held)[1] for run in runs]
+    shipped_weights: tuple[float, ...] = tuple([1.0 / len(members)] * len(members))
+    shipped_stacking = None
+    combiners = dict.fromkeys(folds, weighted(shipped_weights))
+    scored_t = member_t  # the temperatures each fold's answers are divided by
+    if combination == "stacked":
+        nested = {fold: nested_stacking(members, clips, runs_dir, fold) for fold in folds}
+        scored_t = [{fold: nested[fold][1][m] for fold in folds} for m in range(len(members))]
+        combiners = {fold: stacked(nested[fold][0]) for fold in folds}
+        shipped_stacking = fit_stacking(runs, member_t, held)
+    elif combination == "weighted":
+        for fold in folds:
+            others = [i for i, c in enumerate(held) if c.fold != fold]
+            combiners[fold] = weighted(fit_member_weights(runs, member_t, held, others))
+        shipped_weights = fit_member_weights(runs, member_t, held, range(len(held)))
+    cv, _ = calibrated_cv(ensemble_scorer(runs, scored_t, combiners.__getitem__, held), held)
+    return EnsembleManifest(
+        name=ENSEMBLE, members=list(members), created=now_iso(), combination=combination,
+        weights=[round(w, 3) for w in shipped_weights] if combination == "weighted" else [],
+        stacking=shipped_stacking, cv=cv,
+    )  # fmt: skip
+
+
 def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossValidation:
     """CV figures of the ensemble from its members' saved runs, written into its manifest; also
     redraws the confusion-matrix figure and the Markdown tables of every model."""
     members = list(plan.members or default_members(plan.weights_dir))
-    runs = [load_run(plan.runs_dir / f"{m}_oof.npz") for m in members]
-    held = held_out_clips(clips, runs[0])
-    member_t = [calibrated_cv(run_scorer(run, held), held)[1] for run in runs]
-    equal = tuple([1.0 / len(members)] * len(members))
-    folds = sorted({c.fold for c in held})
-    if plan.combination == "weighted":
-        per_fold = {
-            fold: fit_member_weights(runs, member_t, held, [i for i, c in enumerate(held) if c.fold != fold])
-            for fold in folds
-        }
-        shipped = fit_member_weights(runs, member_t, held, range(len(held)))
-    else:
-        per_fold, shipped = dict.fromkeys(folds, equal), equal
-    cv, _ = calibrated_cv(ensemble_scorer(runs, member_t, per_fold.__getitem__, held), held)
-    manifest = EnsembleManifest(
-        name=ENSEMBLE, members=members, created=now_iso(), combination=plan.combination,
-        weights=[round(w, 3) for w in shipped] if plan.combination == "weighted" else [], cv=cv,
-    )  # fmt: skip
+    manifest = ensemble_cv(clips, members, plan.combination, plan.runs_dir)
+    cv = manifest.cv
+    assert cv is not None  # ensemble_cv always measures it
     write_manifest(manifest, plan.weights_dir)
     print(
-        f"ensemble of {', '.join(members)} ({plan.combination}, weights {shipped}): "
+        f"ensemble of {', '.join(members)} ({plan.combination}"
+        f"{f', weights {manifest.weights}' if plan.combination == 'weighted' else ''}): "
         f"CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}",
         file=sys.stderr,
     )
