@@ -17,7 +17,7 @@ from mood.engine.manifest import CrossValidation
 from mood.training.calibration import TEMPERATURE_BOUNDS
 from mood.training.cv import CVPlan, Member, cross_validate_and_ship, fold_split, nested_run_path, teacher_from
 from mood.training.dataset import TrainingClip
-from mood.training.members.ensemble import ensemble_cv
+from mood.training.members.ensemble import ablation_rows, ensemble_cv
 from mood.training.runs import OutOfFold, load_run
 
 N_FOLDS, CLIPS_PER_MOOD, N_FEATURES = 4, 12, 6
@@ -128,3 +128,17 @@ def test_a_stacked_ensemble_learns_which_member_to_trust(member: ClipHead, tmp_p
     assert coefficients[:, len(MOODS) :].sum() > 3 * coefficients[:, : len(MOODS)].sum()  # it trusts the good one
     assert np.array(stacked.cv.confusion).sum() == len(member.clips)
     assert stacked.cv.macro_f1 >= good.macro_f1 - 0.05  # the noise costs it little
+
+
+def test_the_ablations_try_each_member_alone_and_every_combination(member: ClipHead, tmp_path: Path) -> None:
+    noise = ClipHead(member.clips, np.random.default_rng(1).normal(size=member.features.shape))
+    noise.name = "noise"
+    for m in (member, noise):
+        cross_validate_and_ship(m, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False, nested=True))
+    rows = ablation_rows(member.clips, ["cliphead", "noise"], tmp_path)[2:]
+    labels = [tuple(cell.strip() for cell in row.split("|")[1:3]) for row in rows]
+    assert labels == [("cliphead", "alone"), ("noise", "alone")] + [
+        ("cliphead + noise", c) for c in ("mean", "weighted", "stacked")
+    ]
+    alone = ensemble_cv(member.clips, ["cliphead"], "mean", tmp_path).cv
+    assert alone is not None and rows[0].split("|")[3].strip() == f"{alone.macro_f1:.3f}"

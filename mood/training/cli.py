@@ -29,7 +29,7 @@ from mood.training.cv import CVPlan, cross_validate_and_ship, teacher_from
 from mood.training.dataset import read_clips
 from mood.training.hybrid_features import DEFAULT_CACHE_DIR as HYBRID_CACHE_DIR
 from mood.training.hybrid_features import four_q, grekow, load_table
-from mood.training.members.ensemble import EnsemblePlan, score_ensemble
+from mood.training.members.ensemble import ABLATIONS_NAME, EnsemblePlan, score_ensemble, write_ablations
 from mood.training.members.hybrid import MODEL_NAME, hybrid_member, transfer_figures
 from mood.training.members.musicnn import MODEL_NAME as MUSICNN
 from mood.training.members.musicnn import FinetuneRecipe, musicnn_member
@@ -89,6 +89,10 @@ def get_parser() -> argparse.ArgumentParser:
     ensemble.add_argument(
         "--combination", choices=["weighted", "mean", "stacked"], default="weighted",
         help="weights fitted inside the training folds, a meta-learner on the --nested runs, or the plain mean",
+    )  # fmt: skip
+    ensemble.add_argument(
+        "--ablations", action="store_true",
+        help=f"write every combination of the members' figures to --docs-dir/{ABLATIONS_NAME} (ships nothing)",
     )  # fmt: skip
     ensemble.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the members' runs are")
     ensemble.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
@@ -205,7 +209,10 @@ def run_hybrid(args: argparse.Namespace) -> int:
 def run_ensemble(args: argparse.Namespace) -> int:
     """``ensemble``: the combination's figures and manifest."""
     plan = EnsemblePlan(args.members, args.combination, args.runs_dir, args.weights_dir, args.docs_dir)
-    score_ensemble(read_clips(args.data), plan)
+    if args.ablations:
+        print(f"wrote {write_ablations(read_clips(args.data), plan)}")
+    else:
+        score_ensemble(read_clips(args.data), plan)
     return 0
 
 

@@ -135,3 +135,10 @@ def cv_markdown(cvs: dict[str, CrossValidation]) -> str:
 def _reliability_cell(entry: Reliability) -> str:
     accuracy = entry.accuracy
     return f"{entry.clips} clips, {accuracy:.0%} right" if accuracy is not None else f"{entry.clips} clips"
+
+
+def valence_arousal(probabilities: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """docs/DESIGN.md's axes of each row of mood probabilities ``(n_clips, n_moods)``:
+    valence happy + calm - angry - sad, arousal happy + angry - sad - calm."""
+    happy, angry, sad, calm = (probabilities[:, MOODS.index(m)] for m in MOODS)
+    return happy + calm - angry - sad, happy + angry - sad - calm

@@ -53,6 +53,7 @@ from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig, feature_n
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import expected_calibration_error, fit_temperature
 from mood.training.dataset import TrainingClip, read_clips
+from mood.training.evaluation import valence_arousal
 from mood.training.members.musicnn import (
     FINETUNE_FRONT_END,
     FinetuneRecipe,
@@ -364,12 +365,6 @@ def figures(y: IntArray, probabilities: FloatArray) -> dict[str, float]:
         "calm_recall": float(recalls[CALM]),
         "ece": expected_calibration_error(probabilities, y),
     }
-
-
-def valence_arousal(probabilities: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """docs/DESIGN.md's axes from mood probabilities."""
-    happy, angry, sad, calm = (probabilities[:, MOODS.index(m)] for m in MOODS)
-    return happy + calm - angry - sad, happy + angry - sad - calm
 
 
 def transfer_figures(

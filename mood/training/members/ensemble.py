@@ -210,3 +210,42 @@ def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossVa
     plot_confusions(cvs, plan.docs_dir / FIGURE_NAME)
     (plan.docs_dir / TABLES_NAME).write_text(cv_markdown(cvs))
     return cv
+
+
+ABLATIONS_NAME = "ensemble_ablations.md"
+ABLATION_COLUMNS = ("macro-F1", "accuracy", "sad recall", "calm recall", "ECE")
+
+
+def ablation_rows(clips: Sequence[TrainingClip], members: Sequence[str], runs_dir: Path) -> list[str]:
+    """Markdown rows of every way to combine ``members``: each member alone, then each subset of
+    two or more by every combination (``stacked`` where every member has nested runs)."""
+    nested = all(nested_run_path(runs_dir, m, 0).is_file() for m in members)
+    combinations: tuple[Combination, ...] = ("mean", "weighted", "stacked") if nested else ("mean", "weighted")
+    rows = ["| members | combination | " + " | ".join(ABLATION_COLUMNS) + " |", "|---|---|" + "---|" * 5]
+    for size in range(1, len(members) + 1):
+        for subset in itertools.combinations(members, size):
+            for combination in combinations if size > 1 else ("mean",):
+                cv = ensemble_cv(clips, subset, combination, runs_dir).cv
+                assert cv is not None  # ensemble_cv always measures it
+                ece = cv.calibration.ece_after if cv.calibration else float("nan")
+                figures = (cv.macro_f1, cv.accuracy, cv.per_class["sad"].recall, cv.per_class["calm"].recall, ece)
+                label = combination if size > 1 else "alone"
+                rows.append(f"| {' + '.join(subset)} | {label} | " + " | ".join(f"{v:.3f}" for v in figures) + " |")
+                print(rows[-1], file=sys.stderr)
+    return rows
+
+
+def write_ablations(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> Path:
+    """``docs/ensemble_ablations.md``: :func:`ablation_rows` of the plan's members (nothing shipped)."""
+    members = list(plan.members or default_members(plan.weights_dir))
+    lines = [
+        "# Ensemble ablations (5 artist-disjoint folds, scored as the app scores a song)",
+        "",
+        f"Rerun: `python -m mood.training ensemble --members {','.join(members)} --ablations`.",
+        "",
+        *ablation_rows(clips, members, plan.runs_dir),
+        "",
+    ]
+    path = plan.docs_dir / ABLATIONS_NAME
+    path.write_text("\n".join(lines))
+    return path

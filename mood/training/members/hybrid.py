@@ -36,6 +36,7 @@ from mood.engine.onnx_export import ONNX_OPSET, export_network
 from mood.engine.weights import now_iso, write_manifest
 from mood.training.calibration import expected_calibration_error
 from mood.training.dataset import TrainingClip
+from mood.training.evaluation import valence_arousal
 from mood.training.hybrid_features import (
     HEAD_GRIDS,
     ROBUST_CLIP,
@@ -46,7 +47,6 @@ from mood.training.hybrid_features import (
     choose,
     load_table,
     macro_f1,
-    valence_arousal,
 )
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network
 from mood.training.paths import TRAINING_SET
