@@ -21,7 +21,7 @@ import numpy.typing as npt
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
 from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, make_windows, to_samples
-from mood.engine.inference import Prediction, WindowOutputs, combine, softmax, to_prediction
+from mood.engine.inference import Prediction, WindowOutputs, combiner_of, softmax, to_prediction
 from mood.engine.manifest import EnsembleManifest, HybridManifest
 from mood.engine.onnx_runtime import load_session, session_logits
 from mood.engine.serving import PRECISION_ENV, SERVED_PRECISIONS
@@ -76,7 +76,7 @@ class MemberPredictor:
         manifest = read_manifest(name)
         self.name = name
         self.members = list(members)
-        self.weights = manifest.member_weights if isinstance(manifest, EnsembleManifest) else [1.0]
+        self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
         self.temperature = manifest.temperature
 
     @property
@@ -98,11 +98,13 @@ class MemberPredictor:
             )
         return outputs
 
+    def combined_outputs(self, outputs: Sequence[WindowOutputs]) -> WindowOutputs:
+        """The model's window outputs from its members' (combined as the shipped ensemble)."""
+        return outputs[0] if self.combiner is None else self.combiner(outputs, self.temperature)
+
     def combined(self, outputs: Sequence[WindowOutputs], duration_s: float) -> Prediction:
-        """The model's prediction from its members' window outputs (the ensemble's weighted mean)."""
-        if len(outputs) == 1:
-            return to_prediction(self.name, outputs[0], duration_s)
-        return to_prediction(self.name, combine(outputs, self.weights, self.temperature), duration_s)
+        """The model's prediction from its members' window outputs."""
+        return to_prediction(self.name, self.combined_outputs(outputs), duration_s)
 
     def predict(self, source: AudioSource | FloatArray) -> Prediction:
         """File (or samples) to answer, as ``Predictor.predict``."""

@@ -32,7 +32,7 @@ from mood.constants import ENSEMBLE
 from mood.engine.architectures import MusicnnMoodConfig
 from mood.engine.audio import AUDIO_EXTENSIONS, load_audio
 from mood.engine.features import FloatArray, log_mel_per_front_end, make_windows
-from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities, combine
+from mood.engine.inference import Predictor, WindowOutputs, clip_probabilities
 from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.onnx_export import export_network
 from mood.engine.onnx_quantise import quantise_int8
@@ -293,7 +293,7 @@ def compare_clip(
     def probabilities(by_name: dict[str, Member]) -> dict[str, npt.NDArray[np.float32]]:
         window_outputs = [outputs[id(m)] for m in by_name.values()]
         clip = {n: clip_probabilities(o) for n, o in zip(by_name, window_outputs, strict=True)}
-        clip[ENSEMBLE] = clip_probabilities(combine(window_outputs, ensemble.weights, ensemble.temperature))
+        clip[ENSEMBLE] = clip_probabilities(ensemble.combined_outputs(window_outputs))
         return clip
 
     names = list(reference)

@@ -28,15 +28,16 @@ from mood.engine.hybrid import (
     why_terms,
 )
 from mood.engine.inference import Predictor
-from mood.engine.manifest import EnsembleManifest, HybridManifest, Pretrained, Stacking
+from mood.engine.manifest import EnsembleManifest, HybridManifest, Pretrained, SharedExport, Stacking
 from mood.engine.models.musicnn_mood import FrozenPatchOutputs, MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG
 from mood.engine.onnx_check import random_windows, song_windows
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, write_manifest
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, clear_cache, read_manifest, write_manifest
 from mood.errors import ModelError
 from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
 from mood.training.dataset import TrainingClip
 from mood.training.hybrid_features import FeatureTable
+from mood.training.members.ensemble import SHARED_EXPORT_FILE, write_shared_export
 from mood.training.members.hybrid import CLIP_WINDOW_S, HybridMember, head_of
 from mood.training.members.musicnn import pretrained_network
 
@@ -130,18 +131,26 @@ def test_a_synthesised_clip_gets_a_distribution_one_window_and_the_models_reason
     assert {"feature", "value", "standardised", "term"} == set(why[0]) and json.dumps(why)
 
 
-def test_in_an_ensemble_the_hybrid_gives_its_reasons_for_the_ensembles_answer(tmp_path: Path) -> None:
-    folder = tmp_path / "weights"
+def shipped_links(folder: Path) -> Path:
+    """A weights folder whose files are links to the shipped ones, but for the ensemble's manifest."""
     folder.mkdir()
     for shipped_file in SHIPPED_WEIGHTS_DIR.iterdir():
-        if shipped_file.name != "ensemble.json":
+        if shipped_file.name not in ("ensemble.json", SHARED_EXPORT_FILE):
             (folder / shipped_file.name).symlink_to(shipped_file)
-    # whatever the members say, sad wins: not always the hybrid's own answer
+    return folder
+
+
+def favour_sad(shared: SharedExport | None = None) -> EnsembleManifest:
+    """musicnn + hybrid stacked by a meta-learner that says sad whatever they say."""
     stacking = Stacking(np.zeros((len(MOODS), 2 * len(MOODS))).tolist(), [0.0, 0.0, 3.0, 0.0], 1.0)
-    write_manifest(
-        EnsembleManifest(name="ensemble", members=["musicnn", "hybrid"], combination="stacked", stacking=stacking),
-        folder,
+    return EnsembleManifest(
+        name="ensemble", members=["musicnn", "hybrid"], combination="stacked", stacking=stacking, shared_export=shared
     )
+
+
+def test_in_an_ensemble_the_hybrid_gives_its_reasons_for_the_ensembles_answer(tmp_path: Path) -> None:
+    folder = shipped_links(tmp_path / "weights")
+    write_manifest(favour_sad(), folder)  # sad: not always the hybrid's own answer
     predictor = Predictor("ensemble", folder)
     assert len(predictor.front_ends) == 1  # the two members hear one front end: one spectrogram
     wav = chords(minor=False, seconds=20.0)
@@ -153,6 +162,33 @@ def test_in_an_ensemble_the_hybrid_gives_its_reasons_for_the_ensembles_answer(tm
     assert ensemble.why == member.reasons(answer, MOODS.index("sad"))
     assert hybrid.why == member.reasons(answer, MOODS.index(hybrid.mood))
     assert hybrid == Predictor("hybrid", SHIPPED_WEIGHTS_DIR).predict(wav)
+
+
+def test_one_shared_graph_gives_both_members_their_own_answers(tmp_path: Path) -> None:
+    folder = shipped_links(tmp_path / "weights")
+    shared = write_shared_export(["musicnn", "hybrid"], folder)
+    assert shared is not None and (folder / shared.file).is_file()
+    write_manifest(favour_sad(shared), folder)
+    predictor = Predictor("ensemble", folder)
+    assert predictor.members[0] is predictor.shared_network and predictor.shared_network.path.name == shared.file
+    wav = chords(minor=True, seconds=20.0)
+    by_shared = predictor.predict_song(wav).predictions
+    separately = [Predictor(name, SHIPPED_WEIGHTS_DIR).predict(wav) for name in ("musicnn", "hybrid")]
+    for one_graph, own_graph in zip(by_shared[1:], separately, strict=True):
+        assert one_graph.why == own_graph.why
+        for mood in MOODS:
+            assert one_graph.probabilities[mood] == pytest.approx(own_graph.probabilities[mood], abs=1e-5)
+    (folder / shared.file).write_bytes((folder / shared.file).read_bytes()[:-10])
+    clear_cache()
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        Predictor("ensemble", folder)
+
+
+def test_no_graph_is_shared_by_members_that_hear_differently(tmp_path: Path) -> None:
+    folder = shipped_links(tmp_path / "weights")
+    assert write_shared_export(["resnet18", "hybrid"], folder) is None
+    assert write_shared_export(["hybrid", "musicnn"], folder) is None  # the network must come first
+    assert not (folder / SHARED_EXPORT_FILE).exists()
 
 
 def test_the_terms_add_up_to_the_answers_log_odds(shipped: LoadedHybrid) -> None:

@@ -196,17 +196,21 @@ class LoadedHybrid:
         """Each column's feature group, in column order."""
         return [g for g, n in self.manifest.architecture_config.group_sizes.items() for _ in range(n)]
 
-    def features(self, mel: FloatArray, samples: FloatArray) -> FloatArray:
+    def features(self, mel: FloatArray, samples: FloatArray, patch_outputs: FloatArray | None = None) -> FloatArray:
         """A clip's columns, shape ``(n_features,)``: musicnn's statistics from ``mel`` (the manifest's
-        front end), then the musical features of ``samples`` (mono float32 at ``SAMPLE_RATE``)."""
-        windows, _ = make_windows(mel, self.manifest.features)
-        statistics = musicnn_statistics(self.patches.outputs(windows))
+        front end), then the musical features of ``samples`` (mono float32 at ``SAMPLE_RATE``).
+        ``patch_outputs``: the backbones' outputs on ``mel``'s patches when already computed (an
+        ensemble's shared export), else they are computed here."""
+        if patch_outputs is None:
+            windows, _ = make_windows(mel, self.manifest.features)
+            patch_outputs = self.patches.outputs(windows)
+        statistics = musicnn_statistics(patch_outputs)
         musical = musical_features(samples, self.manifest.musical).values
         return np.concatenate([statistics, musical]).astype(np.float32)
 
-    def judge(self, mel: FloatArray, samples: FloatArray) -> HybridAnswer:
+    def judge(self, mel: FloatArray, samples: FloatArray, patch_outputs: FloatArray | None = None) -> HybridAnswer:
         """The clip's columns and calibrated probabilities (see :meth:`features`)."""
-        x = self.features(mel, samples)
+        x = self.features(mel, samples, patch_outputs)
         return HybridAnswer(x, self.head.probabilities(x[None, :])[0])
 
     def reasons(self, answer: HybridAnswer, mood: int) -> tuple[WhyTerm, ...]:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import AudioSource, DecodedAudio
 from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front_end, make_windows
-from mood.engine.hybrid import LoadedHybrid, WhyTerm, load_hybrid
+from mood.engine.hybrid import PATCH_OUTPUTS, LoadedHybrid, WhyTerm, load_hybrid
 from mood.engine.manifest import (
     CONFIDENCE_LEVELS,
     ConfidenceLevel,
@@ -29,7 +29,8 @@ from mood.engine.manifest import (
     NetworkManifest,
     Stacking,
 )
-from mood.engine.weights import load_onnx_network, read_manifest
+from mood.engine.serving import ONNX_OUTPUT, OnnxNetwork
+from mood.engine.weights import load_onnx_network, load_shared_network, read_manifest
 from mood.errors import ModelError
 
 Probabilities = dict[str, float]
@@ -183,13 +184,25 @@ def calibrated_probabilities(loaded: NetworkRunner, windows: FloatArray) -> npt.
 
 def window_outputs(loaded: NetworkRunner, mel: FloatArray) -> WindowOutputs:
     """A network's calibrated probabilities for each window it cuts from ``mel``."""
-    front_end = loaded.manifest.features
-    windows, starts = make_windows(mel, front_end)
-    return WindowOutputs(
-        probabilities=calibrated_probabilities(loaded, windows),
-        starts_s=np.asarray(starts, dtype=np.float64) * front_end.frame_s,
-        window_s=front_end.window_s,
-    )
+    windows, starts = make_windows(mel, loaded.manifest.features)
+    return outputs_on_windows(loaded.manifest, calibrated_probabilities(loaded, windows), starts)
+
+
+def outputs_on_windows(
+    manifest: NetworkManifest, probabilities: npt.NDArray[np.float32], starts: Sequence[int]
+) -> WindowOutputs:
+    """A network's window probabilities with the windows' times (``starts`` in frames)."""
+    front_end = manifest.features
+    return WindowOutputs(probabilities, np.asarray(starts, dtype=np.float64) * front_end.frame_s, front_end.window_s)
+
+
+def shared_window_outputs(network: OnnxNetwork, mel: FloatArray) -> tuple[WindowOutputs, FloatArray]:
+    """A shared export's one pass over ``mel``'s windows: the network member's calibrated window
+    probabilities, and the hybrid member's patch outputs."""
+    windows, starts = make_windows(mel, network.manifest.features)
+    answers = network.outputs_named(windows, (ONNX_OUTPUT, PATCH_OUTPUTS))
+    probabilities = softmax(answers[ONNX_OUTPUT], network.manifest.temperature)
+    return outputs_on_windows(network.manifest, probabilities, starts), answers[PATCH_OUTPUTS]
 
 
 def on_timeline(outputs: WindowOutputs, timeline: WindowOutputs) -> npt.NDArray[np.float32]:
@@ -287,7 +300,14 @@ class Predictor:
         manifest = read_manifest(model, weights_dir)
         self.name = model
         names = manifest.members if isinstance(manifest, EnsembleManifest) else [model]
-        self.members: list[Member] = [load_member(n, weights_dir, threads) for n in names]
+        self.shared = manifest.shared_export if isinstance(manifest, EnsembleManifest) else None
+        self.shared_network = None if self.shared is None else load_shared_network(self.shared, weights_dir, threads)
+        self.members: list[Member] = [
+            self.shared_network
+            if self.shared_network and n == self.shared_network.name
+            else load_member(n, weights_dir, threads)
+            for n in names
+        ]
         self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
         self.ensemble_temperature = manifest.temperature  # used only when combining members
         self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))
@@ -336,16 +356,19 @@ class Predictor:
         Raises:
             ModelError: a clip-level member and no ``samples``.
         """
-        outputs, hybrid = [], None
+        outputs, hybrid, patch_outputs = [], None, None
         for member in self.members:
             mel = mels[member.manifest.features]
             if isinstance(member, LoadedHybrid):
                 if samples is None:
                     raise ModelError(
-                        f"The {member.name} model also reads the song's samples; pass them to predict_mels."
+                        f"The {member.name} model also reads the song's samples: pass them to predict_mels."
                     )
-                hybrid = (member, member.judge(mel, samples))
+                hybrid = (member, member.judge(mel, samples, patch_outputs))
                 outputs.append(WindowOutputs(hybrid[1].probabilities[None, :], np.zeros(1), duration_s))
+            elif member is self.shared_network:
+                shared_outputs, patch_outputs = shared_window_outputs(self.shared_network, mel)
+                outputs.append(shared_outputs)
             else:
                 outputs.append(window_outputs(member, mel))
         names = [m.name for m in self.members]

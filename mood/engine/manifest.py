@@ -179,6 +179,19 @@ class Stacking:
 
 
 @dataclass(frozen=True)
+class SharedExport:
+    """One ONNX graph serving two members that hear the same pretrained patches (docs/DESIGN.md):
+    the fine-tuned ``network``'s logits (output ``logits``) and the ``hybrid``'s frozen patch
+    outputs (output ``patch_outputs``), each patch's front and mid ends computed once."""
+
+    file: str
+    sha256: str
+    opset: int
+    network: str
+    hybrid: str
+
+
+@dataclass(frozen=True)
 class EnsembleManifest:
     """The ensemble's `.json`: its members and how their probabilities are combined."""
 
@@ -188,6 +201,7 @@ class EnsembleManifest:
     combination: Combination = "mean"
     weights: list[float] = field(default_factory=list)  # one per member, for "weighted"
     stacking: Stacking | None = None  # the meta-learner, for "stacked"
+    shared_export: SharedExport | None = None  # one graph for two members (None: each its own)
     cv: CrossValidation | None = None
     transfer: Transfer | None = None  # measured on another collection (python -m mood.training transfer)
 
@@ -201,6 +215,13 @@ class EnsembleManifest:
                 raise ValueError("a stacked ensemble needs its stacking block")
             if len(self.stacking.coefficients[0]) != len(self.members) * len(self.stacking.intercepts):
                 raise ValueError("the stacking coefficients must have one column per member and mood")
+        shared = self.shared_export
+        if shared is not None and not (
+            shared.network in self.members
+            and shared.hybrid in self.members
+            and self.members.index(shared.network) < self.members.index(shared.hybrid)
+        ):
+            raise ValueError("the shared export must serve a member network listed before a member hybrid")
 
     @property
     def temperature(self) -> float:

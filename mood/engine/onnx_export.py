@@ -24,9 +24,12 @@ ONNX_OPSET = 17
 EXPORT_BATCH = 2  # windows in the example input the graph is traced with
 
 
-def export_network(network: nn.Module, front_end: FrontEnd, path: Path, output: str = ONNX_OUTPUT) -> Path:
+def export_network(
+    network: nn.Module, front_end: FrontEnd, path: Path, outputs: tuple[str, ...] = (ONNX_OUTPUT,)
+) -> Path:
     """Write ``network``, traced in eval mode, as ONNX to ``path``: input ``(batch, n_mels, window_frames)``,
-    output named ``output`` (a mood network's logits; the hybrid's backbones name theirs).
+    its outputs named ``outputs`` in order (a mood network's logits; the hybrid's backbones name
+    theirs; a graph shared by an ensemble's members has one per member).
 
     The network's training mode is restored afterwards. The file is written aside and renamed
     into place, so an export cut short never leaves a torn file at ``path``. The tracer's notes
@@ -47,8 +50,8 @@ def export_network(network: nn.Module, front_end: FrontEnd, path: Path, output: 
                 (example,),
                 str(partial),
                 input_names=[ONNX_INPUT],
-                output_names=[output],
-                dynamic_axes={ONNX_INPUT: {0: "batch"}, output: {0: "batch"}},
+                output_names=list(outputs),
+                dynamic_axes={ONNX_INPUT: {0: "batch"}} | {output: {0: "batch"} for output in outputs},
                 opset_version=ONNX_OPSET,
                 dynamo=False,
             )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -118,27 +118,36 @@ def compile_onnx(model: bytes, threads: int, name: str, precision: ServedPrecisi
         raise ModelError(f"{name} is not a network this engine can run; export it again.") from e
 
 
+def batches_of(
+    windows: npt.NDArray[np.float32], batch_size: int = INFERENCE_BATCH_SIZE
+) -> list[npt.NDArray[np.float32]]:
+    """A stack of windows ``(n_windows, n_mels, window_frames)`` cut into contiguous float32 batches."""
+    return [
+        np.ascontiguousarray(windows[start : start + batch_size], np.float32)
+        for start in range(0, len(windows), batch_size)
+    ]
+
+
 def in_batches(
     run: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]],
     windows: npt.NDArray[np.float32],
     batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> npt.NDArray[np.float32]:
-    """``run`` on a stack of windows ``(n_windows, n_mels, window_frames)`` in batches of
-    ``batch_size`` (contiguous float32), the outputs stacked along the first axis."""
-    batches = [
-        run(np.ascontiguousarray(windows[start : start + batch_size], np.float32))
-        for start in range(0, len(windows), batch_size)
-    ]
-    return np.concatenate(batches).astype(np.float32, copy=False)
+    """``run`` on a stack of windows in batches of ``batch_size`` (:func:`batches_of`), the
+    outputs stacked along the first axis."""
+    return np.concatenate([run(batch) for batch in batches_of(windows, batch_size)]).astype(np.float32, copy=False)
 
 
 def run_compiled(
-    compiled: ov.CompiledModel, windows: npt.NDArray[np.float32], output: str = ONNX_OUTPUT
-) -> npt.NDArray[np.float32]:
-    """The graph's ``output`` for a stack of windows ``(n_windows, n_mels, window_frames)``;
-    each call has its own infer request, so threads may share ``compiled``."""
+    compiled: ov.CompiledModel, windows: npt.NDArray[np.float32], outputs: Sequence[str] = (ONNX_OUTPUT,)
+) -> dict[str, npt.NDArray[np.float32]]:
+    """The graph's ``outputs`` for a stack of windows ``(n_windows, n_mels, window_frames)``, from
+    one pass per batch; each call has its own infer request, so threads may share ``compiled``."""
     request = compiled.create_infer_request()
-    return in_batches(lambda batch: np.asarray(request.infer({ONNX_INPUT: batch})[output]), windows)
+    results = [request.infer({ONNX_INPUT: batch}) for batch in batches_of(windows)]
+    return {
+        name: np.concatenate([np.asarray(r[name]) for r in results]).astype(np.float32, copy=False) for name in outputs
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,7 +191,13 @@ class OnnxNetwork:
 
     def outputs(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The graph's ``output`` for a stack of windows ``(n_windows, n_mels, window_frames)``."""
-        return run_compiled(self.compiled(), windows, self.output)
+        return run_compiled(self.compiled(), windows, (self.output,))[self.output]
+
+    def outputs_named(
+        self, windows: npt.NDArray[np.float32], names: Sequence[str]
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        """Several of the graph's outputs for a stack of windows, from one pass (a shared export)."""
+        return run_compiled(self.compiled(), windows, names)
 
     def logits(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Logits for a stack of windows ``(n_windows, n_mels, window_frames)``: ``(n_windows, n_moods)``."""

@@ -23,6 +23,7 @@ from mood.engine.manifest import (
     EnsembleManifest,
     Manifest,
     NetworkManifest,
+    SharedExport,
     manifest_dict,
     read_manifest_file,
 )
@@ -128,15 +129,43 @@ def _load_onnx_cached(name: str, weights_dir: Path, threads: int | None) -> Onnx
     return served
 
 
+def load_shared_network(
+    shared: SharedExport, weights_dir: Path | None = None, threads: int | None = None
+) -> OnnxNetwork:
+    """The ensemble's shared export served as its network member (its ``logits``; its
+    ``patch_outputs`` are the hybrid member's), cached like :func:`load_onnx_network`.
+
+    Raises:
+        ModelError: the two members hear different front ends, a missing export, a sha256 or label mismatch.
+    """
+    with _load_lock:
+        return _load_shared_cached(shared, resolve_weights_dir(weights_dir).resolve(), threads)
+
+
+@cache
+def _load_shared_cached(shared: SharedExport, weights_dir: Path, threads: int | None) -> OnnxNetwork:
+    network = _load_onnx_cached(shared.network, weights_dir, threads).manifest
+    if read_network_manifest(shared.hybrid, weights_dir).features != network.features:
+        raise ModelError(f"ensemble.json shares one export between {shared.network} and {shared.hybrid}, "
+                         "which hear different front ends; score the ensemble again.")  # fmt: skip
+    served = OnnxNetwork(network, weights_dir / shared.file, shared.sha256, threads)
+    served.compiled()
+    return served
+
+
 def clear_cache() -> None:
     """Forget every served network (after weights on disk changed)."""
     _load_onnx_cached.cache_clear()
+    _load_shared_cached.cache_clear()
 
 
 def write_manifest(manifest: Manifest, weights_dir: Path) -> None:
     """Write a manifest as readable JSON to `weights_dir/<name>.json`."""
     weights_dir.mkdir(parents=True, exist_ok=True)
-    (weights_dir / f"{manifest.name}.json").write_text(json.dumps(manifest_dict(manifest), indent=2) + "\n")
+    path = weights_dir / f"{manifest.name}.json"
+    partial = path.with_name(path.name + ".partial")  # renamed into place: never a torn manifest
+    partial.write_text(json.dumps(manifest_dict(manifest), indent=2) + "\n")
+    partial.replace(path)
 
 
 def now_iso() -> str:

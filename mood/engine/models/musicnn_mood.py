@@ -82,3 +82,40 @@ class FrozenPatchOutputs(nn.Module):
         pooled = self.backbones.pooled(mel).half().float()
         outputs: torch.Tensor = self.backbones.patch_outputs_from_pooled(pooled)
         return outputs
+
+
+def frozen_state(model: MusicnnMood) -> dict[str, torch.Tensor]:
+    """The weights fine-tuning never changes: each backbone's layers outside its back end."""
+    state: dict[str, torch.Tensor] = {}
+    for i, backbone in enumerate(model.musicnns()):
+        back_end = {id(m) for m in backbone.back_end_modules()}
+        for child_name, child in backbone.named_children():
+            if id(child) not in back_end:
+                state |= {f"{i}.{child_name}.{key}": value for key, value in child.state_dict().items()}
+    return state
+
+
+class SharedPatchAnswers(nn.Module):
+    """The fine-tuned member and the hybrid's frozen backbones as one graph: their front and
+    mid ends are the same pretrained weights, so each patch is pooled once, then read by the
+    member's back ends and head (``logits``) and by the released back ends
+    (:class:`FrozenPatchOutputs`' ``patch_outputs``, from the pooled features rounded to float16).
+
+    Raises:
+        ValueError: the two do not share their front and mid ends.
+    """
+
+    def __init__(self, tuned: MusicnnMood, frozen: MusicnnMood) -> None:
+        super().__init__()
+        mine, theirs = frozen_state(tuned), frozen_state(frozen)
+        if mine.keys() != theirs.keys() or any(not torch.equal(mine[k], theirs[k]) for k in mine):
+            raise ValueError("the fine-tuned member's front and mid ends differ from the frozen backbones'")
+        self.tuned = tuned
+        self.frozen = frozen
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The member's mood logits ``(batch, n_classes)`` and the frozen patch outputs of ``mel`` patches."""
+        pooled = self.tuned.pooled(mel)
+        logits = self.tuned.from_pooled(pooled)
+        patch_outputs = self.frozen.patch_outputs_from_pooled(pooled.half().float())
+        return logits, patch_outputs

@@ -15,34 +15,53 @@ ensemble's own temperature is fitted like a member's. No member is retrained.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from mood.constants import ENSEMBLE
+from mood.engine.hybrid import PATCH_OUTPUTS
 from mood.engine.inference import Combiner, WindowOutputs, clip_probabilities, combine, stack, stacking_inputs
-from mood.engine.manifest import Combination, CrossValidation, EnsembleManifest, Stacking
+from mood.engine.integrity import sha256_of
+from mood.engine.manifest import (
+    Combination,
+    CrossValidation,
+    EnsembleManifest,
+    HybridManifest,
+    SharedExport,
+    Stacking,
+)
+from mood.engine.models.musicnn_mood import MusicnnMood, SharedPatchAnswers
+from mood.engine.onnx_export import ONNX_OPSET, export_network
+from mood.engine.serving import ONNX_OUTPUT
+from mood.engine.torch_weights import load_network
 from mood.engine.weights import (
     SHIPPED_WEIGHTS_DIR,
     available_models,
     member_names,
     now_iso,
     read_manifest,
+    read_network_manifest,
     write_manifest,
 )
 from mood.training.calibration import negative_log_likelihood
 from mood.training.cv import Scorer, calibrated_cv, held_out_clips, nested_run_path, run_scorer
 from mood.training.dataset import TrainingClip
 from mood.training.evaluation import cv_markdown, plot_confusions
+from mood.training.members.musicnn import ARCHITECTURE as MUSICNN_ARCHITECTURE
+from mood.training.members.musicnn import pretrained_network
 from mood.training.paths import DEFAULT_DOCS_DIR, DEFAULT_RUNS_DIR
 from mood.training.runs import OutOfFold, load_run
 
+SHARED_EXPORT_FILE = "ensemble.onnx"  # the graph two members share, when they can
 WEIGHT_GRID_STEP = 0.1  # member weights are searched in steps of this
 STACKING_C = 1.0  # the meta-learner's inverse regularisation (few inputs: barely regularised)
 FIGURE_NAME = "cv_confusion.png"
@@ -190,6 +209,30 @@ def ensemble_cv(
     )  # fmt: skip
 
 
+def write_shared_export(members: Sequence[str], weights_dir: Path) -> SharedExport | None:
+    """``ensemble.onnx``: one graph for the fine-tuned musicnn member and the hybrid after it
+    when both hear the same pretrained front and mid ends (each patch pooled once); None, and no
+    file, for other members."""
+    path = weights_dir / SHARED_EXPORT_FILE
+    manifests = [read_network_manifest(m, weights_dir) for m in members]
+    hybrids = [i for i, m in enumerate(manifests) if isinstance(m, HybridManifest)]
+    first_hybrid = hybrids[0] if hybrids else 0
+    networks = [i for i, m in enumerate(manifests[:first_hybrid]) if m.architecture == MUSICNN_ARCHITECTURE]
+    if networks and manifests[networks[0]].features == manifests[first_hybrid].features:
+        network, hybrid = members[networks[0]], members[first_hybrid]
+        tuned = load_network(network, weights_dir).network
+        frozen, _ = pretrained_network(weights_dir)
+        try:
+            graph = SharedPatchAnswers(cast(MusicnnMood, tuned), frozen)
+        except ValueError:  # retrained on other backbones: each member keeps its own export
+            graph = None
+        if graph is not None:
+            export_network(graph, manifests[networks[0]].features, path, (ONNX_OUTPUT, PATCH_OUTPUTS))
+            return SharedExport(path.name, sha256_of(path), ONNX_OPSET, network, hybrid)
+    path.unlink(missing_ok=True)
+    return None
+
+
 def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossValidation:
     """CV figures of the ensemble from its members' saved runs, written into its manifest; also
     redraws the confusion-matrix figure and the Markdown tables of every model."""
@@ -197,6 +240,7 @@ def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossVa
     manifest = ensemble_cv(clips, members, plan.combination, plan.runs_dir)
     cv = manifest.cv
     assert cv is not None  # ensemble_cv always measures it
+    manifest = dataclasses.replace(manifest, shared_export=write_shared_export(members, plan.weights_dir))
     write_manifest(manifest, plan.weights_dir)
     print(
         f"ensemble of {', '.join(members)} ({plan.combination}"

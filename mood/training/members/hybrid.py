@@ -181,7 +181,7 @@ def save_hybrid(
     head_path = weights_dir / f"{manifest.name}{HEAD_SUFFIX}"
     write_head_arrays(head, head_path)
     onnx_path = export_network(
-        FrozenPatchOutputs(backbones), manifest.features, weights_dir / f"{manifest.name}.onnx", PATCH_OUTPUTS
+        FrozenPatchOutputs(backbones), manifest.features, weights_dir / f"{manifest.name}.onnx", (PATCH_OUTPUTS,)
     )
     export = OnnxExport(file=onnx_path.name, sha256=sha256_of(onnx_path), opset=ONNX_OPSET)
     written = dataclasses.replace(manifest, sha256=sha256_of(head_path), onnx=export)
