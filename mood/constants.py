@@ -62,7 +62,7 @@ assert WINDOW_FRAMES == 216, "docs/DESIGN.md: a 5 s window is 216 frames"
 # `--model` choices, exports and charts). The ensemble combines the members its manifest lists.
 ENSEMBLE: Final = "ensemble"
 MODEL_DISPLAY_NAMES: Final = {
-    ENSEMBLE: "Ensemble (all models)",
+    ENSEMBLE: "Ensemble",
     "musicnn": "musicnn, fine-tuned",
     "hybrid": "Hybrid: musicnn + musical features",
     "resnet18": "ResNet18",

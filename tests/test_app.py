@@ -88,7 +88,7 @@ def test_the_page_opens_with_every_input_and_nothing_to_analyse(app: AppTest) ->
         "🎧 Analyse a song", "🔎 Search", "🎶 Playlist", "📁 Upload", "🎙️ Record", "✨ Examples",
         "⚖️ Compare two songs", "📚 Library", "📖 About the models",
     ]  # fmt: skip
-    assert at.radio(key="model").options == ["Ensemble (all models)", "ResNet18", "CLDNN"]
+    assert at.radio(key="model").options == ["Ensemble", "ResNet18", "CLDNN"]
     assert any("Pick a song above" in i.value for i in at.info)
     uploader = at.file_uploader(key="upload")
     assert {".wav", ".mp3", ".ogg", ".flac", ".m4a", ".webm"} <= set(uploader.allowed_type)
@@ -256,7 +256,7 @@ def test_about_says_models_are_not_yet_evaluated(app: AppTest) -> None:
     waiting = [i.value for i in at.info if "not yet evaluated" in i.value]
     assert len(waiting) == 3
     overview = _frame(at, "macro_f1")
-    assert overview["model"].tolist() == ["Ensemble (all models)", "ResNet18", "CLDNN"]
+    assert overview["model"].tolist() == ["Ensemble", "ResNet18", "CLDNN"]
     assert overview["macro_f1"].isna().all()
     assert any("Sad vs calm is the hard pair" in m.value for m in at.markdown)
 
@@ -381,7 +381,7 @@ def test_presenter_mode_from_the_address_shows_one_song_in_large_type(app: AppTe
     _headline(at)
     assert any(m.value == "#### 💡 Why this mood?" for m in at.markdown)
     assert not [h.value for h in at.header if h.value == "This session's songs"]  # one song at a time
-    assert not any(m.value.startswith("**How each network heard it") for m in at.markdown)
+    assert not any(m.value.startswith("**How each of its models heard it") for m in at.markdown)
     assert not at.get("image")  # no spectrogram
     bars = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     assert bars["config"]["axis"]["labelFontSize"] == PRESENTER_FONT_SIZE
@@ -390,7 +390,7 @@ def test_presenter_mode_from_the_address_shows_one_song_in_large_type(app: AppTe
     assert "present" not in at.query_params
     assert not at.get("html")
     assert [h.value for h in at.header if h.value == "This session's songs"]
-    assert any(m.value.startswith("**How each network heard it") for m in at.markdown)
+    assert any(m.value.startswith("**How each of its models heard it") for m in at.markdown)
     at.toggle(key="present").set_value(True).run()
     assert at.query_params["present"] in ("1", ["1"])  # the address shares it again
 
@@ -532,7 +532,7 @@ def test_about_credits_musicnn_and_says_its_probabilities_are_calibrated(
     monkeypatch.setenv("MOOD_WEIGHTS_DIR", str(_weights_with_musicnn(random_weights_dir, tmp_path)))
     at = app.run()
     _assert_no_failure(at)
-    names = ["Ensemble (all models)", "musicnn, fine-tuned", "ResNet18", "CLDNN"]
+    names = ["Ensemble", "musicnn, fine-tuned", "ResNet18", "CLDNN"]
     assert at.radio(key="model").options == names
     overview = _frame(at, "macro_f1")
     assert overview["model"].tolist() == names
@@ -574,7 +574,7 @@ def test_a_listener_who_waits_for_a_turn_is_told_how_many_songs_were_ahead(
     monkeypatch.setattr(AnalysisQueue, "__init__", remembered)
     at = app.run()
     at.button(key="demo-rainy-pad").click().run()
-    assert at.status[0].label == "Analysed “Rainy pad” with Ensemble (all models)"
+    assert at.status[0].label == "Analysed “Rainy pad” with Ensemble"
     (queue,) = queues  # one queue for every session of the server
 
     release = threading.Event()
@@ -595,4 +595,4 @@ def test_a_listener_who_waits_for_a_turn_is_told_how_many_songs_were_ahead(
         thread.join()
     _assert_no_failure(at)
     _headline(at)
-    assert at.status[0].label == "Analysed “Storm bursts” with Ensemble (all models), after waiting for 1 song ahead"
+    assert at.status[0].label == "Analysed “Storm bursts” with Ensemble, after waiting for 1 song ahead"

@@ -38,7 +38,7 @@ def test_models_without_cv_are_not_yet_evaluated(random_weights_dir: Path) -> No
     assert all(card.cv is None for card in cards)
     assert [c.members for c in cards] == [["resnet18", "cldnn"], ["resnet18"], ["cldnn"]]
     overview = overview_frame(cards)
-    assert overview["model"].tolist() == ["Ensemble (all models)", "ResNet18", "CLDNN"]
+    assert overview["model"].tolist() == ["Ensemble", "ResNet18", "CLDNN"]
     assert [c.display_name for c in cards] == overview["model"].tolist()
     assert overview["accuracy"].isna().all() and overview["folds"].isna().all()
     resnet, cldnn = (read_manifest(n, random_weights_dir).params for n in ("resnet18", "cldnn"))
@@ -91,7 +91,7 @@ def test_transfer_record_comes_from_the_manifest(random_weights_dir: Path, tmp_p
 
 def test_display_names() -> None:
     assert [display_name(m) for m in ("ensemble", "resnet18", "cldnn")] == [
-        "Ensemble (all models)",
+        "Ensemble",
         "ResNet18",
         "CLDNN",
     ]

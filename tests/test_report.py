@@ -102,7 +102,7 @@ def test_words_for_moods_and_percentages() -> None:
 
 def test_the_probability_frame_puts_models_side_by_side() -> None:
     frame = probability_frame([prediction(0.4, 0.2, 0.2, 0.2), prediction(0.7, 0.1, 0.1, 0.1, model="resnet18")])
-    assert list(frame.columns) == ["Ensemble (all models)", "ResNet18"]
+    assert list(frame.columns) == ["Ensemble", "ResNet18"]
     assert list(frame.index) == [MOOD_DISPLAY_NAMES[m] for m in MOODS]
     assert frame.loc["Happy / upbeat", "ResNet18"] == 0.7
 

@@ -2,7 +2,7 @@
 clip-level heads measured on the 4Q folds and on Grekow.
 
     python -m mood.training.hybrid_features cache       # both collections; resumable (one thread)
-    python -m mood.training.hybrid_features evaluate    # heads, ablations, transfer, stacking -> markdown
+    python -m mood.training.hybrid_features evaluate    # heads, ablations, transfer -> markdown
 
 A clip's features: for each pretrained musicnn backbone of the fine-tuned member, the mean and
 spread over the member's own patches of its 200-d "penultimate" embedding and its 50 tag logits
@@ -56,11 +56,8 @@ from mood.training.dataset import TrainingClip, read_clips
 from mood.training.evaluation import valence_arousal
 from mood.training.members.musicnn import (
     FINETUNE_FRONT_END,
-    FinetuneRecipe,
     load_pooled,
     pretrained_network,
-    score_pooled,
-    train_head,
 )
 from mood.training.paths import DEFAULT_DATA_DIR, REPO_DIR
 from mood.training.transfer import DEFAULT_GREKOW_DIR, read_excerpts
@@ -388,35 +385,6 @@ def transfer_figures(
     }
 
 
-# ---------------------------------------------------------------- the shipped member's out-of-fold answers
-
-
-def member_probabilities(
-    model: MusicnnMood,
-    pooled: Sequence[npt.NDArray[np.float16]],
-    clips: Sequence[TrainingClip],
-    train: IntArray,
-    test: IntArray,
-    recipe: FinetuneRecipe,
-) -> FloatArray:
-    """The fine-tuned musicnn member trained on ``train`` clips alone: clip probabilities of ``test``
-    (the mean over its windows, as the app scores a song)."""
-    moods = np.array([c.mood for c in clips])
-    tuned = train_head(model, [pooled[i] for i in train], moods[train], recipe, "musicnn member")
-    run = score_pooled(
-        tuned, [clips[i] for i in test], [pooled[i] for i in test], [np.zeros(len(pooled[i])) for i in test]
-    )
-    return np.stack([softmax(run.logits[clips[i].song_id]).mean(axis=0) for i in test]).astype(np.float32)
-
-
-def stacked(members_inner: Sequence[FloatArray], y_inner: IntArray, members_test: Sequence[FloatArray]) -> FloatArray:
-    """A logistic-regression meta-learner on the members' log-probabilities."""
-    meta = LogisticRegression(C=1.0, max_iter=2000)
-    meta.fit(np.hstack([log_probabilities(m) for m in members_inner]), y_inner)
-    probabilities: FloatArray = meta.predict_proba(np.hstack([log_probabilities(m) for m in members_test]))
-    return probabilities.astype(np.float32)
-
-
 # ---------------------------------------------------------------- the report
 
 
@@ -455,7 +423,7 @@ def header(first: str, columns: Sequence[str]) -> str:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    """Heads, ablations, transfer and stacking, each row written to ``args.results`` as it is measured."""
+    """Heads, ablations and transfer, each row written to ``args.results`` as it is measured."""
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the MLP's early stop; figures say the rest
     source, target = four_q(args.data), grekow(args.grekow)
@@ -487,46 +455,6 @@ def evaluate(args: argparse.Namespace) -> None:
             report.add(
                 ablation_table, header("features", columns), row(f"{kind} {group} ({len(tr.names)})", values, columns)
             )
-    if not args.musical_only and args.stack:
-        measure_stacking(train, source, report, ablation_options, args.cache_dir)
-
-
-def measure_stacking(
-    train: FeatureTable,
-    source: Collection,
-    report: Report,
-    options: Sequence[tuple[str, dict[str, Any]]],
-    cache_dir: Path = DEFAULT_CACHE_DIR,
-) -> None:
-    """The hybrid head, the fine-tuned musicnn member and their stacked ensemble, fully nested:
-    the meta-learner of each outer fold learns from inner out-of-fold answers of its training folds."""
-    model, _ = pretrained_network()
-    pooled, _ = load_pooled(source.clips, model, FINETUNE_FRONT_END, cache_dir / "pooled")
-    y, folds, x = source.moods, source.folds, train.values
-    recipe = FinetuneRecipe()
-    hybrid, member, stack, mean = (np.zeros((len(y), len(MOODS)), dtype=np.float32) for _ in range(4))
-    for fold in np.unique(folds):
-        test, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
-        chosen = choose(options, x[training], y[training], folds[training])
-        inner_member = np.zeros((len(training), len(MOODS)), dtype=np.float32)
-        for inner in np.unique(folds[training]):
-            held = folds[training] == inner
-            inner_member[held] = member_probabilities(
-                model, pooled, source.clips, training[~held], training[held], recipe
-            )
-        raw = fit_predict(chosen.head, chosen.params, x[training], y[training], x[test])
-        hybrid[test] = recalibrated(raw, chosen.temperature)
-        member[test] = member_probabilities(model, pooled, source.clips, training, test, recipe)
-        stack[test] = stacked([chosen.inner_oof, inner_member], y[training], [raw, member[test]])
-        mean[test] = (hybrid[test] + member[test]) / 2
-    title = "Stacked ensemble (fully nested; member = the shipped recipe retrained per fold)"
-    for label, probabilities in (
-        ("hybrid head", hybrid),
-        ("musicnn member", member),
-        ("mean of the two", mean),
-        ("stacked (LR on log-probabilities)", stack),
-    ):
-        report.add(title, header("model", FIGURE_COLUMNS), row(label, figures(y, probabilities), FIGURE_COLUMNS))
 
 
 # ---------------------------------------------------------------- command line
@@ -545,10 +473,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ablations", action=argparse.BooleanOptionalAction, default=True, help="each feature group removed, or alone"
     )
-    parser.add_argument("--musical-only", action="store_true", help="leave musicnn's statistics out (and stacking)")
-    parser.add_argument(
-        "--stack", action="store_true", help="also measure the stacked ensemble (retrains the member 25 times)"
-    )
+    parser.add_argument("--musical-only", action="store_true", help="leave musicnn's statistics out")
     return parser
 
 

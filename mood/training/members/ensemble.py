@@ -234,8 +234,9 @@ def write_shared_export(members: Sequence[str], weights_dir: Path) -> SharedExpo
 
 
 def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossValidation:
-    """CV figures of the ensemble from its members' saved runs, written into its manifest; also
-    redraws the confusion-matrix figure and the Markdown tables of every model."""
+    """CV figures of the ensemble from its members' saved runs, written into its manifest (with
+    the members' shared export, when they can share one); also redraws the confusion-matrix
+    figure and the Markdown tables of every model in the weights folder."""
     members = list(plan.members or default_members(plan.weights_dir))
     manifest = ensemble_cv(clips, members, plan.combination, plan.runs_dir)
     cv = manifest.cv
@@ -248,8 +249,8 @@ def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossVa
         f"CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}",
         file=sys.stderr,
     )
-    member_manifests = [read_manifest(m, plan.weights_dir) for m in members]
-    cvs = {m.name: m.cv for m in member_manifests if m.cv is not None}
+    shipped = [read_manifest(m, plan.weights_dir) for m in available_models(plan.weights_dir) if m != ENSEMBLE]
+    cvs = {m.name: m.cv for m in shipped if m.cv is not None}
     cvs[ENSEMBLE] = cv
     plot_confusions(cvs, plan.docs_dir / FIGURE_NAME)
     (plan.docs_dir / TABLES_NAME).write_text(cv_markdown(cvs))
@@ -285,7 +286,8 @@ def write_ablations(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> Path:
     lines = [
         "# Ensemble ablations (5 artist-disjoint folds, scored as the app scores a song)",
         "",
-        f"Rerun: `python -m mood.training ensemble --members {','.join(members)} --ablations`.",
+        "Rerun: each member's runs with its inner runs (`python -m mood.training <member> --nested "
+        f"--no-final`), then `python -m mood.training ensemble --members {','.join(members)} --ablations`.",
         "",
         *ablation_rows(clips, members, plan.runs_dir),
         "",
