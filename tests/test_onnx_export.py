@@ -10,19 +10,23 @@ import numpy as np
 import onnx
 import pytest
 
-from mood.constants import ENSEMBLE, MOODS
+from mood.constants import MOODS
 from mood.engine.inference import Predictor
 from mood.engine.integrity import sha256_of
+from mood.engine.manifest import NetworkManifest
 from mood.engine.onnx_check import FP32_LOGIT_TOLERANCE, check_export, random_windows, song_windows
 from mood.engine.onnx_export import ONNX_OPSET
 from mood.engine.onnx_quantise import quantise_int8
 from mood.engine.onnx_runtime import load_session, session_logits
 from mood.engine.torch_weights import load_network
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR, member_names, read_network_manifest
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models, read_manifest, read_network_manifest
 from mood.errors import ModelError
 from tests.golden import golden_clips
 
-SHIPPED = member_names(ENSEMBLE, SHIPPED_WEIGHTS_DIR)
+SHIPPED = tuple(  # every shipped network (the hybrid's export: tests/test_hybrid.py; the ensemble's shared one too)
+    m for m in available_models(SHIPPED_WEIGHTS_DIR)
+    if type(read_manifest(m, SHIPPED_WEIGHTS_DIR)) is NetworkManifest
+)  # fmt: skip
 PREDICTOR_TOLERANCE = 1e-5  # largest |ONNX - torch| probability the Predictor may show
 FREQUENCY_MAX_BLOCKS = 10  # musicnn's member: 2 backbones x (2 timbral + 3 temporal) front-end blocks
 
@@ -62,14 +66,15 @@ def test_export_gives_the_torch_logits(exports: dict[str, Path], name: str) -> N
         assert check.top_class_agreement == 1.0
 
 
-def test_the_predictor_gives_the_torch_answers(exports: dict[str, Path]) -> None:
-    served = Predictor(ENSEMBLE, SHIPPED_WEIGHTS_DIR)
-    by_torch = Predictor(ENSEMBLE, SHIPPED_WEIGHTS_DIR)
-    by_torch.members = [load_network(m.name, SHIPPED_WEIGHTS_DIR) for m in served.members]
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_predictor_gives_the_torch_answers(name: str) -> None:
+    served = Predictor(name, SHIPPED_WEIGHTS_DIR)
+    by_torch = Predictor(name, SHIPPED_WEIGHTS_DIR)
+    by_torch.members = [load_network(name, SHIPPED_WEIGHTS_DIR)]
     for wav in golden_clips().values():
         answers = served.predict_song(wav).predictions
         torch_answers = by_torch.predict_song(wav).predictions
-        assert [a.model for a in answers] == [a.model for a in torch_answers] == [ENSEMBLE, *SHIPPED]
+        assert [a.model for a in answers] == [a.model for a in torch_answers] == [name]
         for answer, torch_answer in zip(answers, torch_answers, strict=True):
             np.testing.assert_allclose(
                 [[w.probabilities[m] for m in MOODS] for w in answer.timeline],

@@ -218,17 +218,18 @@ class LoadedHybrid:
         return why_terms(self.head, self.manifest.feature_names, self.groups, answer.features, mood)
 
 
-def load_hybrid(name: str, weights_dir: Path | None = None) -> LoadedHybrid:
-    """Load and verify a hybrid member (cached per process and folder).
+def load_hybrid(name: str, weights_dir: Path | None = None, compile_backbones: bool = True) -> LoadedHybrid:
+    """Load and verify a hybrid member (cached per process and folder). ``compile_backbones``
+    off: its backbones' export is built only if used (an ensemble's shared export serves it).
 
     Raises:
         ModelError: not a hybrid manifest, missing files, a sha256, label or feature-name mismatch.
     """
-    return _load_hybrid_cached(name, resolve_weights_dir(weights_dir).resolve())
+    return _load_hybrid_cached(name, resolve_weights_dir(weights_dir).resolve(), compile_backbones)
 
 
 @cache
-def _load_hybrid_cached(name: str, weights_dir: Path) -> LoadedHybrid:
+def _load_hybrid_cached(name: str, weights_dir: Path, compile_backbones: bool) -> LoadedHybrid:
     manifest = read_manifest(name, weights_dir)
     if not isinstance(manifest, HybridManifest):
         raise ModelError(f"{name!r} is not a hybrid model; its manifest describes a {manifest.__class__.__name__}.")
@@ -247,7 +248,8 @@ def _load_hybrid_cached(name: str, weights_dir: Path) -> LoadedHybrid:
         manifest.temperature,
     )
     patches = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, output=PATCH_OUTPUTS)
-    patches.compiled()  # verify and build it now: a bad file fails at load, not at the first song
+    if compile_backbones:  # verify and build it now: a bad file fails at load, not at the first song
+        patches.compiled()
     return LoadedHybrid(manifest, head, patches)
 
 

@@ -27,6 +27,7 @@ from mood.engine.manifest import (
     EnsembleManifest,
     HybridManifest,
     NetworkManifest,
+    SharedExport,
     Stacking,
 )
 from mood.engine.serving import ONNX_OUTPUT, OnnxNetwork
@@ -388,14 +389,17 @@ Member: TypeAlias = NetworkRunner | LoadedHybrid
 """What a :class:`Predictor` runs: a network (over windows) or a clip-level member (the hybrid)."""
 
 
-def load_member(name: str, weights_dir: Path | None = None, threads: int | None = None) -> Member:
-    """Load a network's export or a hybrid member, whichever ``name``'s manifest describes.
+def load_member(
+    name: str, weights_dir: Path | None = None, threads: int | None = None, shared: SharedExport | None = None
+) -> Member:
+    """Load a network's export or a hybrid member, whichever ``name``'s manifest describes
+    (a hybrid that ``shared`` serves does not build its own backbones' export).
 
     Raises:
         ModelError: unknown model, or weights that fail verification.
     """
     if isinstance(read_manifest(name, weights_dir), HybridManifest):
-        return load_hybrid(name, weights_dir)
+        return load_hybrid(name, weights_dir, compile_backbones=shared is None or shared.hybrid != name)
     return load_onnx_network(name, weights_dir, threads)
 
 

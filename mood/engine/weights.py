@@ -116,6 +116,19 @@ def load_onnx_network(name: str, weights_dir: Path | None = None, threads: int |
 
 @cache
 def _load_onnx_cached(name: str, weights_dir: Path, threads: int | None) -> OnnxNetwork:
+    manifest = _servable_manifest(name, weights_dir)
+    assert manifest.onnx is not None  # _servable_manifest checked it
+    served = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, threads)
+    served.compiled()  # verify and build it now: a bad file fails at load, not at the first song
+    return served
+
+
+def _servable_manifest(name: str, weights_dir: Path) -> NetworkManifest:
+    """``name``'s manifest, once its labels and its export record are checked.
+
+    Raises:
+        ModelError: other labels, or no export recorded.
+    """
     manifest = read_network_manifest(name, weights_dir)
     if manifest.labels != list(MOODS):
         raise ModelError(f"Model {name!r} predicts {manifest.labels} but this version of mood expects {list(MOODS)}.")
@@ -124,9 +137,7 @@ def _load_onnx_cached(name: str, weights_dir: Path, threads: int | None) -> Onnx
             f"{name}.json records no ONNX export of the network; "
             f"export it with python -m mood.engine.onnx_check {name} --ship --weights-dir {weights_dir}."
         )
-    served = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, threads)
-    served.compiled()  # verify and build it now: a bad file fails at load, not at the first song
-    return served
+    return manifest
 
 
 def load_shared_network(
@@ -144,7 +155,7 @@ def load_shared_network(
 
 @cache
 def _load_shared_cached(shared: SharedExport, weights_dir: Path, threads: int | None) -> OnnxNetwork:
-    network = _load_onnx_cached(shared.network, weights_dir, threads).manifest
+    network = _servable_manifest(shared.network, weights_dir)  # its own export is not compiled: this one serves it
     if read_network_manifest(shared.hybrid, weights_dir).features != network.features:
         raise ModelError(f"ensemble.json shares one export between {shared.network} and {shared.hybrid}, "
                          "which hear different front ends; score the ensemble again.")  # fmt: skip

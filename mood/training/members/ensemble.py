@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
-from mood.constants import ENSEMBLE
+from mood.constants import ENSEMBLE, MODEL_NAMES
 from mood.engine.hybrid import PATCH_OUTPUTS
 from mood.engine.inference import Combiner, WindowOutputs, clip_probabilities, combine, stack, stacking_inputs
 from mood.engine.integrity import sha256_of
@@ -249,7 +249,8 @@ def score_ensemble(clips: Sequence[TrainingClip], plan: EnsemblePlan) -> CrossVa
         f"CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}",
         file=sys.stderr,
     )
-    shipped = [read_manifest(m, plan.weights_dir) for m in available_models(plan.weights_dir) if m != ENSEMBLE]
+    in_folder = available_models(plan.weights_dir)
+    shipped = [read_manifest(m, plan.weights_dir) for m in MODEL_NAMES if m in in_folder and m != ENSEMBLE]
     cvs = {m.name: m.cv for m in shipped if m.cv is not None}
     cvs[ENSEMBLE] = cv
     plot_confusions(cvs, plan.docs_dir / FIGURE_NAME)
