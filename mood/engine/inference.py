@@ -306,7 +306,7 @@ class Predictor:
         self.members: list[Member] = [
             self.shared_network
             if self.shared_network and n == self.shared_network.name
-            else load_member(n, weights_dir, threads)
+            else load_member(n, weights_dir, threads, self.shared)
             for n in names
         ]
         self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
