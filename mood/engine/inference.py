@@ -250,13 +250,21 @@ Combiner: TypeAlias = Callable[[Sequence[WindowOutputs], float], WindowOutputs]
 """(members' window outputs, the ensemble's temperature) -> the ensemble's window outputs."""
 
 
-def combiner_of(manifest: EnsembleManifest) -> Combiner:
-    """How ``manifest``'s ensemble combines its members: :func:`stack` or :func:`combine`."""
-    stacking = manifest.stacking
-    if manifest.combination == "stacked" and stacking is not None:
-        return lambda members, temperature: stack(members, stacking, temperature)
-    weights = manifest.member_weights
+def weighted(weights: Sequence[float]) -> Combiner:
+    """The weighted mean of the members (:func:`combine`), as a ``weighted`` or ``mean`` ensemble combines."""
     return lambda members, temperature: combine(members, weights, temperature)
+
+
+def stacked(stacking: Stacking) -> Combiner:
+    """The meta-learner on the members (:func:`stack`), as a ``stacked`` ensemble combines."""
+    return lambda members, temperature: stack(members, stacking, temperature)
+
+
+def combiner_of(manifest: EnsembleManifest) -> Combiner:
+    """How ``manifest``'s ensemble combines its members."""
+    if manifest.combination == "stacked" and manifest.stacking is not None:
+        return stacked(manifest.stacking)
+    return weighted(manifest.member_weights)
 
 
 def clip_probabilities(outputs: WindowOutputs) -> npt.NDArray[np.float32]:

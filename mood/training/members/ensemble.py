@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mood.constants import ENSEMBLE, MODEL_NAMES
 from mood.engine.hybrid import PATCH_OUTPUTS
-from mood.engine.inference import Combiner, WindowOutputs, clip_probabilities, combine, stack, stacking_inputs
+from mood.engine.inference import Combiner, WindowOutputs, clip_probabilities, stacked, stacking_inputs, weighted
 from mood.engine.integrity import sha256_of
 from mood.engine.manifest import (
     Combination,
@@ -105,16 +105,6 @@ def member_outputs(
 ) -> list[WindowOutputs]:
     """Each member's calibrated window probabilities of ``clip`` (with its fold's temperature)."""
     return [run.outputs(clip.song_id, t[clip.fold]) for run, t in zip(runs, member_temperatures, strict=True)]
-
-
-def weighted(weights: Sequence[float]) -> Combiner:
-    """The weighted mean of the members, as the app combines a ``weighted`` ensemble."""
-    return lambda outputs, temperature: combine(outputs, weights, temperature)
-
-
-def stacked(stacking: Stacking) -> Combiner:
-    """The meta-learner on the members, as the app combines a ``stacked`` ensemble."""
-    return lambda outputs, temperature: stack(outputs, stacking, temperature)
 
 
 def fit_stacking(
