@@ -89,7 +89,8 @@ def test_the_manifest_parses_into_its_typed_blocks() -> None:
 def test_loading_verifies_the_sha256_of_the_head_and_the_backbones_export(tmp_path: Path, damaged: str) -> None:
     for suffix in (".json", HEAD_SUFFIX, ".onnx"):  # all that serving reads: no backbone .pt files
         shutil.copy(SHIPPED_WEIGHTS_DIR / f"hybrid{suffix}", tmp_path)
-    assert load_hybrid("hybrid", tmp_path).head.coef.shape == (len(MOODS), 1150)
+    n_features = len(read_manifest("hybrid", SHIPPED_WEIGHTS_DIR).feature_names)
+    assert load_hybrid("hybrid", tmp_path).head.coef.shape == (len(MOODS), n_features)
     corrupt = tmp_path / "corrupt"
     shutil.copytree(tmp_path, corrupt)
     data = bytearray((tmp_path / f"hybrid{damaged}").read_bytes())
@@ -97,6 +98,18 @@ def test_loading_verifies_the_sha256_of_the_head_and_the_backbones_export(tmp_pa
     (corrupt / f"hybrid{damaged}").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="does not match its manifest"):
         load_hybrid("hybrid", corrupt)
+
+
+def test_a_manifest_naming_other_musical_features_is_refused_at_the_first_clip(tmp_path: Path) -> None:
+    """The names are checked in the background while the networks compile; the first clip waits for it."""
+    for suffix in (".json", HEAD_SUFFIX, ".onnx"):
+        shutil.copy(SHIPPED_WEIGHTS_DIR / f"hybrid{suffix}", tmp_path)
+    manifest = json.loads((tmp_path / "hybrid.json").read_text())
+    manifest["feature_names"][-1] = "beat_interval_cv"  # a feature of an older version
+    (tmp_path / "hybrid.json").write_text(json.dumps(manifest))
+    stale = load_hybrid("hybrid", tmp_path)
+    with pytest.raises(ModelError, match="names other musical features"):
+        features_of(stale, chords(minor=False))
 
 
 def test_the_backbones_export_gives_the_torch_patch_outputs(shipped: LoadedHybrid) -> None:

@@ -70,6 +70,7 @@ def test_a_faster_click_track_has_more_onsets_and_a_faster_tempo() -> None:
     assert slow["tempo_bpm"] == pytest.approx(90.0, abs=5.0)
     assert fast["tempo_bpm"] > slow["tempo_bpm"]
     assert slow["beat_strength"] > 2.0  # the clicks stand out of the envelope
+    assert slow["beat_strength"] > 1.5 * features(noise_with_level(-20, -20))["beat_strength"]  # noise has no beat
 
 
 @pytest.mark.parametrize("seconds", [0.5, 5.0])

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
@@ -38,6 +37,7 @@ from mood.constants import (
     WINDOW_S,
     n_frames,
 )
+from mood.engine import melspec
 from mood.engine.audio import AudioSource, DecodedAudio, decode_audio, resample
 from mood.errors import AudioError
 
@@ -234,16 +234,15 @@ def log_mel(source: AudioSource | FloatArray, front_end: FrontEnd) -> FloatArray
 
 def mel_power(wav: FloatArray, front_end: FrontEnd) -> FloatArray:
     """Mel power spectrogram of samples already at ``front_end.sample_rate``, shape ``(n_mels, n_frames)``."""
-    power: FloatArray = librosa.feature.melspectrogram(
-        y=wav,
-        sr=front_end.sample_rate,
-        n_fft=front_end.n_fft,
-        hop_length=front_end.hop_length,
-        n_mels=front_end.n_mels,
-        fmin=front_end.fmin,
-        fmax=front_end.fmax,
+    return melspec.mel_power(
+        wav,
+        front_end.sample_rate,
+        front_end.n_fft,
+        front_end.hop_length,
+        front_end.n_mels,
+        front_end.fmin,
+        front_end.fmax,
     )
-    return power
 
 
 def scale_power(power: FloatArray, front_end: FrontEnd) -> FloatArray:
@@ -251,7 +250,7 @@ def scale_power(power: FloatArray, front_end: FrontEnd) -> FloatArray:
     if front_end.float16_power:
         power = power.astype(np.float16).astype(np.float32)
     if front_end.scaling == "db":
-        scaled = librosa.power_to_db(power, ref=1.0, top_db=front_end.top_db)
+        scaled = melspec.power_to_db(power, front_end.top_db)
     else:
         scaled = np.log10(1.0 + float(front_end.log_c or 0.0) * power)
     return np.asarray(scaled, dtype=np.float32)
@@ -267,8 +266,8 @@ def log_mel_per_front_end(
 
 def spectrogram(mel: FloatArray, front_end: FrontEnd) -> Spectrogram:
     """A computed spectrogram with its time and frequency axes, for drawing."""
-    times = librosa.frames_to_time(np.arange(mel.shape[1]), sr=front_end.sample_rate, hop_length=front_end.hop_length)
-    freqs = librosa.mel_frequencies(n_mels=front_end.n_mels, fmin=front_end.fmin, fmax=front_end.fmax)
+    times = melspec.frames_to_time(mel.shape[1], front_end.sample_rate, front_end.hop_length)
+    freqs = melspec.mel_frequencies(front_end.n_mels, front_end.fmin, front_end.fmax)
     return Spectrogram(mel=mel, times_s=times.astype(np.float32), freqs_hz=freqs.astype(np.float32))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -43,6 +44,7 @@ MUSICNN_GROUP: Final = "musicnn"  # the group of the musicnn statistics' columns
 HEAD_TENSORS: Final = ("robust_center", "robust_scale", "mean", "scale", "coef", "intercept")
 HEAD_SUFFIX: Final = ".npz"  # the head's arrays: `<name>.npz`
 PATCH_OUTPUTS: Final = "patch_outputs"  # the backbones' export's output: (batch, n_backbones, embedding + tags)
+_WARM_UP: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mood-musical-warm-up")
 WHY_PER_SIDE: Final = 3  # musical features reported pushing towards the answer, and away from it
 
 
@@ -179,12 +181,16 @@ class LoadedHybrid:
 
     In :class:`mood.engine.inference.Predictor` it plays a loaded network's part, but judges a
     whole clip at once: one window over the clip. ``patches`` runs the backbones' ONNX export
-    (its output: :data:`PATCH_OUTPUTS`); it is safe from several threads.
+    (its output: :data:`PATCH_OUTPUTS`); it is safe from several threads. ``musical_check``:
+    :func:`check_musical_names`, started in the background at load (librosa's first use is slow,
+    the networks' compilation and first patches meanwhile need no librosa); the first clip waits
+    for it, and a mismatch is raised there.
     """
 
     manifest: HybridManifest
     head: HybridHead
     patches: OnnxNetwork
+    musical_check: Future[None]
 
     @property
     def name(self) -> str:
@@ -205,6 +211,7 @@ class LoadedHybrid:
             windows, _ = make_windows(mel, self.manifest.features)
             patch_outputs = self.patches.outputs(windows)
         statistics = musicnn_statistics(patch_outputs)
+        self.musical_check.result()
         musical = musical_features(samples, self.manifest.musical).values
         return np.concatenate([statistics, musical]).astype(np.float32)
 
@@ -235,9 +242,6 @@ def _load_hybrid_cached(name: str, weights_dir: Path, compile_backbones: bool) -
         raise ModelError(f"{name!r} is not a hybrid model; its manifest describes a {manifest.__class__.__name__}.")
     if manifest.labels != list(MOODS):
         raise ModelError(f"Model {name!r} predicts {manifest.labels} but this version of mood expects {list(MOODS)}.")
-    musical_names = manifest.feature_names[manifest.architecture_config.group_sizes.get(MUSICNN_GROUP, 0) :]
-    if tuple(musical_names) != feature_names(manifest.musical)[0]:
-        raise ModelError(f"{name}.json names other musical features than this version of mood computes; retrain it.")
     if manifest.onnx is None:
         raise ModelError(
             f"{name}.json records no export of its backbones; retrain it (python -m mood.training hybrid)."
@@ -248,9 +252,24 @@ def _load_hybrid_cached(name: str, weights_dir: Path, compile_backbones: bool) -
         manifest.temperature,
     )
     patches = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, output=PATCH_OUTPUTS)
+    musical_check = _WARM_UP.submit(check_musical_names, manifest)  # while the networks compile and run
     if compile_backbones:  # verify and build it now: a bad file fails at load, not at the first song
         patches.compiled()
-    return LoadedHybrid(manifest, head, patches)
+    return LoadedHybrid(manifest, head, patches, musical_check)
+
+
+def check_musical_names(manifest: HybridManifest) -> None:
+    """Check that the manifest's musical columns are what this version computes; computing their
+    names also loads librosa and compiles its numba kernels (2–3 s in a new process).
+
+    Raises:
+        ModelError: the manifest names other musical features.
+    """
+    musical_names = manifest.feature_names[manifest.architecture_config.group_sizes.get(MUSICNN_GROUP, 0) :]
+    if tuple(musical_names) != feature_names(manifest.musical)[0]:
+        raise ModelError(
+            f"{manifest.name}.json names other musical features than this version of mood computes; retrain it."
+        )
 
 
 def read_head_arrays(path: Path, manifest: HybridManifest) -> dict[str, FloatArray]:

@@ -310,13 +310,14 @@ class Predictor:
         self.name = model
         names = manifest.members if isinstance(manifest, EnsembleManifest) else [model]
         self.shared = manifest.shared_export if isinstance(manifest, EnsembleManifest) else None
-        self.shared_network = None if self.shared is None else load_shared_network(self.shared, weights_dir, threads)
-        self.members: list[Member] = [
-            self.shared_network
-            if self.shared_network and n == self.shared_network.name
-            else load_member(n, weights_dir, threads, self.shared)
+        own = {  # first: a hybrid's musical features warm up in the background while the shared export compiles
+            n: load_member(n, weights_dir, threads, self.shared)
             for n in names
-        ]
+            if self.shared is None or n != self.shared.network
+        }
+        shared_network = None if self.shared is None else load_shared_network(self.shared, weights_dir, threads)
+        self.shared_network = shared_network
+        self.members: list[Member] = [own[n] if n in own or shared_network is None else shared_network for n in names]
         self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
         self.ensemble_temperature = manifest.temperature  # used only when combining members
         self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))

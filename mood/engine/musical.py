@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -51,6 +52,9 @@ TEMPOGRAM_FACTORS: Final = {
     "whole_triplet": 0.375,
     "whole": 0.25,
 }
+# The measures' definition, bumped whenever one changes (2: beat strength on the tempo's grid, no beat tracker).
+DEFINITION: Final = 2
+BEAT_TOLERANCE: Final = 0.1  # of a beat period: how far a beat may sit from its grid point
 LEVEL_FLOOR_DB: Final = -100.0  # frame levels (dBFS) are floored here: silence stays finite
 PROFILES: Final = np.array([MAJOR_PROFILE, MINOR_PROFILE], dtype=np.float64)  # Krumhansl & Kessler, from the tonic
 
@@ -108,8 +112,9 @@ class MusicalConfig:
         return asdict(self)
 
     def cache_key(self) -> str:
-        """A short name for these exact settings: a cache never mixes two configurations."""
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        """A short name for these exact settings and ``DEFINITION``: a cache never mixes two of either."""
+        keyed = self.to_dict() | {"definition": DEFINITION}
+        return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
 
 
 DEFAULT_MUSICAL_CONFIG: Final = MusicalConfig()
@@ -273,7 +278,6 @@ def _rhythm(a: _Analysis) -> Values:
     envelope = librosa.onset.onset_strength(S=a.log_mel, sr=c.sample_rate, hop_length=c.hop_length)
     tempogram = librosa.feature.tempogram(onset_envelope=envelope, sr=c.sample_rate, hop_length=c.hop_length)
     tempo = float(librosa.feature.tempo(tg=tempogram, sr=c.sample_rate, hop_length=c.hop_length)[0])
-    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=c.sample_rate, hop_length=c.hop_length, bpm=tempo)
     onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=c.sample_rate, hop_length=c.hop_length)
     mean_tempogram = tempogram.mean(axis=1, keepdims=True)  # summarised first: the ratios of each frame cost 20x more
     ratios = librosa.feature.tempogram_ratio(
@@ -287,15 +291,33 @@ def _rhythm(a: _Analysis) -> Values:
     frame_s = c.hop_length / c.sample_rate
     values: Values = {
         "tempo_bpm": tempo,
-        "beat_strength": float(envelope[beats].mean()) / mean_envelope if beats.size else 0.0,
+        "beat_strength": _beat_strength(envelope, tempo * frame_s / 60.0) / mean_envelope,
         "onset_strength_mean": float(envelope.mean()),
         "onset_rate_per_s": onsets.size / max(a.duration_s, frame_s),
         "onset_interval_cv": _variation(np.diff(onsets)),
-        "beat_interval_cv": _variation(np.diff(beats)),
         "pulse_clarity": float(mean_tempogram[1:].max()) if tempogram.shape[0] > 1 else 0.0,
     }
     values |= {f"tempogram_{name}": float(r) for name, r in zip(TEMPOGRAM_FACTORS, ratios, strict=True)}
     return values
+
+
+def _beat_strength(envelope: FloatArray, beats_per_frame: float) -> float:
+    """The onset envelope on a regular grid at the tempo, at the phase where it is strongest (each
+    beat read as the envelope's peak within ``BEAT_TOLERANCE`` of a period of its grid point).
+
+    A beat tracker would follow the tempo's drift too; librosa's compiles its numba kernels in
+    every new process (about 3 s), which the serving path cannot afford for one feature.
+    """
+    period = 1.0 / beats_per_frame if beats_per_frame > 0 else 0.0  # frames per beat
+    n_beats = int(envelope.size // period) if period >= 1.0 else 0
+    if n_beats < 2:
+        return 0.0
+    reach = max(1, round(BEAT_TOLERANCE * period))
+    padded = np.pad(envelope, reach, mode="edge")
+    peaks = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)  # peaks[i]: max near frame i
+    grid = np.arange(n_beats) * period + np.arange(math.ceil(period))[:, None]  # one row per phase
+    on_grid = peaks[np.minimum(np.round(grid).astype(np.int64), envelope.size - 1)]
+    return float(on_grid.mean(axis=1).max())
 
 
 def _variation(intervals: npt.NDArray[np.int_]) -> float:

@@ -51,7 +51,6 @@ FEATURE_WORDS: Final[dict[str, tuple[str, str]]] = {
     "onset_strength_mean": ("the strong attacks", "the soft attacks"),
     "onset_rate_per_s": ("the many notes per second", "the few notes per second"),
     "onset_interval_cv": ("the irregular note timing", "the regular note timing"),
-    "beat_interval_cv": ("the irregular beat", "the steady beat"),
     "pulse_clarity": ("the clear pulse", "the vague pulse"),
     "rms_p10": ("the loud soft passages", "the very quiet soft passages"),
     "rms_p50": ("the loud level", "the quiet level"),

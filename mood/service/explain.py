@@ -16,6 +16,7 @@ import numpy.typing as npt
 from mood.constants import MOODS
 from mood.engine.features import FloatArray, make_windows
 from mood.engine.inference import NetworkRunner, calibrated_probabilities
+from mood.engine.melspec import mel_frequencies
 
 OCCLUSION_BANDS: Final = 8  # mel bands are grouped into this many regions, low to high
 
@@ -60,8 +61,6 @@ def occlusion_map(loaded: NetworkRunner, mel: FloatArray, mood: str, n_bands: in
     Returns:
         The map; its ``importance`` is ``(n_bands, n_windows)``.
     """
-    import librosa
-
     front_end = loaded.manifest.features
     windows, starts = make_windows(mel, front_end)
     edges = np.linspace(0, front_end.n_mels, n_bands + 1).round().astype(int)
@@ -73,7 +72,7 @@ def occlusion_map(loaded: NetworkRunner, mel: FloatArray, mood: str, n_bands: in
     base = calibrated_probabilities(loaded, windows)[:, target]
     probed = calibrated_probabilities(loaded, hidden.reshape(-1, *windows.shape[1:]))
     drops = base[None, :] - probed[:, target].reshape(n_bands, len(starts))
-    band_hz = librosa.mel_frequencies(n_mels=front_end.n_mels + 1, fmin=front_end.fmin, fmax=front_end.fmax)[edges]
+    band_hz = mel_frequencies(front_end.n_mels + 1, front_end.fmin, front_end.fmax)[edges]
     return HeardMap(
         model=loaded.name,
         mood=mood,

@@ -27,7 +27,6 @@ from mood.engine.weights import SHIPPED_WEIGHTS_DIR
 from mood.training import convert_musicnn
 from mood.training.cv import CVPlan, cross_validate_and_ship, teacher_from
 from mood.training.dataset import read_clips
-from mood.training.hybrid_features import DEFAULT_CACHE_DIR as HYBRID_CACHE_DIR
 from mood.training.hybrid_features import four_q, grekow, load_table
 from mood.training.members.ensemble import ABLATIONS_NAME, EnsemblePlan, score_ensemble, write_ablations
 from mood.training.members.hybrid import MODEL_NAME, hybrid_member, transfer_figures
@@ -78,7 +77,7 @@ def get_parser() -> argparse.ArgumentParser:
     hybrid.add_argument(
         "--grekow", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder: the shipped head's transfer figures"
     )
-    _add_cv_flags(hybrid, HYBRID_CACHE_DIR)
+    _add_cv_flags(hybrid)
     ensemble = commands.add_parser("ensemble", help="cross-validate the combination of the members' saved runs")
     ensemble.set_defaults(run=run_ensemble)
     ensemble.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
@@ -122,8 +121,8 @@ def _add_recipe_flags(parser: argparse.ArgumentParser, defaults: ScratchRecipe |
     )
 
 
-def _add_cv_flags(parser: argparse.ArgumentParser, cache_dir: Path = DEFAULT_CACHE_DIR) -> None:
-    """The flags of a cross-validated member: folds, caches (``cache_dir`` by default), where runs and weights go."""
+def _add_cv_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a cross-validated member: folds, caches, where runs and weights go."""
     parser.add_argument(
         "--folds", type=folds_list, default=ALL_FOLDS,
         help="held-out folds to cross-validate, comma-separated (default: 0,1,2,3,4)",
@@ -133,7 +132,7 @@ def _add_cv_flags(parser: argparse.ArgumentParser, cache_dir: Path = DEFAULT_CAC
         "--nested", action="store_true", help="also the inner runs a stacked ensemble needs (4 more fits per fold)"
     )
     parser.add_argument(
-        "--cache-dir", type=Path, default=cache_dir, help="where decoded spectrograms and features are kept"
+        "--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where decoded spectrograms and features are kept"
     )
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where out-of-fold predictions go")
     parser.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)

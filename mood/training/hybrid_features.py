@@ -8,8 +8,9 @@ A clip's features: for each pretrained musicnn backbone of the fine-tuned member
 spread over the member's own patches of its 200-d "penultimate" embedding and its 50 tag logits
 (the 0.755 probe's inputs), and :func:`mood.engine.musical.musical_features` of the clip. The
 frozen part of musicnn (its pooled vector per patch) is cached by
-:func:`mood.training.members.musicnn.load_pooled`, exactly as the member's training caches it; the
-musical features are cached per clip under their config's key. Heads are chosen by inner
+:func:`mood.training.members.musicnn.load_pooled` in the musicnn member's own cache (one cache
+for both, under ``--cache-dir``, the project's ``.cache`` by default); the musical features are
+cached per clip under ``musical/<collection>/<their config's key>``. Heads are chosen by inner
 artist-disjoint CV inside each training fold (the other training folds), their temperature fitted
 on the inner out-of-fold probabilities, so no clip's figure saw its own label.
 """
@@ -59,13 +60,12 @@ from mood.training.members.musicnn import (
     load_pooled,
     pretrained_network,
 )
-from mood.training.paths import DEFAULT_DATA_DIR, REPO_DIR
+from mood.training.paths import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, MUSICAL_CACHE, MUSICNN_CACHE, REPO_DIR
 from mood.training.transfer import DEFAULT_GREKOW_DIR, read_excerpts
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int_]
 
-DEFAULT_CACHE_DIR: Final = REPO_DIR / ".cache" / "hybrid"
 DEFAULT_RESULTS: Final = REPO_DIR.parent / "scratch" / "hybrid_results.md"
 CLIP_FOLD_GREKOW: Final = -1  # Grekow excerpts belong to no 4Q fold
 ROBUST_CLIP: Final = 5.0  # robust z-scores are clipped here: one odd clip cannot dominate a feature
@@ -128,7 +128,7 @@ def musicnn_statistic_names(model: MusicnnMood, weights_dir: Path = SHIPPED_WEIG
 
 def musical_cache_folder(cache_dir: Path, collection: str, config: MusicalConfig) -> Path:
     """Where one collection's musical features for ``config`` are kept, one ``.npy`` per clip."""
-    return cache_dir / collection / f"musical-{config.cache_key()}"
+    return cache_dir / MUSICAL_CACHE / collection / config.cache_key()
 
 
 def cache_musical(
@@ -156,7 +156,7 @@ def cache_musical(
 
 def cache_musicnn(collection: Collection, model: MusicnnMood, cache_dir: Path) -> FloatArray:
     """Each clip's musicnn statistics, shape ``(n_clips, n_statistics)``, from the cached frozen features."""
-    pooled, _ = load_pooled(collection.clips, model, FINETUNE_FRONT_END, cache_dir / "pooled")
+    pooled, _ = load_pooled(collection.clips, model, FINETUNE_FRONT_END, cache_dir / MUSICNN_CACHE)
     return np.stack([musicnn_statistics(patch_outputs_of_pooled(model, p)) for p in pooled])
 
 

@@ -1,0 +1,101 @@
+"""The numpy mel spectrogram is librosa's, bit for bit, for every shipped front end; and a network's
+answer needs no numba (librosa's compiled kernels are what made a cold start slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+
+from mood.constants import SAMPLE_RATE
+from mood.engine import melspec
+from mood.engine.features import MUSICNN_FRONT_END, SCRATCH_FRONT_END, FrontEnd, log_mel, normalise_loudness, resample
+from mood.training.members.musicnn import FINETUNE_FRONT_END
+from tests.helpers import chord_progression, write_audio
+
+FRONT_ENDS = {"scratch": SCRATCH_FRONT_END, "musicnn": MUSICNN_FRONT_END, "fine-tuned musicnn": FINETUNE_FRONT_END}
+
+
+def librosa_log_mel(wav: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """What ``log_mel`` computed with librosa before it was written in numpy."""
+    if front_end.sample_rate != SAMPLE_RATE:
+        wav = resample(wav, SAMPLE_RATE, front_end.sample_rate)
+    if front_end.loudness_dbfs is not None:
+        wav = normalise_loudness(wav, front_end.loudness_dbfs)
+    power = librosa.feature.melspectrogram(
+        y=wav,
+        sr=front_end.sample_rate,
+        n_fft=front_end.n_fft,
+        hop_length=front_end.hop_length,
+        n_mels=front_end.n_mels,
+        fmin=front_end.fmin,
+        fmax=front_end.fmax,
+    )
+    if front_end.float16_power:
+        power = power.astype(np.float16).astype(np.float32)
+    if front_end.scaling == "db":
+        return librosa.power_to_db(power, ref=1.0, top_db=front_end.top_db)
+    return np.log10(1.0 + float(front_end.log_c or 0.0) * power).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", FRONT_ENDS)
+@pytest.mark.parametrize("seconds", [1.1, 7.0])
+def test_the_log_mel_is_librosas_exactly(name: str, seconds: float) -> None:
+    wav = chord_progression(seconds=seconds, sr=SAMPLE_RATE) + 0.01 * np.random.default_rng(1).normal(
+        size=round(seconds * SAMPLE_RATE)
+    )
+    wav = wav.astype(np.float32)
+    ours, theirs = log_mel(wav, FRONT_ENDS[name]), librosa_log_mel(wav, FRONT_ENDS[name])
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("sr", "n_fft", "n_mels", "fmin", "fmax"), [(16_000, 512, 96, 0.0, 8000.0), (22_050, 2048, 40, 50.0, 6000.0)]
+)
+def test_the_filters_and_band_frequencies_are_librosas(
+    sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> None:
+    np.testing.assert_array_equal(
+        melspec.mel_filters(sr, n_fft, n_mels, fmin, fmax),
+        librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax),
+    )
+    np.testing.assert_allclose(
+        melspec.mel_frequencies(n_mels, fmin, fmax),
+        librosa.mel_frequencies(n_mels=n_mels, fmin=fmin, fmax=fmax),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        melspec.frames_to_time(9, sr, 256), librosa.frames_to_time(np.arange(9), sr=sr, hop_length=256), rtol=1e-12
+    )
+
+
+def test_the_floor_is_top_db_below_the_loudest_bin() -> None:
+    power = np.array([[1.0, 1e-3, 1e-12]], dtype=np.float32)
+    np.testing.assert_allclose(melspec.power_to_db(power, 20.0), [[0.0, -20.0, -20.0]], atol=1e-5)
+    np.testing.assert_allclose(melspec.power_to_db(power, None), [[0.0, -30.0, -100.0]], atol=1e-4)
+
+
+NETWORK_WITHOUT_NUMBA = """
+import json, sys
+from mood.engine.inference import Predictor
+answers = {name: Predictor(name).predict(sys.argv[1]).probabilities for name in sys.argv[2:]}
+print(json.dumps({"numba": "numba" in sys.modules, "answers": answers}))
+"""
+
+
+def test_a_network_answers_without_importing_numba(tmp_path: Path) -> None:
+    song = write_audio(chord_progression(seconds=8.0), tmp_path / "song.wav")
+    names = ["musicnn", "resnet18", "cldnn"]
+    done = subprocess.run(
+        [sys.executable, "-c", NETWORK_WITHOUT_NUMBA, str(song), *names], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["numba"] is False
+    assert set(result["answers"]) == set(names)
