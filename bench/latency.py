@@ -1,6 +1,6 @@
 """Latency and memory of the mood engine on this machine, before and after issue 20, in one run.
 
-    .venv/bin/python -m bench.latency [--weights-dir DIR] [--repeats N] [--models NAME...]
+    .venv/bin/python -m bench.latency [--weights-dir DIR] [--repeats N] [--models NAME...] [--engines E...]
 
 Each model is timed per engine (``bench.onnx_path.engine_predict``): ``bf16`` and ``f32`` are
 `Predictor` as shipped (each network's checked-in export run by OpenVINO at that
@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--weights-dir", default=None, help="default: $MOOD_WEIGHTS_DIR, else the shipped weights")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=None, help="default: every installed model")
+    parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES, help="default: all of them")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -119,7 +120,7 @@ def main() -> None:
     models = args.models or installed_models()
     for name in models:
         torch_clip_s: float | None = None
-        for engine in ENGINES:
+        for engine in args.engines:
             if engine not in SERVED_ENGINES and not has_network_members(name):
                 continue
             command = [sys.executable, "-c", COLD_START, engine, name, str(wav_path)]
