@@ -21,9 +21,10 @@ import numpy.typing as npt
 from mood.constants import SAMPLE_RATE
 from mood.engine.audio import AudioSource
 from mood.engine.features import FloatArray, FrontEnd, log_mel_per_front_end, make_windows, to_samples
-from mood.engine.inference import Prediction, WindowOutputs, combiner_of, softmax, to_prediction
+from mood.engine.inference import Prediction, WindowOutputs, combiner_of, to_prediction
 from mood.engine.manifest import EnsembleManifest, HybridManifest
 from mood.engine.onnx_runtime import load_session, session_logits
+from mood.engine.probabilities import softmax
 from mood.engine.serving import PRECISION_ENV, SERVED_PRECISIONS
 from mood.engine.torch_weights import load_network
 from mood.engine.weights import member_names, read_manifest, read_network_manifest, resolve_weights_dir

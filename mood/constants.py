@@ -47,6 +47,11 @@ MUSICNN_MOOD_LOUDNESS_DBFS: Final = -14.0  # RMS, about the level of the commerc
 MUSICNN_MOOD_HOP_FRAMES: Final = 187  # 3 s: musicnn's own non-overlapping patches (each costs ~45 ms per backbone)
 MUSICNN_MOOD_MAX_WINDOWS: Final = 11  # a 30 s preview's windows; a longer song gets 11 spread over it
 
+# Krumhansl & Kessler (1982) key profiles: how well each pitch class, counted from the tonic, fits a key
+# (the descriptors' key and mode, the hybrid's key clarity and mode features).
+MAJOR_PROFILE: Final = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE: Final = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
 INFERENCE_BATCH_SIZE: Final = 64  # windows per forward pass
 
 

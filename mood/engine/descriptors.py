@@ -14,7 +14,7 @@ import librosa
 import numpy as np
 import numpy.typing as npt
 
-from mood.constants import SAMPLE_RATE
+from mood.constants import MAJOR_PROFILE, MINOR_PROFILE, SAMPLE_RATE
 from mood.engine.features import check_analysable, rms_dbfs
 
 FloatArray = npt.NDArray[np.float32]
@@ -30,9 +30,6 @@ KEY_BINS_PER_OCTAVE: Final = 36  # constant-Q bins (3 a semitone) folded into th
 ENERGY_RANGE_DB: Final = 40.0  # dB below the loudest mel bin that count towards energy (quiet hiss does not)
 ENERGY_FULL_FLUX_DB: Final = 1.5  # dB/frame of mean onset strength that counts as full energy (1)
 
-# Krumhansl & Kessler (1982) key profiles: how well each pitch class, counted from the tonic, fits a key.
-MAJOR_PROFILE: Final = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-MINOR_PROFILE: Final = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 PITCH_CLASSES: Final = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MODES: Final[tuple[Mode, ...]] = ("major", "minor")
 

@@ -22,20 +22,19 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from scipy.special import softmax
 
 from mood.constants import MOODS
 from mood.engine.features import FloatArray, make_windows
 from mood.engine.integrity import verified_bytes
 from mood.engine.manifest import HybridManifest
 from mood.engine.musical import feature_names, musical_features
+from mood.engine.probabilities import softmax
 from mood.engine.serving import OnnxNetwork
 from mood.engine.weights import read_manifest, resolve_weights_dir
 from mood.errors import ModelError
@@ -44,7 +43,6 @@ MUSICNN_GROUP: Final = "musicnn"  # the group of the musicnn statistics' columns
 HEAD_TENSORS: Final = ("robust_center", "robust_scale", "mean", "scale", "coef", "intercept")
 HEAD_SUFFIX: Final = ".npz"  # the head's arrays: `<name>.npz`
 PATCH_OUTPUTS: Final = "patch_outputs"  # the backbones' export's output: (batch, n_backbones, embedding + tags)
-_WARM_UP: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mood-musical-warm-up")
 WHY_PER_SIDE: Final = 3  # musical features reported pushing towards the answer, and away from it
 
 
@@ -82,7 +80,7 @@ class HybridHead:
 
     def probabilities(self, x: FloatArray) -> FloatArray:
         """Calibrated mood probabilities, shape ``(n_clips, n_moods)``, columns in ``MOODS`` order."""
-        p: FloatArray = softmax(self.logits(x).astype(np.float64), axis=1).astype(np.float32)
+        p: FloatArray = softmax(self.logits(x))
         return p
 
     def terms(self, x: FloatArray, mood: int) -> FloatArray:
@@ -181,16 +179,12 @@ class LoadedHybrid:
 
     In :class:`mood.engine.inference.Predictor` it plays a loaded network's part, but judges a
     whole clip at once: one window over the clip. ``patches`` runs the backbones' ONNX export
-    (its output: :data:`PATCH_OUTPUTS`); it is safe from several threads. ``musical_check``:
-    :func:`check_musical_names`, started in the background at load (librosa's first use is slow,
-    the networks' compilation and first patches meanwhile need no librosa); the first clip waits
-    for it, and a mismatch is raised there.
+    (its output: :data:`PATCH_OUTPUTS`); it is safe from several threads.
     """
 
     manifest: HybridManifest
     head: HybridHead
     patches: OnnxNetwork
-    musical_check: Future[None]
 
     @property
     def name(self) -> str:
@@ -211,7 +205,6 @@ class LoadedHybrid:
             windows, _ = make_windows(mel, self.manifest.features)
             patch_outputs = self.patches.outputs(windows)
         statistics = musicnn_statistics(patch_outputs)
-        self.musical_check.result()
         musical = musical_features(samples, self.manifest.musical).values
         return np.concatenate([statistics, musical]).astype(np.float32)
 
@@ -252,15 +245,14 @@ def _load_hybrid_cached(name: str, weights_dir: Path, compile_backbones: bool) -
         manifest.temperature,
     )
     patches = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, output=PATCH_OUTPUTS)
-    musical_check = _WARM_UP.submit(check_musical_names, manifest)  # while the networks compile and run
+    check_musical_names(manifest)
     if compile_backbones:  # verify and build it now: a bad file fails at load, not at the first song
         patches.compiled()
-    return LoadedHybrid(manifest, head, patches, musical_check)
+    return LoadedHybrid(manifest, head, patches)
 
 
 def check_musical_names(manifest: HybridManifest) -> None:
-    """Check that the manifest's musical columns are what this version computes; computing their
-    names also loads librosa and compiles its numba kernels (2–3 s in a new process).
+    """Check that the manifest's musical columns are what this version computes.
 
     Raises:
         ModelError: the manifest names other musical features.

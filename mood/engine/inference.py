@@ -30,6 +30,7 @@ from mood.engine.manifest import (
     SharedExport,
     Stacking,
 )
+from mood.engine.probabilities import softmax
 from mood.engine.serving import ONNX_OUTPUT, OnnxNetwork
 from mood.engine.weights import load_onnx_network, load_shared_network, read_manifest
 from mood.errors import ModelError
@@ -167,15 +168,6 @@ class NetworkRunner(Protocol):
     def logits(self, windows: FloatArray) -> npt.NDArray[np.float32]:
         """Logits of a stack of windows ``(n_windows, n_mels, window_frames)``: ``(n_windows, n_moods)``."""
         ...
-
-
-def softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> npt.NDArray[np.float32]:
-    """Row-wise softmax of ``logits / temperature``."""
-    scaled = logits.astype(np.float64) / temperature
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    exp = np.exp(scaled)
-    probabilities: npt.NDArray[np.float32] = (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
-    return probabilities
 
 
 def calibrated_probabilities(loaded: NetworkRunner, windows: FloatArray) -> npt.NDArray[np.float32]:

@@ -11,10 +11,15 @@ which need far more of librosa, still use it.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
+from mood.engine.dsp import hann
+
 FloatArray = npt.NDArray[np.float32]
+Real = TypeVar("Real", np.float32, np.float64)
 
 # Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
 _LINEAR_HZ_PER_MEL = 200.0 / 3
@@ -61,37 +66,43 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: fl
     return weights
 
 
-def hann(n: int) -> npt.NDArray[np.float64]:
-    """The periodic Hann window of ``n`` samples (scipy's ``get_window("hann", n)``)."""
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
-
-
-def power_spectrogram(wav: FloatArray, n_fft: int, hop_length: int) -> FloatArray:
-    """|STFT|² of centred, zero-padded frames under a periodic Hann window: ``(n_frames, 1 + n_fft // 2)``
+def spectrogram(wav: FloatArray, n_fft: int, hop_length: int) -> npt.NDArray[np.complex64]:
+    """STFT of centred, zero-padded frames under a periodic Hann window: ``(n_frames, 1 + n_fft // 2)``
     (frames first: the transpose of librosa's layout)."""
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(wav, n_fft // 2), n_fft)[::hop_length]
     window = hann(n_fft)
     spectrum = np.empty((frames.shape[0], 1 + n_fft // 2), dtype=np.complex64)
     for start in range(0, frames.shape[0], _FFT_BLOCK):  # in blocks, as librosa does: they stay in cache
         spectrum[start : start + _FFT_BLOCK] = np.fft.rfft(frames[start : start + _FFT_BLOCK] * window, axis=-1)
-    power: FloatArray = np.abs(spectrum) ** 2
+    return spectrum
+
+
+def power_spectrogram(wav: FloatArray, n_fft: int, hop_length: int) -> FloatArray:
+    """|STFT|² (:func:`spectrogram`): ``(n_frames, 1 + n_fft // 2)``."""
+    power: FloatArray = np.abs(spectrogram(wav, n_fft, hop_length)) ** 2
     return power
+
+
+def mel_power_of(power: FloatArray, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> FloatArray:
+    """Mel power ``(n_mels, n_frames)`` of a power spectrogram ``(n_frames, 1 + n_fft // 2)``."""
+    filters = mel_filters(sample_rate, n_fft, n_mels, fmin, fmax)
+    mel: FloatArray = np.einsum("tf,mf->mt", power, filters, optimize=True)
+    return mel
 
 
 def mel_power(
     wav: FloatArray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, fmin: float, fmax: float
 ) -> FloatArray:
     """Mel power spectrogram ``(n_mels, n_frames)`` of mono float32 samples at ``sample_rate``."""
-    filters = mel_filters(sample_rate, n_fft, n_mels, fmin, fmax)
-    mel: FloatArray = np.einsum("tf,mf->mt", power_spectrogram(wav, n_fft, hop_length), filters, optimize=True)
-    return mel
+    return mel_power_of(power_spectrogram(wav, n_fft, hop_length), sample_rate, n_fft, n_mels, fmin, fmax)
 
 
-def power_to_db(power: FloatArray, top_db: float | None) -> FloatArray:
-    """Power in dB re 1, floored at 1e-10 and, with ``top_db``, at ``top_db`` below the loudest bin."""
-    db = (10.0 * np.log10(np.maximum(_POWER_FLOOR, power))).astype(np.float32, copy=False)  # float32 already
+def power_to_db(power: npt.NDArray[Real], top_db: float | None) -> npt.NDArray[Real]:
+    """Power in dB re 1, floored at 1e-10 and, with ``top_db``, at ``top_db`` below the loudest bin
+    (in ``power``'s own float type, as librosa computes it)."""
+    db = (10.0 * np.log10(np.maximum(_POWER_FLOOR, power))).astype(power.dtype, copy=False)  # no copy: same type
     if top_db is not None:
-        db = np.maximum(db, db.max() - top_db).astype(np.float32, copy=False)
+        np.maximum(db, db.max() - top_db, out=db)
     return db
 
 

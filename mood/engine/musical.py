@@ -1,6 +1,6 @@
 """The musical features of one clip: harmony, rhythm, dynamics and timbre, as named numbers.
 
-:func:`musical_features` measures, with librosa on the loudness-normalised clip, what tells
+:func:`musical_features` measures, on the loudness-normalised clip, what tells
 sad from calm and angry from happy beside the sound's energy: the mode and the clarity of the
 key, the harmony's change over time, the pulse, the dynamics and the timbre. Each value has a
 readable name (``"mode_major_minor"``, ``"rms_p90"``) so that a model reading them can say
@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any, Final, Literal
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
-from mood.constants import SAMPLE_RATE, SILENCE_RMS_DBFS, TARGET_RMS_DBFS
-from mood.engine.descriptors import MAJOR_PROFILE, MINOR_PROFILE
+from mood.constants import MAJOR_PROFILE, MINOR_PROFILE, SAMPLE_RATE, SILENCE_RMS_DBFS, TARGET_RMS_DBFS
+from mood.engine import constant_q, melspec, onsets, spectral
+from mood.engine.audio import resample
 from mood.engine.features import normalise_loudness, rms_dbfs
 
 FloatArray = npt.NDArray[np.float32]
@@ -184,13 +184,14 @@ def _analyse(wav: FloatArray, config: MusicalConfig) -> _Analysis:
     """Cut, resample and loudness-normalise the clip, then compute its STFT and log-mel spectrum once."""
     excerpt = np.asarray(wav[: round(config.max_duration_s * SAMPLE_RATE)], dtype=np.float32)
     if config.sample_rate != SAMPLE_RATE:
-        excerpt = librosa.resample(excerpt, orig_sr=SAMPLE_RATE, target_sr=config.sample_rate).astype(np.float32)
+        excerpt = resample(excerpt, SAMPLE_RATE, config.sample_rate)
     if excerpt.size and rms_dbfs(excerpt) > SILENCE_RMS_DBFS:
         excerpt = normalise_loudness(excerpt, config.loudness_dbfs)
-    magnitude = np.abs(librosa.stft(excerpt, n_fft=config.n_fft, hop_length=config.hop_length)).astype(np.float32)
-    mel = librosa.feature.melspectrogram(S=magnitude**2, sr=config.sample_rate, n_mels=config.n_mels)
-    log_mel = librosa.power_to_db(mel, ref=1.0, amin=10 ** (LEVEL_FLOOR_DB / 10), top_db=None)
-    return _Analysis(excerpt, magnitude, log_mel.astype(np.float32), config)
+    magnitude = np.abs(melspec.spectrogram(excerpt, config.n_fft, config.hop_length)).T  # librosa's layout
+    mel = melspec.mel_power_of(
+        magnitude.T**2, config.sample_rate, config.n_fft, config.n_mels, 0.0, config.sample_rate / 2
+    )
+    return _Analysis(excerpt, magnitude, melspec.power_to_db(mel, top_db=None), config)
 
 
 # ---------------------------------------------------------------- harmony
@@ -199,18 +200,16 @@ def _analyse(wav: FloatArray, config: MusicalConfig) -> _Analysis:
 def _harmony(a: _Analysis) -> Values:
     """Key clarity and mode, the chroma (rotated to the tonic) and its CENS, tonnetz, mode over time."""
     c = a.config
-    cqt = np.abs(
-        librosa.cqt(
-            a.wav,
-            sr=c.sample_rate,
-            hop_length=c.chroma_hop_length,
-            fmin=librosa.note_to_hz("C1"),
-            n_bins=c.chroma_octaves * c.chroma_bins_per_octave,
-            bins_per_octave=c.chroma_bins_per_octave,
-        )
+    cqt = constant_q.cqt_magnitude(
+        a.wav,
+        c.sample_rate,
+        c.chroma_hop_length,
+        constant_q.C1_HZ,
+        c.chroma_octaves * c.chroma_bins_per_octave,
+        c.chroma_bins_per_octave,
     )
-    chroma = librosa.feature.chroma_cqt(C=cqt, sr=c.sample_rate, bins_per_octave=c.chroma_bins_per_octave)
-    cens = librosa.feature.chroma_cens(C=cqt, sr=c.sample_rate, bins_per_octave=c.chroma_bins_per_octave)
+    chroma = constant_q.chroma_from_cqt(cqt, c.chroma_bins_per_octave)
+    cens = constant_q.chroma_cens_from_cqt(cqt, c.chroma_bins_per_octave)
     correlations = _key_correlations(chroma.mean(axis=1))  # (2 modes, 12 tonics)
     _, tonic = np.unravel_index(int(correlations.argmax()), correlations.shape)
     ranked = np.sort(correlations.ravel())
@@ -226,7 +225,7 @@ def _harmony(a: _Analysis) -> Values:
     shares = chroma / np.maximum(chroma.sum(axis=0, keepdims=True), 1e-12)
     values["chroma_entropy"] = float(-(shares * np.log2(np.maximum(shares, 1e-12))).sum(axis=0).mean())
     values["harmonic_change"] = float(np.abs(np.diff(cens, axis=1)).sum(axis=0).mean()) if cens.shape[1] > 1 else 0.0
-    values |= _tonnetz(librosa.feature.tonnetz(chroma=chroma, sr=c.sample_rate))
+    values |= _tonnetz(constant_q.tonnetz(chroma))
     return values
 
 
@@ -257,7 +256,7 @@ def _over_time(chroma: FloatArray, segment_frames: int) -> Values:
     }
 
 
-def _tonnetz(tonnetz: FloatArray) -> Values:
+def _tonnetz(tonnetz: npt.NDArray[np.float64]) -> Values:
     """For each circle of the tonnetz (fifths, minor and major thirds): how far its mean lies from
     the centre (a steady tonal centre) and how far frames stray from that mean; both key-invariant."""
     values: Values = {}
@@ -275,26 +274,21 @@ def _tonnetz(tonnetz: FloatArray) -> Values:
 def _rhythm(a: _Analysis) -> Values:
     """Tempo, beat strength, onset rate and regularity, pulse clarity and tempogram ratios."""
     c = a.config
-    envelope = librosa.onset.onset_strength(S=a.log_mel, sr=c.sample_rate, hop_length=c.hop_length)
-    tempogram = librosa.feature.tempogram(onset_envelope=envelope, sr=c.sample_rate, hop_length=c.hop_length)
-    tempo = float(librosa.feature.tempo(tg=tempogram, sr=c.sample_rate, hop_length=c.hop_length)[0])
-    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=c.sample_rate, hop_length=c.hop_length)
-    mean_tempogram = tempogram.mean(axis=1, keepdims=True)  # summarised first: the ratios of each frame cost 20x more
-    ratios = librosa.feature.tempogram_ratio(
-        tg=mean_tempogram,
-        sr=c.sample_rate,
-        bpm=np.array([tempo]),
-        hop_length=c.hop_length,
-        factors=np.array(list(TEMPOGRAM_FACTORS.values())),
-    )[:, 0]
+    envelope = onsets.onset_strength(a.log_mel, c.hop_length)
+    tempogram = onsets.tempogram(envelope)
+    tempo = onsets.tempo(tempogram, c.sample_rate, c.hop_length)
+    onset_frames = onsets.onset_frames(envelope, c.sample_rate, c.hop_length)
+    mean_tempogram = tempogram.mean(axis=1)  # summarised first: the ratios of each frame cost 20x more
+    factors = np.array(list(TEMPOGRAM_FACTORS.values()))
+    ratios = onsets.tempogram_ratio(mean_tempogram, c.sample_rate, tempo, c.hop_length, factors)
     mean_envelope = max(float(envelope.mean()), 1e-12)
     frame_s = c.hop_length / c.sample_rate
     values: Values = {
         "tempo_bpm": tempo,
         "beat_strength": _beat_strength(envelope, tempo * frame_s / 60.0) / mean_envelope,
         "onset_strength_mean": float(envelope.mean()),
-        "onset_rate_per_s": onsets.size / max(a.duration_s, frame_s),
-        "onset_interval_cv": _variation(np.diff(onsets)),
+        "onset_rate_per_s": onset_frames.size / max(a.duration_s, frame_s),
+        "onset_interval_cv": _variation(np.diff(onset_frames)),
         "pulse_clarity": float(mean_tempogram[1:].max()) if tempogram.shape[0] > 1 else 0.0,
     }
     values |= {f"tempogram_{name}": float(r) for name, r in zip(TEMPOGRAM_FACTORS, ratios, strict=True)}
@@ -333,7 +327,7 @@ def _variation(intervals: npt.NDArray[np.int_]) -> float:
 def _dynamics(a: _Analysis) -> Values:
     """Frame-level percentiles (dBFS), dynamic range, crescendo slope and block-to-block change."""
     c = a.config
-    rms = librosa.feature.rms(S=a.magnitude, frame_length=c.n_fft)[0]
+    rms = spectral.frame_rms(a.magnitude)
     level = np.maximum(20.0 * np.log10(np.maximum(rms, 1e-12)), LEVEL_FLOOR_DB)
     values: Values = {f"rms_p{p}": float(np.percentile(level, p)) for p in c.rms_percentiles}
     values["dynamic_range_db"] = float(np.percentile(level, 95) - np.percentile(level, 5))
@@ -354,13 +348,11 @@ def _dynamics(a: _Analysis) -> Values:
 def _timbre(a: _Analysis) -> Values:
     """MFCCs and spectral contrast, flatness, roll-off and centroid: means and spreads over frames."""
     c = a.config
-    mfcc = librosa.feature.mfcc(S=a.log_mel, n_mfcc=c.n_mfcc)
-    contrast = librosa.feature.spectral_contrast(
-        S=a.magnitude, sr=c.sample_rate, n_fft=c.n_fft, n_bands=c.contrast_bands
-    )
-    flatness = librosa.feature.spectral_flatness(S=a.magnitude)
-    rolloff = librosa.feature.spectral_rolloff(S=a.magnitude, sr=c.sample_rate, roll_percent=c.rolloff_percent)
-    centroid = librosa.feature.spectral_centroid(S=a.magnitude, sr=c.sample_rate)
+    mfcc = spectral.mfcc(a.log_mel, c.n_mfcc)
+    contrast = spectral.spectral_contrast(a.magnitude, c.sample_rate, c.contrast_bands)
+    flatness = spectral.spectral_flatness(a.magnitude)
+    rolloff = spectral.spectral_rolloff(a.magnitude, c.sample_rate, c.rolloff_percent)
+    centroid = spectral.spectral_centroid(a.magnitude, c.sample_rate)
     values = _mean_and_spread("mfcc", [f"{i:02d}" for i in range(c.n_mfcc)], mfcc)
     values |= _mean_and_spread("contrast", [f"band{i}" for i in range(contrast.shape[0])], contrast)
     values |= _mean_and_spread(
@@ -369,7 +361,7 @@ def _timbre(a: _Analysis) -> Values:
     return values
 
 
-def _mean_and_spread(prefix: str, labels: tuple[str, ...] | list[str], rows: FloatArray) -> Values:
+def _mean_and_spread(prefix: str, labels: tuple[str, ...] | list[str], rows: npt.NDArray[np.floating[Any]]) -> Values:
     """``{prefix}_{label}_mean`` and ``..._spread`` (standard deviation over frames) of each row."""
     means, spreads = rows.mean(axis=1), rows.std(axis=1)
     return {

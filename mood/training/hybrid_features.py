@@ -47,10 +47,10 @@ from tqdm import tqdm
 from mood.constants import MOODS
 from mood.engine.audio import load_audio
 from mood.engine.hybrid import MUSICNN_GROUP, musicnn_statistics
-from mood.engine.inference import softmax
 from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig, feature_names, musical_features
+from mood.engine.probabilities import softmax
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import expected_calibration_error, fit_temperature
 from mood.training.dataset import TrainingClip, read_clips
