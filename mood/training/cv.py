@@ -39,8 +39,9 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from mood.engine.inference import clip_probabilities, softmax
+from mood.engine.inference import clip_probabilities
 from mood.engine.manifest import CrossValidation, parse
+from mood.engine.probabilities import softmax
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import cross_fitted_temperatures, expected_calibration_error, fit_temperature
 from mood.training.dataset import TrainingClip

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from mood.engine.inference import WindowOutputs, softmax
+from mood.engine.inference import WindowOutputs
+from mood.engine.probabilities import softmax
 
 
 @dataclass(frozen=True)
