@@ -1,7 +1,7 @@
 """The numpy constant-Q transform, chroma, CENS and tonnetz are librosa's, bit for bit, on every
-clip the harmony features see (1 s to 60 s, silence, less than a hop) and on other shapes of the
-transform (early downsampling, odd hops, 36 bins an octave); and they need neither librosa nor
-scipy nor numba (importing librosa is what made a cold start slow)."""
+clip the harmony features see (1 s to 60 s, silence, less than a hop), on other shapes of the
+transform (early downsampling, odd hops, 36 bins an octave) and on the descriptors' tuned chroma;
+and they need neither librosa nor scipy nor numba (importing librosa is what made a cold start slow)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,26 @@ def test_other_transforms_are_librosas_exactly(hop_length: int, n_bins: int, bin
         constant_q.chroma_cens_from_cqt(ours, bins_per_octave),
         librosa.feature.chroma_cens(C=theirs, sr=ENGINE_SR, bins_per_octave=bins_per_octave),
     )
+
+
+@pytest.mark.filterwarnings("ignore:n_fft=.* is too large")
+@pytest.mark.parametrize("tuning", [0.0, 0.03, -0.35, 0.49, -0.5])  # fractions of a bin, as estimate_tuning gives
+@pytest.mark.parametrize("seconds", [1.1, 20.0])
+def test_the_tuned_chroma_of_samples_is_librosas_exactly(tuning: float, seconds: float) -> None:
+    """The descriptors' key: 36 bins an octave, moved by the recording's tuning; librosa's chroma
+    map is not told the tuning, so the pitch classes are folded as from C1 still."""
+    wav = chords(seconds, seed=3)
+    np.testing.assert_array_equal(
+        constant_q.chroma_cqt(wav, ENGINE_SR, HOP_LENGTH, 36, tuning),
+        librosa.feature.chroma_cqt(y=wav, sr=ENGINE_SR, hop_length=HOP_LENGTH, tuning=tuning, bins_per_octave=36),
+    )
+
+
+def test_a_tuned_transform_at_another_rate_is_librosas_exactly() -> None:
+    wav = chords(3.3, seed=4)
+    theirs = librosa.cqt(wav, sr=16_000, hop_length=512, fmin=55.0, n_bins=72, bins_per_octave=12, tuning=-0.2)
+    ours = constant_q.cqt_magnitude(wav, 16_000, 512, 55.0, 72, 12, tuning=-0.2)
+    np.testing.assert_array_equal(ours, np.abs(theirs))
 
 
 def test_c1_is_librosas() -> None:

@@ -1,5 +1,6 @@
-"""The numpy mel spectrogram is librosa's, bit for bit, for every shipped front end; and no shipped
-model's answer imports librosa, scipy or numba (their import is what made a cold start slow)."""
+"""The numpy mel spectrogram is librosa's, bit for bit, for every shipped front end and the
+descriptors' bands; and neither a shipped model's answer nor a song's descriptors import librosa,
+scipy or numba (their import is what made a cold start slow)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from mood.constants import SAMPLE_RATE
 from mood.engine import melspec
+from mood.engine.descriptors import PITCH_CLASSES
 from mood.engine.features import MUSICNN_FRONT_END, SCRATCH_FRONT_END, FrontEnd, log_mel, normalise_loudness, resample
 from mood.presentation.model_card import installed_models
 from mood.training.members.musicnn import FINETUNE_FRONT_END
@@ -76,6 +78,33 @@ def test_the_filters_and_band_frequencies_are_librosas(
     )
 
 
+@pytest.mark.parametrize(("sr", "n_fft", "n_mels"), [(22_050, 2048, 128), (16_000, 2048, 128), (16_000, 512, 96)])
+def test_unnormalised_filters_and_their_mel_power_are_librosas(sr: int, n_fft: int, n_mels: int) -> None:
+    """``norm=None`` (the descriptors' mel bands): triangles peaking at 1."""
+    np.testing.assert_array_equal(
+        melspec.mel_filters(sr, n_fft, n_mels, 0.0, sr / 2, slaney_norm=False),
+        librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, norm=None),
+    )
+    power = melspec.power_spectrogram(chord_progression(seconds=3.0, sr=sr), n_fft, n_fft // 4)
+    np.testing.assert_array_equal(
+        melspec.mel_power_of(power, sr, n_fft, n_mels, 0.0, sr / 2, slaney_norm=False),
+        librosa.feature.melspectrogram(S=power.T, sr=sr, n_mels=n_mels, norm=None),
+    )
+
+
+@pytest.mark.parametrize("top_db", [None, 40.0, 80.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_db_relative_to_the_loudest_bin_is_librosas_ref_np_max(top_db: float | None, dtype: type) -> None:
+    wav = chord_progression(seconds=5.0, sr=SAMPLE_RATE)
+    power = melspec.mel_power(wav, SAMPLE_RATE, 2048, 512, 128, 0.0, SAMPLE_RATE / 2).astype(dtype)
+    for scale in (1.0, 1e-6, 1e-12):  # the loudest bin above, near and below the 1e-10 floor
+        scaled = (power * scale).astype(dtype)
+        ours = melspec.power_to_db(scaled, top_db, reference=float(scaled.max()))
+        theirs = librosa.power_to_db(scaled, ref=np.max, top_db=top_db)
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_the_floor_is_top_db_below_the_loudest_bin() -> None:
     power = np.array([[1.0, 1e-3, 1e-12]], dtype=np.float32)
     np.testing.assert_allclose(melspec.power_to_db(power, 20.0), [[0.0, -20.0, -20.0]], atol=1e-5)
@@ -102,3 +131,24 @@ def test_every_shipped_model_answers_without_importing_librosa_scipy_or_numba(tm
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["loaded"] == []
     assert {"ensemble", "hybrid", "musicnn", "resnet18", "cldnn"} <= set(result["answers"])
+
+
+DESCRIBE_WITHOUT_LIBROSA = """
+import json, sys
+from mood.engine.audio import load_audio
+from mood.engine.descriptors import describe
+found = describe(load_audio(sys.argv[1])).to_dict()
+packages = {m.partition(".")[0] for m in sys.modules}
+print(json.dumps({"loaded": sorted({"librosa", "scipy", "numba"} & packages), "descriptors": found}))
+"""
+
+
+def test_the_descriptors_are_measured_without_importing_librosa_scipy_or_numba(tmp_path: Path) -> None:
+    song = write_audio(chord_progression(seconds=8.0), tmp_path / "song.wav")
+    done = subprocess.run(
+        [sys.executable, "-c", DESCRIBE_WITHOUT_LIBROSA, str(song)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["loaded"] == []
+    assert result["descriptors"]["key"] in PITCH_CLASSES

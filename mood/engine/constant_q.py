@@ -4,11 +4,12 @@ Importing librosa costs about 2.3 s in every new process (scipy.signal, numba ke
 harmony features need nothing of it but these four transforms. The functions here do what
 ``librosa.cqt`` (with its defaults: a periodic Hann window, filter_scale 1, L1-normalised
 wavelets, sparsity 0.01, centred frames with zero padding, soxr_hq resampling, ``scale=True``),
-``librosa.feature.chroma_cqt``, ``librosa.feature.chroma_cens`` and ``librosa.feature.tonnetz``
-do in librosa 0.11.0, in the same order of float operations. The transform's algorithm is
-librosa's: optional early downsampling, then per octave from the top one, the octave's wavelet
-filters in the frequency domain (sparsified to the bins holding 99 % of their magnitude), their
-response to a short-time Fourier transform, and a halving of the signal with soxr.
+``librosa.feature.chroma_cqt`` (of a CQT, or of samples with a given tuning),
+``librosa.feature.chroma_cens`` and ``librosa.feature.tonnetz`` do in librosa 0.11.0, in the same
+order of float operations. The transform's algorithm is librosa's: optional early downsampling,
+then per octave from the top one, the octave's wavelet filters in the frequency domain (sparsified
+to the bins holding 99 % of their magnitude), their response to a short-time Fourier transform,
+and a halving of the signal with soxr.
 
 Where librosa leaves the work to scipy, the same arithmetic is spelled out in numpy: scipy's
 sparse product becomes a sum over each filter's kept bins in column order, in float32 real and
@@ -33,6 +34,7 @@ ComplexArray = npt.NDArray[np.complex64]
 
 C1_HZ = float(440.0 * 2.0 ** ((24 - 69.0) / 12.0))  # librosa.note_to_hz("C1"): MIDI note 24
 N_CHROMA = 12
+CHROMA_OCTAVES = 7  # chroma_cqt's default n_octaves, from C1
 _HANN_BANDWIDTH = 1.50018310546875  # librosa.filters.WINDOW_BANDWIDTHS["hann"]: equivalent noise bandwidth, bins
 _SPARSITY = 0.01  # share of each filter's magnitude (in the frequency domain) dropped
 _RESAMPLER = "soxr_hq"
@@ -177,13 +179,21 @@ def early_downsampling(nyquist: float, cutoff: float, hop_length: int, n_octaves
 
 
 def cqt_magnitude(
-    wav: FloatArray, sample_rate: int, hop_length: int, fmin: float, n_bins: int, bins_per_octave: int
+    wav: FloatArray,
+    sample_rate: int,
+    hop_length: int,
+    fmin: float,
+    n_bins: int,
+    bins_per_octave: int,
+    *,
+    tuning: float = 0.0,
 ) -> FloatArray:
-    """``np.abs(librosa.cqt(wav, sr=..., hop_length=..., fmin=..., n_bins=..., bins_per_octave=...))`` of
-    mono float32 samples: ``(n_bins, 1 + len(wav) // hop_length)`` float32, Fortran-ordered as librosa's."""
+    """``np.abs(librosa.cqt(wav, sr=..., hop_length=..., fmin=..., n_bins=..., bins_per_octave=..., tuning=...))``
+    of mono float32 samples: ``(n_bins, 1 + len(wav) // hop_length)`` float32, Fortran-ordered as librosa's.
+    ``tuning`` (fractions of a bin) moves every bin: ``fmin * 2 ** (tuning / bins_per_octave)``."""
     n_octaves = int(np.ceil(float(n_bins) / bins_per_octave))
     n_filters = min(bins_per_octave, n_bins)
-    freqs = cqt_frequencies(n_bins, fmin, bins_per_octave)  # tuning 0: fmin as given
+    freqs = cqt_frequencies(n_bins, fmin * 2.0 ** (tuning / bins_per_octave), bins_per_octave)  # tuning 0: fmin × 1.0
     alpha = relative_bandwidths(freqs)
     _, cutoff = filter_lengths(freqs, alpha, sample_rate)
     nyquist = sample_rate / 2.0
@@ -258,6 +268,16 @@ def smooth(values: FloatArray, window: Float64Array) -> FloatArray:
     for tap, weight in enumerate(window[::-1]):  # a convolution: the flipped window, correlated
         total += weight * padded[:, tap : tap + n_frames]
     return total.astype(np.float32)
+
+
+def chroma_cqt(wav: FloatArray, sample_rate: int, hop_length: int, bins_per_octave: int, tuning: float) -> FloatArray:
+    """``librosa.feature.chroma_cqt(y=wav, sr=..., hop_length=..., tuning=..., bins_per_octave=...)``:
+    the CQT of ``CHROMA_OCTAVES`` octaves from C1 moved by ``tuning`` (fractions of a bin), folded into
+    pitch classes as from an untuned C1 (librosa's chroma map is not told the tuning) and divided by
+    each frame's largest, ``(12, 1 + len(wav) // hop_length)``."""
+    n_bins = CHROMA_OCTAVES * bins_per_octave
+    magnitude = cqt_magnitude(wav, sample_rate, hop_length, C1_HZ, n_bins, bins_per_octave, tuning=tuning)
+    return chroma_from_cqt(magnitude, bins_per_octave)
 
 
 def chroma_cens_from_cqt(C: FloatArray, bins_per_octave: int) -> FloatArray:

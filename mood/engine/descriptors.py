@@ -1,8 +1,12 @@
-"""A song's musical descriptors, measured with librosa: what a listener could name (tempo, key
-and mode, loudness, energy, brightness, percussiveness).
+"""A song's musical descriptors: what a listener could name (tempo, key and mode, loudness,
+energy, brightness, percussiveness).
 
 The numbers go into the CLI's JSON (``descriptors``, docs/DESIGN.md) and the result files;
-:mod:`mood.presentation.descriptor_words` says them in words for the app.
+:mod:`mood.presentation.descriptor_words` says them in words for the app. They are measured as
+librosa measures them, by the numpy ports of its functions (:mod:`mood.engine.melspec`,
+:mod:`~mood.engine.onsets`, :mod:`~mood.engine.tuning`, :mod:`~mood.engine.constant_q`,
+:mod:`~mood.engine.spectral`, :mod:`~mood.engine.separation`): importing librosa itself cost
+2-3.5 s in every new process.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
 from mood.constants import MAJOR_PROFILE, MINOR_PROFILE, SAMPLE_RATE
+from mood.engine import constant_q, melspec, onsets, separation, spectral
 from mood.engine.features import check_analysable, rms_dbfs
+from mood.engine.tuning import estimate_tuning
 
 FloatArray = npt.NDArray[np.float32]
 Mode = Literal["major", "minor"]
@@ -99,13 +104,13 @@ def describe(wav: FloatArray, sr: int = SAMPLE_RATE) -> Descriptors:
     """
     check_analysable(wav, sr)
     excerpt = wav[: round(DESCRIPTOR_MAX_S * sr)]
-    magnitude = np.abs(librosa.stft(excerpt, n_fft=DESCRIPTOR_N_FFT, hop_length=DESCRIPTOR_HOP_LENGTH))
-    mel = librosa.feature.melspectrogram(S=magnitude**2, sr=sr, n_mels=DESCRIPTOR_N_MELS, norm=None)
-    flux = librosa.onset.onset_strength(
-        S=librosa.power_to_db(mel, ref=np.max, top_db=ENERGY_RANGE_DB), sr=sr, hop_length=DESCRIPTOR_HOP_LENGTH
-    )
-    tuning = librosa.estimate_tuning(S=magnitude, sr=sr, n_fft=DESCRIPTOR_N_FFT, bins_per_octave=KEY_BINS_PER_OCTAVE)
-    key, mode, key_confidence = _key(excerpt, sr, tuning)
+    magnitude = np.abs(melspec.spectrogram(excerpt, DESCRIPTOR_N_FFT, DESCRIPTOR_HOP_LENGTH)).T  # librosa's layout
+    mel = melspec.mel_power_of(
+        magnitude.T**2, sr, DESCRIPTOR_N_FFT, DESCRIPTOR_N_MELS, 0.0, sr / 2.0, slaney_norm=False
+    )  # (n_mels, n_frames)
+    log_mel = melspec.power_to_db(mel, top_db=ENERGY_RANGE_DB, reference=float(mel.max()))
+    flux = onsets.onset_strength(log_mel, DESCRIPTOR_HOP_LENGTH)
+    key, mode, key_confidence = _key(excerpt, sr, estimate_tuning(magnitude, sr, KEY_BINS_PER_OCTAVE))
     return Descriptors(
         tempo_bpm=_tempo_bpm(flux, sr),
         key=key,
@@ -125,8 +130,8 @@ def _tempo_bpm(flux: FloatArray, sr: int) -> float:
     tempogram lag, ~3 BPM apart at 120 BPM; a parabola through the peak and its two
     neighbours places the tempo between lags.
     """
-    tempogram = librosa.feature.tempogram(onset_envelope=flux, sr=sr, hop_length=DESCRIPTOR_HOP_LENGTH)
-    coarse_bpm = float(librosa.feature.tempo(tg=tempogram, sr=sr, hop_length=DESCRIPTOR_HOP_LENGTH)[0])
+    tempogram = onsets.tempogram(flux)
+    coarse_bpm = onsets.tempo(tempogram, sr, DESCRIPTOR_HOP_LENGTH)
     strength = tempogram.mean(axis=1)
     frames_per_minute = 60.0 * sr / DESCRIPTOR_HOP_LENGTH
     lag = int(np.clip(round(frames_per_minute / coarse_bpm), 1, strength.size - 2))
@@ -144,9 +149,7 @@ def _key(wav: FloatArray, sr: int, tuning: float) -> tuple[str, Mode, float]:
         sr: their sample rate in Hz.
         tuning: the recording's deviation from A440, in fractions of a ``KEY_BINS_PER_OCTAVE`` bin.
     """
-    chroma = librosa.feature.chroma_cqt(
-        y=wav, sr=sr, hop_length=KEY_HOP_LENGTH, tuning=tuning, bins_per_octave=KEY_BINS_PER_OCTAVE
-    ).mean(axis=1)
+    chroma = constant_q.chroma_cqt(wav, sr, KEY_HOP_LENGTH, KEY_BINS_PER_OCTAVE, tuning).mean(axis=1)
     profiles = np.array([np.roll(profile, tonic) for profile in (MAJOR_PROFILE, MINOR_PROFILE) for tonic in range(12)])
     correlations = _standardise(profiles) @ _standardise(chroma) / chroma.size  # shape (24,): majors, then minors
     runner_up, best = np.argsort(correlations)[-2:]
@@ -163,7 +166,7 @@ def _standardise(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 def _brightness_hz(magnitude: FloatArray, sr: int) -> float:
     """Spectral centroid in Hz averaged over frames weighted by their magnitude (quiet frames count little)."""
-    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr, n_fft=DESCRIPTOR_N_FFT)[0]
+    centroid = spectral.spectral_centroid(magnitude, sr)
     return float(np.average(centroid, weights=magnitude.sum(axis=0)))
 
 
@@ -174,5 +177,5 @@ def _percussiveness(mel: FloatArray) -> float:
     to the mel bands instead of the STFT bins: about ten times faster, and on 60 4Q clips
     its shares correlate at r = 0.96 with the STFT's.
     """
-    _, percussive = librosa.decompose.hpss(mel)
+    _, percussive = separation.hpss(mel)
     return float(percussive.sum() / mel.sum())

@@ -3,10 +3,9 @@
 Importing librosa compiles numba kernels in every new process (about 2 s here before the first
 spectrogram), which is most of a cold start when a network is all a song needs. These functions
 do what ``librosa.feature.melspectrogram`` (centred frames, zero padding, a periodic Hann window,
-Slaney's mel scale and filter normalisation), ``librosa.power_to_db``, ``librosa.mel_frequencies``
-and ``librosa.frames_to_time`` do with their defaults, in the same order of float operations;
-``tests/test_melspec.py`` checks them against librosa itself. The musical features and descriptors,
-which need far more of librosa, still use it.
+Slaney's mel scale and filter normalisation, or ``norm=None``), ``librosa.power_to_db`` (``ref``
+1 or ``np.max``), ``librosa.mel_frequencies`` and ``librosa.frames_to_time`` do with their defaults,
+in the same order of float operations; ``tests/test_melspec.py`` checks them against librosa itself.
 """
 
 from __future__ import annotations
@@ -52,8 +51,11 @@ def mel_frequencies(n_mels: int, fmin: float, fmax: float) -> npt.NDArray[np.flo
     return mel_to_hz(np.linspace(edges[0], edges[1], n_mels))
 
 
-def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> FloatArray:
-    """Triangular mel filters, Slaney-normalised (constant energy per band): ``(n_mels, 1 + n_fft // 2)``."""
+def mel_filters(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float, *, slaney_norm: bool = True
+) -> FloatArray:
+    """Triangular mel filters ``(n_mels, 1 + n_fft // 2)``, Slaney-normalised (constant energy per band)
+    or, without ``slaney_norm``, peaking at 1 (librosa's ``norm=None``: band powers add up to the spectrum's)."""
     fft_hz = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
     band_hz = mel_frequencies(n_mels + 2, fmin, fmax)
     widths = np.diff(band_hz)
@@ -62,7 +64,8 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: fl
     for i in range(n_mels):
         rising, falling = -ramps[i] / widths[i], ramps[i + 2] / widths[i + 1]
         weights[i] = np.maximum(0, np.minimum(rising, falling))
-    weights *= (2.0 / (band_hz[2 : n_mels + 2] - band_hz[:n_mels]))[:, np.newaxis]
+    if slaney_norm:
+        weights *= (2.0 / (band_hz[2 : n_mels + 2] - band_hz[:n_mels]))[:, np.newaxis]
     return weights
 
 
@@ -83,9 +86,19 @@ def power_spectrogram(wav: FloatArray, n_fft: int, hop_length: int) -> FloatArra
     return power
 
 
-def mel_power_of(power: FloatArray, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> FloatArray:
-    """Mel power ``(n_mels, n_frames)`` of a power spectrogram ``(n_frames, 1 + n_fft // 2)``."""
-    filters = mel_filters(sample_rate, n_fft, n_mels, fmin, fmax)
+def mel_power_of(
+    power: FloatArray,
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    fmin: float,
+    fmax: float,
+    *,
+    slaney_norm: bool = True,
+) -> FloatArray:
+    """Mel power ``(n_mels, n_frames)`` of a power spectrogram ``(n_frames, 1 + n_fft // 2)``
+    (``slaney_norm``: see :func:`mel_filters`)."""
+    filters = mel_filters(sample_rate, n_fft, n_mels, fmin, fmax, slaney_norm=slaney_norm)
     mel: FloatArray = np.einsum("tf,mf->mt", power, filters, optimize=True)
     return mel
 
@@ -97,10 +110,13 @@ def mel_power(
     return mel_power_of(power_spectrogram(wav, n_fft, hop_length), sample_rate, n_fft, n_mels, fmin, fmax)
 
 
-def power_to_db(power: npt.NDArray[Real], top_db: float | None) -> npt.NDArray[Real]:
-    """Power in dB re 1, floored at 1e-10 and, with ``top_db``, at ``top_db`` below the loudest bin
-    (in ``power``'s own float type, as librosa computes it)."""
+def power_to_db(power: npt.NDArray[Real], top_db: float | None, reference: float | None = None) -> npt.NDArray[Real]:
+    """Power in dB re ``reference`` (1 if None; ``power.max()`` is librosa's ``ref=np.max``), floored at
+    1e-10 and, with ``top_db``, at ``top_db`` below the loudest bin (in ``power``'s own float type, as
+    librosa computes it: the reference too, as ``np.max`` of ``power`` gives it)."""
     db = (10.0 * np.log10(np.maximum(_POWER_FLOOR, power))).astype(power.dtype, copy=False)  # no copy: same type
+    if reference is not None:
+        db -= 10.0 * np.log10(np.maximum(_POWER_FLOOR, power.dtype.type(reference)))
     if top_db is not None:
         np.maximum(db, db.max() - top_db, out=db)
     return db
