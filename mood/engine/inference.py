@@ -302,7 +302,7 @@ class Predictor:
         self.name = model
         names = manifest.members if isinstance(manifest, EnsembleManifest) else [model]
         self.shared = manifest.shared_export if isinstance(manifest, EnsembleManifest) else None
-        own = {  # first: a hybrid's musical features warm up in the background while the shared export compiles
+        own = {  # the members the shared export (if any) does not serve
             n: load_member(n, weights_dir, threads, self.shared)
             for n in names
             if self.shared is None or n != self.shared.network
