@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
+from mood.engine.audio import resample
 from mood.engine.dsp import hann, normalize
 
 FloatArray = npt.NDArray[np.float32]
@@ -37,7 +37,6 @@ N_CHROMA = 12
 CHROMA_OCTAVES = 7  # chroma_cqt's default n_octaves, from C1
 _HANN_BANDWIDTH = 1.50018310546875  # librosa.filters.WINDOW_BANDWIDTHS["hann"]: equivalent noise bandwidth, bins
 _SPARSITY = 0.01  # share of each filter's magnitude (in the frequency domain) dropped
-_RESAMPLER = "soxr_hq"
 _CENS_STEPS = (0.4, 0.2, 0.1, 0.05)  # quantisation thresholds of the L1-normalised chroma
 _CENS_STEP_WEIGHT = 0.25
 _CENS_SMOOTHING = 41  # frames of the smoothing window (+ its two zero ends)
@@ -153,12 +152,8 @@ def octave_response(
 
 def downsample(wav: FloatArray, factor: int) -> FloatArray:
     """``librosa.resample(wav, orig_sr=factor, target_sr=1, res_type="soxr_hq", scale=True)``:
-    soxr, cut or zero-padded to ``ceil(n / factor)`` samples, times ``sqrt(factor)``."""
-    ratio = 1.0 / factor
-    n_samples = int(np.ceil(wav.shape[-1] * ratio))
-    resampled = soxr.resample(wav, factor, 1, quality=_RESAMPLER)[:n_samples]
-    resampled = np.pad(resampled, (0, n_samples - len(resampled)))
-    resampled /= np.sqrt(ratio)
+    :func:`mood.engine.audio.resample` (librosa's default resampling), times ``sqrt(factor)``."""
+    resampled = resample(wav, factor, 1) / np.sqrt(1.0 / factor)
     return np.asarray(resampled, dtype=wav.dtype)
 
 
