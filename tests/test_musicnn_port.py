@@ -18,6 +18,8 @@ import pytest
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
+import mood.engine.models.musicnn as musicnn_module
+from mood.constants import MUSICNN_MAX_INPUT
 from mood.engine.features import MUSICNN_FRONT_END, log_mel, make_windows
 from mood.engine.integrity import sha256_of
 from mood.engine.manifest import NetworkManifest, read_manifest_file
@@ -157,7 +159,47 @@ def test_front_end_blocks_pool_before_normalising_in_eval_mode_with_the_same_res
         x = network.input_bn(mel.transpose(1, 2).unsqueeze(1))
         for block in (*network.timbral, *network.temporal):
             in_order = block.bn(torch.relu(block.conv(torch.nn.functional.pad(x, (0, 0, *block.time_padding)))))
-            assert torch.allclose(block(x), in_order.amax(dim=3), atol=1e-5)
+            assert torch.allclose(block(x, network.input_bound()), in_order.amax(dim=3), atol=1e-5)
+
+
+def test_dead_filters_are_left_out_of_the_convolution_with_the_same_result() -> None:
+    """A filter whose weights cannot move its output (zero, or tiny against the input's bound)
+    is not convolved; the block's output is what every filter convolved gives."""
+    torch.manual_seed(1)
+    network = Musicnn().eval()
+    block = network.timbral[0]
+    mel = torch.rand(2, 96, 187) * MUSICNN_MAX_INPUT  # inputs inside the bound
+    with torch.no_grad():
+        block.bn.weight.uniform_(-1.0, 1.0)
+        block.conv.weight[5:200] = 0.0
+        block.conv.weight[3] *= 1e-12
+        x = network.input_bn(mel.transpose(1, 2).unsqueeze(1))
+        assert block.live_filters(network.input_bound()) == [0, 1, 2, 4, 200, 201, 202, 203]
+        in_order = block.bn(torch.relu(block.conv(torch.nn.functional.pad(x, (0, 0, *block.time_padding)))))
+        torch.testing.assert_close(block(x, network.input_bound()), in_order.amax(dim=3), atol=1e-6, rtol=0.0)
+
+
+def test_most_of_msd_musicnns_timbral_filters_are_dead_and_leaving_them_out_changes_nothing(
+    windows: dict[str, tuple[np.ndarray[Any, Any], list[int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped backbones on real clips' patches: the pooled features with the dead filters
+    left out equal those of every filter convolved (tolerance 0: only exactly-zero filters out)."""
+    spec = ModelSpec("MSD_musicnn")
+    manifest = read_manifest_file(BACKBONES_DIR / f"{spec.file_stem}.json")
+    assert isinstance(manifest, NetworkManifest)
+    port = build_port(manifest.architecture, len(manifest.labels), manifest.architecture_config)
+    port.load_state_dict(torch.load(BACKBONES_DIR / f"{spec.file_stem}.pt", weights_only=True), strict=True)
+    assert isinstance(port, Musicnn)
+    port.eval()
+    live = [len(block.live_filters(port.input_bound())) for block in port.timbral]
+    assert all(n < filters // 4 for n, filters in zip(live, [b.conv.out_channels for b in port.timbral], strict=True))
+    mel = torch.from_numpy(np.concatenate([w for w, _ in windows.values()]))
+    with torch.no_grad():
+        pruned = port.pooled(mel)
+        monkeypatch.setattr(musicnn_module, "DEAD_FILTER_TOLERANCE", 0.0)
+        assert [len(block.live_filters(port.input_bound())) for block in port.timbral] > live
+        every_filter = port.pooled(mel)
+    torch.testing.assert_close(pruned, every_filter, atol=1e-6, rtol=0.0)
 
 
 def _tf_shape(shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -6,6 +6,7 @@
     python -m mood.training hybrid                            # the logistic head on cached clip features
     python -m mood.training ensemble                          # the combination, from the saved runs
     python -m mood.training transfer                          # figures on the Grekow set
+    python -m mood.training export                            # the shipped models' ONNX graphs again
     python -m mood.training convert WHEEL --tf-python PYTHON  # musicnn's checkpoints -> mood/weights/backbones
 
 Each subcommand carries only its own flags; the flags become a typed recipe and plan, and the
@@ -21,12 +22,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mood.constants import MODEL_NAMES
+from mood.constants import ENSEMBLE, MODEL_NAMES
 from mood.engine.hybrid import load_hybrid
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models
 from mood.training import convert_musicnn
 from mood.training.cv import CVPlan, cross_validate_and_ship, teacher_from
 from mood.training.dataset import read_clips
+from mood.training.exports import reexport
 from mood.training.hybrid_features import four_q, grekow, load_table
 from mood.training.members.ensemble import ABLATIONS_NAME, EnsemblePlan, score_ensemble, write_ablations
 from mood.training.members.hybrid import MODEL_NAME, hybrid_member, transfer_figures
@@ -103,6 +105,10 @@ def get_parser() -> argparse.ArgumentParser:
     grekow.add_argument(
         "--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where the table goes (with every shipped model)"
     )
+    export = commands.add_parser("export", help="export the shipped models to ONNX again (no training)")
+    export.set_defaults(run=run_export)
+    export.add_argument("models", nargs="*", help=f"of {', '.join(MODEL_NAMES)} (default: every model in the folder)")
+    export.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
     _add_convert_parser(commands)
     return parser
 
@@ -218,6 +224,21 @@ def run_ensemble(args: argparse.Namespace) -> int:
 def run_transfer(args: argparse.Namespace) -> int:
     """``transfer``: the Grekow table (for every shipped model: written to ``--docs-dir`` and each manifest)."""
     print(transfer(args.model or [], args.data, None if args.model else args.docs_dir))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``export``: each model's ONNX graph again, the ensemble's shared graph after its members."""
+    present = available_models(args.weights_dir)
+    names = args.models or [m for m in MODEL_NAMES if m in present]
+    missing = sorted(set(names) - set(present))
+    if missing or not present:
+        there = f"; there: {', '.join(present)}" if present else ""
+        print(f"no model {', '.join(missing or ['at all'])} in {args.weights_dir}{there}", file=sys.stderr)
+        return 2
+    for name in sorted(names, key=lambda m: m == ENSEMBLE):
+        written = reexport(name, args.weights_dir)
+        print(f"{name}: {written or 'no shared graph'}")
     return 0
 
 

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mood.constants import DEAD_FILTER_TOLERANCE, MUSICNN_MAX_INPUT
 from mood.engine.architectures import MusicnnConfig, MusicnnVGGConfig
 
 
@@ -58,30 +59,57 @@ class _FrequencyMaxBlock(nn.Module):
         self.conv = nn.Conv2d(1, filters, kernel)
         self.bn = nn.BatchNorm2d(filters, eps=bn_eps)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, 1, n_frames, n_mels)`` -> ``(batch, filters, n_frames)``."""
+    def forward(self, x: torch.Tensor, input_bound: float) -> torch.Tensor:
+        """``(batch, 1, n_frames, n_mels)`` -> ``(batch, filters, n_frames)``; ``input_bound``: the
+        largest ``|x|`` the block can be given (:meth:`live_filters`)."""
         padded = F.pad(x, (0, 0, *self.time_padding))
         if self.bn.training:
             normed: torch.Tensor = self.bn(F.relu(self.conv(padded)))
             return normed.amax(dim=3)
-        return self._eval_forward(padded)
+        return self._eval_forward(padded, input_bound)
 
-    def _eval_forward(self, padded: torch.Tensor) -> torch.Tensor:
-        """The same result in eval mode, and musicnn about a third faster as a whole.
+    def live_filters(self, input_bound: float) -> list[int]:
+        """The filters whose output can change by ``DEAD_FILTER_TOLERANCE`` or more for inputs
+        with ``|x| <= input_bound``.
+
+        A filter's output moves from its value on silence (its bias through ReLU and batch norm)
+        by at most ``|bn scale| * sum |weights| * input_bound`` (ReLU and the max move nothing
+        further). Most of musicnn's filters were trained down to next to nothing (MSD_musicnn:
+        181 and 190 of the 204 timbral ones): below the tolerance they are constants, not
+        convolutions.
+        """
+        bn = self.bn
+        assert bn.running_var is not None
+        with torch.no_grad():
+            gain = bn.weight.abs() / torch.sqrt(bn.running_var + bn.eps)
+            reach = gain * self.conv.weight.abs().flatten(1).sum(dim=1) * input_bound
+        return [int(i) for i in torch.nonzero(reach >= DEAD_FILTER_TOLERANCE).flatten()]
+
+    def _eval_forward(self, padded: torch.Tensor, input_bound: float) -> torch.Tensor:
+        """The same result in eval mode, and musicnn several times faster as a whole.
 
         There batch norm is a per-channel affine map and ReLU is monotone, so the max over
         frequencies can be taken straight after the convolution, and ReLU and batch norm run
         on the small ``(batch, filters, n_frames)`` map instead of on every frequency. Where a
         channel's batch-norm scale is negative the max becomes the min: the convolution of such
-        a channel is run negated, its max taken and negated back.
+        a channel is run negated, its max taken and negated back. Only the live filters
+        (:meth:`live_filters`) are convolved; the others give their bias at every frame. Their
+        indices are plain numbers, so an ONNX export holds the live filters' weights alone.
         """
         bn = self.bn
         assert bn.running_mean is not None and bn.running_var is not None
-        sign = torch.where(bn.weight >= 0, 1.0, -1.0)  # the sign of weight / sqrt(var + eps)
         bias = self.conv.bias
         assert bias is not None
-        convolved = F.conv2d(padded, self.conv.weight * sign[:, None, None, None], bias * sign)
+        live = self.live_filters(input_bound)
+        sign = torch.where(bn.weight[live] >= 0, 1.0, -1.0)  # the sign of weight / sqrt(var + eps)
+        convolved = F.conv2d(padded, self.conv.weight[live] * sign[:, None, None, None], bias[live] * sign)
         extreme = convolved.amax(dim=3) * sign[:, None]
+        if len(live) < len(bias):
+            kept = set(live)
+            dead = [i for i in range(len(bias)) if i not in kept]
+            silent = bias[dead][None, :, None].expand(extreme.shape[0], -1, extreme.shape[2])
+            order = torch.argsort(torch.tensor(live + dead))
+            extreme = torch.cat([extreme, silent], dim=1)[:, order]
         return F.batch_norm(F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
 
 
@@ -147,7 +175,17 @@ class Musicnn(nn.Module):
     def front_end(self, mel: torch.Tensor) -> torch.Tensor:
         """The original's "timbral" then "temporal" features: ``(batch, 561, n_frames)``."""
         x = self.input_bn(_to_time_frequency(mel))
-        return torch.cat([block(x) for block in (*self.timbral, *self.temporal)], dim=1)
+        bound = self.input_bound()
+        return torch.cat([block(x, bound) for block in (*self.timbral, *self.temporal)], dim=1)
+
+    def input_bound(self) -> float:
+        """The largest ``|x|`` after the input batch norm, for mels in ``[0, MUSICNN_MAX_INPUT]``."""
+        bn = self.input_bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        with torch.no_grad():
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            shift = bn.bias - bn.running_mean * scale
+            return float(torch.maximum(shift.abs(), (MUSICNN_MAX_INPUT * scale + shift).abs()).max())
 
     def pooled(self, mel: torch.Tensor) -> torch.Tensor:
         """Max and mean over time of the front- and mid-end features: ``(batch, pooled_dim)``.

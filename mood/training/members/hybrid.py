@@ -180,11 +180,21 @@ def save_hybrid(
     weights_dir.mkdir(parents=True, exist_ok=True)
     head_path = weights_dir / f"{manifest.name}{HEAD_SUFFIX}"
     write_head_arrays(head, head_path)
+    return export_backbones(dataclasses.replace(manifest, sha256=sha256_of(head_path)), backbones, weights_dir)
+
+
+def export_backbones(manifest: HybridManifest, backbones: MusicnnMood, weights_dir: Path) -> HybridManifest:
+    """Write `<name>.onnx` (the frozen ``backbones``' per-patch outputs) and `<name>.json`
+    (``manifest`` with the export's sha256); the head's arrays are left as they are.
+
+    Returns:
+        The manifest as written.
+    """
     onnx_path = export_network(
         FrozenPatchOutputs(backbones), manifest.features, weights_dir / f"{manifest.name}.onnx", (PATCH_OUTPUTS,)
     )
     export = OnnxExport(file=onnx_path.name, sha256=sha256_of(onnx_path), opset=ONNX_OPSET)
-    written = dataclasses.replace(manifest, sha256=sha256_of(head_path), onnx=export)
+    written = dataclasses.replace(manifest, onnx=export)
     write_manifest(written, weights_dir)
     return written
 
