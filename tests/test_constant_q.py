@@ -119,3 +119,20 @@ def test_c1_is_librosas() -> None:
 def test_a_filter_band_too_high_for_the_sample_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="Nyquist"):
         constant_q.cqt_magnitude(chords(1.0), ENGINE_SR, HOP_LENGTH, constant_q.C1_HZ, 120, BINS_PER_OCTAVE)
+
+
+def test_an_octaves_filters_are_made_once_and_no_transform_changes_them() -> None:
+    """The second transform with the same filters reuses them (a cache hit) and gives the same,
+    librosa's, magnitudes; the kept filters cannot be written to."""
+    constant_q._filter_spectra.cache_clear()
+    first, second = chords(7.0, seed=3), chords(7.0, seed=4)
+    constant_q.cqt_magnitude(first, ENGINE_SR, HOP_LENGTH, constant_q.C1_HZ, N_BINS, BINS_PER_OCTAVE)
+    made = constant_q._filter_spectra.cache_info().misses
+    ours = constant_q.cqt_magnitude(second, ENGINE_SR, HOP_LENGTH, constant_q.C1_HZ, N_BINS, BINS_PER_OCTAVE)
+    assert constant_q._filter_spectra.cache_info().misses == made  # nothing made again
+    np.testing.assert_array_equal(ours, librosa_cqt(second, HOP_LENGTH, N_BINS, BINS_PER_OCTAVE))
+    freqs = constant_q.cqt_frequencies(BINS_PER_OCTAVE, constant_q.C1_HZ, BINS_PER_OCTAVE)
+    values, columns, _ = constant_q.filter_spectra(freqs, constant_q.relative_bandwidths(freqs), float(ENGINE_SR))
+    with pytest.raises(ValueError, match="read-only"):
+        values *= 2.0
+    assert not columns.flags.writeable

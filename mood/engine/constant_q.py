@@ -22,6 +22,8 @@ becomes a sum of shifted, weighted copies in float64; scipy's Hann window is its
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,6 +39,7 @@ N_CHROMA = 12
 CHROMA_OCTAVES = 7  # chroma_cqt's default n_octaves, from C1
 _HANN_BANDWIDTH = 1.50018310546875  # librosa.filters.WINDOW_BANDWIDTHS["hann"]: equivalent noise bandwidth, bins
 _SPARSITY = 0.01  # share of each filter's magnitude (in the frequency domain) dropped
+_CACHED_OCTAVES = 1024  # octaves of filters kept: 7 a transform, for each of the 100 tunings (0.01 bin apart), ~9 MB
 _CENS_STEPS = (0.4, 0.2, 0.1, 0.05)  # quantisation thresholds of the L1-normalised chroma
 _CENS_STEP_WEIGHT = 0.25
 _CENS_SMOOTHING = 41  # frames of the smoothing window (+ its two zero ends)
@@ -112,7 +115,20 @@ def sparsify_rows(spectra: ComplexArray) -> tuple[ComplexArray, npt.NDArray[np.i
 def filter_spectra(
     freqs: Float64Array, alpha: Float64Array, sample_rate: float
 ) -> tuple[ComplexArray, npt.NDArray[np.intp], int]:
-    """One octave's filters in the frequency domain, sparsified (see :func:`sparsify_rows`), and the FFT size."""
+    """One octave's filters in the frequency domain, sparsified (see :func:`sparsify_rows`), and the FFT size.
+
+    Kept for the last ``_CACHED_OCTAVES`` octaves asked for (the filters depend on nothing but these
+    values: a clip without a tuning of its own reuses them), read-only: copy before changing them.
+    """
+    return _filter_spectra(tuple(freqs.tolist()), tuple(alpha.tolist()), sample_rate)
+
+
+@lru_cache(maxsize=_CACHED_OCTAVES)
+def _filter_spectra(
+    freqs_hz: tuple[float, ...], alphas: tuple[float, ...], sample_rate: float
+) -> tuple[ComplexArray, npt.NDArray[np.intp], int]:
+    """:func:`filter_spectra` of the values as tuples (hashable), computed once."""
+    freqs, alpha = np.array(freqs_hz), np.array(alphas)
     basis, lengths = wavelets(freqs, alpha, sample_rate)
     n_fft = basis.shape[1]
     basis *= lengths[:, np.newaxis] / float(n_fft)
@@ -120,6 +136,7 @@ def filter_spectra(
     # when a float32 scale factor is given, as norm="forward" (1 / n_fft) gives, undone exactly (2^k).
     spectra = np.fft.fft(basis, axis=1, norm="forward")[:, : n_fft // 2 + 1] * n_fft
     values, columns = sparsify_rows(spectra)
+    values.flags.writeable = columns.flags.writeable = False
     return values, columns, n_fft
 
 
@@ -210,7 +227,8 @@ def cqt_magnitude(
     octave_wav, octave_sr, octave_hop = wav, rate, hop_length
     for i in range(n_octaves):
         octave = slice(-n_filters, None) if i == 0 else slice(-n_filters * (i + 1), -n_filters * i)
-        values, columns, n_fft = filter_spectra(freqs[octave], alpha[octave], octave_sr)
+        shared, columns, n_fft = filter_spectra(freqs[octave], alpha[octave], octave_sr)
+        values = shared.copy()
         values *= np.sqrt(rate / octave_sr)  # compensates the octave's downsampling
         responses.append(octave_response(octave_wav, octave_hop, values, columns, n_fft))
         if octave_hop % 2 == 0 and i + 1 < n_octaves:
