@@ -72,9 +72,9 @@ class _FrequencyMaxBlock(nn.Module):
         """The filters whose output can change by ``DEAD_FILTER_TOLERANCE`` or more for inputs
         with ``|x| <= input_bound``.
 
-        A filter's output moves from its value on silence (its bias through ReLU and batch norm)
-        by at most ``|bn scale| * sum |weights| * input_bound`` (ReLU and the max move nothing
-        further). Most of musicnn's filters were trained down to next to nothing (MSD_musicnn:
+        A filter's output lies within ``|bn scale| * sum |weights| * input_bound`` of what it
+        would be with all its weights zero (its bias through ReLU and batch norm): ReLU and the
+        max move nothing further. Most of musicnn's filters were trained down to next to nothing (MSD_musicnn:
         181 and 190 of the 204 timbral ones): below the tolerance they are constants, not
         convolutions.
         """
