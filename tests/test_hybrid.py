@@ -36,9 +36,9 @@ from mood.engine.weights import SHIPPED_WEIGHTS_DIR, clear_cache, read_manifest,
 from mood.errors import ModelError
 from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
 from mood.training.dataset import TrainingClip
-from mood.training.hybrid_features import FeatureTable
+from mood.training.hybrid_features import Collection, CropTable, FeatureTable, ShortCrops, cache_crops, clip_features
 from mood.training.members.ensemble import SHARED_EXPORT_FILE, write_shared_export
-from mood.training.members.hybrid import CLIP_WINDOW_S, HybridMember, head_of
+from mood.training.members.hybrid import CLIP_WINDOW_S, HybridMember, HybridRecipe, head_of
 from mood.training.members.musicnn import pretrained_network
 
 MODE_FEATURES = ("mode_major_minor", "mode_over_time_mean", "major_share_over_time")
@@ -243,7 +243,7 @@ def test_the_cli_json_carries_why_only_for_the_hybrid(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the training member, on tiny synthetic features
 
 
-def tiny_member(n_clips: int = 60, n_features: int = 8, seed: int = 0) -> HybridMember:
+def tiny_member(n_clips: int = 60, n_features: int = 8, seed: int = 0, crops: CropTable | None = None) -> HybridMember:
     """Clips in 5 folds whose mood k shows in column k (sad also in column 4); columns 0-3 are 'musicnn's."""
     rng = np.random.default_rng(seed)
     moods = np.arange(n_clips) % len(MOODS)
@@ -253,7 +253,7 @@ def tiny_member(n_clips: int = 60, n_features: int = 8, seed: int = 0) -> Hybrid
     clips = [TrainingClip(f"c{i}", Path(f"c{i}.mp3"), int(moods[i]), i % 5, "") for i in range(n_clips)]
     table = FeatureTable(x, [f"f{j}" for j in range(n_features)], [MUSICNN_GROUP] * 4 + ["harmony"] * 4)
     provenance = Pretrained("musicnn", "0.1.0", "MSD_musicnn", "ISC", "Pons", "MSD", {})
-    return HybridMember(clips, table, MusicnnMood(96, len(MOODS)), provenance)
+    return HybridMember(clips, table, MusicnnMood(96, len(MOODS)), provenance, crops=crops)
 
 
 def test_the_member_fits_inside_the_training_clips_and_scores_one_window_per_clip() -> None:
@@ -269,6 +269,66 @@ def test_the_member_fits_inside_the_training_clips_and_scores_one_window_per_cli
         assert run.starts_s[member.clips[i].song_id].tolist() == [0.0]
     predicted = [int(run.logits[member.clips[i].song_id].argmax()) for i in held]
     assert np.mean(np.array(predicted) == np.array([member.clips[i].mood for i in held])) > 0.7
+
+
+def test_the_head_learns_from_the_training_clips_crops_with_their_moods_and_folds() -> None:
+    n_clips = 60
+    parents = np.repeat(np.arange(n_clips), 2)
+    crop_values = np.random.default_rng(1).normal(size=(len(parents), 8)).astype(np.float32)
+    crop_values[:, 7] = parents  # says which clip a row was cut from
+    member = tiny_member(n_clips, crops=CropTable(crop_values, parents))
+    train = [i for i, c in enumerate(member.clips) if c.fold != 0]
+    x, y, folds = member.training_rows(train)
+    assert len(x) == 3 * len(train)  # each clip, then its two crops
+    np.testing.assert_array_equal(x[: len(train)], member.table.values[train])
+    from_crops = x[len(train) :, 7].astype(int)
+    assert sorted(from_crops.tolist()) == sorted(2 * train)  # crops of the training clips only
+    np.testing.assert_array_equal(y[len(train) :], member.moods[from_crops])
+    np.testing.assert_array_equal(folds[len(train) :], member.folds[from_crops])
+    assert 0 not in folds
+
+
+def test_short_crops_start_inside_their_clip_the_same_way_each_time() -> None:
+    crops = ShortCrops(length_s=6.0, per_clip=3, seed=0)
+    starts = crops.starts_s("song-a", 30.0)
+    assert len(starts) == 3 and np.all((starts >= 0) & (starts <= 24.0))
+    np.testing.assert_array_equal(starts, crops.starts_s("song-a", 30.0))
+    assert not np.array_equal(starts, crops.starts_s("song-b", 30.0))
+    assert np.all(crops.starts_s("short", 4.0) == 0.0)  # a clip shorter than a crop: the whole clip
+    assert crops.cache_key() != ShortCrops(length_s=12.0).cache_key()
+
+
+def test_a_crops_features_are_what_the_app_computes_for_that_short_song(shipped: LoadedHybrid, tmp_path: Path) -> None:
+    song = np.concatenate([chords(minor=True), chords(minor=False)])  # 24 s
+    path = tmp_path / "song.wav"
+    sf.write(path, song, SAMPLE_RATE, subtype="FLOAT")
+    crops = ShortCrops(length_s=6.0, per_clip=2)
+    collection = Collection("tiny", [TrainingClip("song", path, 0, 0, "")])
+    table = cache_crops(collection, crops, tmp_path / "cache")
+    assert table.values.shape == (2, shipped.manifest.architecture_config.n_features)
+    assert table.parents.tolist() == [0, 0]
+    n_statistics = shipped.manifest.architecture_config.group_sizes[MUSICNN_GROUP]
+    for k, row in enumerate(table.values):
+        served = features_of(shipped, excerpt_of(song, crops, k))
+        # musicnn's statistics: torch on float16-rounded pooled patches (as the cache keeps them) against the export
+        np.testing.assert_allclose(row[:n_statistics], served[:n_statistics], atol=2e-2)
+        np.testing.assert_array_equal(row[n_statistics:], served[n_statistics:])  # the musical features: the same
+    model, _ = pretrained_network(SHIPPED_WEIGHTS_DIR)
+    second = clip_features(model, excerpt_of(song, crops, 1), DEFAULT_MUSICAL_CONFIG)
+    np.testing.assert_array_equal(table.values[1], second)
+    again = cache_crops(collection, crops, tmp_path / "cache")  # read back from the cache
+    np.testing.assert_array_equal(again.values, table.values)
+
+
+def excerpt_of(song: npt.NDArray[np.float32], crops: ShortCrops, k: int) -> npt.NDArray[np.float32]:
+    start = crops.starts_s("song", len(song) / SAMPLE_RATE)[k]
+    return song[round(start * SAMPLE_RATE) : round((start + crops.length_s) * SAMPLE_RATE)]
+
+
+def test_the_recipe_records_its_crops_in_the_manifest() -> None:
+    assert HybridRecipe().to_dict()["crops"] == {"length_s": 6.0, "per_clip": 2, "seed": 0}
+    assert HybridRecipe(crops=None).to_dict()["crops"] is None
+    assert json.dumps(HybridRecipe().to_dict())
 
 
 def test_the_heads_tensors_reproduce_the_fitted_pipeline() -> None:

@@ -31,7 +31,7 @@ from mood.training.dataset import read_clips
 from mood.training.exports import reexport
 from mood.training.hybrid_features import four_q, grekow, load_table
 from mood.training.members.ensemble import ABLATIONS_NAME, EnsemblePlan, score_ensemble, write_ablations
-from mood.training.members.hybrid import MODEL_NAME, hybrid_member, transfer_figures
+from mood.training.members.hybrid import MODEL_NAME, HybridRecipe, hybrid_member, transfer_figures
 from mood.training.members.musicnn import MODEL_NAME as MUSICNN
 from mood.training.members.musicnn import FinetuneRecipe, musicnn_member
 from mood.training.members.scratch import SCRATCH_ARCHITECTURES, ScratchRecipe, scratch_member
@@ -78,6 +78,9 @@ def get_parser() -> argparse.ArgumentParser:
     hybrid.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
     hybrid.add_argument(
         "--grekow", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder: the shipped head's transfer figures"
+    )
+    hybrid.add_argument(
+        "--whole-clips-only", action="store_true", help="learn from whole clips alone, not their short crops (ablation)"
     )
     _add_cv_flags(hybrid)
     ensemble = commands.add_parser("ensemble", help="cross-validate the combination of the members' saved runs")
@@ -202,7 +205,8 @@ def run_musicnn(args: argparse.Namespace) -> int:
 def run_hybrid(args: argparse.Namespace) -> int:
     """``hybrid``: the hybrid member from the feature cache, then the shipped head's Grekow figures."""
     plan = _cv_plan(args)
-    cross_validate_and_ship(hybrid_member(four_q(args.data), args.cache_dir), plan)
+    recipe = HybridRecipe(crops=None) if args.whole_clips_only else HybridRecipe()
+    cross_validate_and_ship(hybrid_member(four_q(args.data), args.cache_dir, recipe), plan)
     if plan.final:
         head = load_hybrid(MODEL_NAME, plan.weights_dir).head
         target = grekow(args.grekow)

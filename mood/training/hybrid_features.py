@@ -10,7 +10,9 @@ spread over the member's own patches of its 200-d "penultimate" embedding and it
 frozen part of musicnn (its pooled vector per patch) is cached by
 :func:`mood.training.members.musicnn.load_pooled` in the musicnn member's own cache (one cache
 for both, under ``--cache-dir``, the project's ``.cache`` by default); the musical features are
-cached per clip under ``musical/<collection>/<their config's key>``. Heads are chosen by inner
+cached per clip under ``musical/<collection>/<their config's key>``. The head also learns from
+:class:`ShortCrops`: short excerpts cut from each clip, their features computed from the excerpt
+as the app computes a short song's (cached under ``crops/``). Heads are chosen by inner
 artist-disjoint CV inside each training fold (the other training folds), their temperature fitted
 on the inner out-of-fold probabilities, so no clip's figure saw its own label.
 """
@@ -18,12 +20,14 @@ on the inner out-of-fold probabilities, so no clip's figure saw its own label.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any, Final
@@ -44,8 +48,9 @@ from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardSca
 from sklearn.svm import SVC
 from tqdm import tqdm
 
-from mood.constants import MOODS
+from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import load_audio
+from mood.engine.features import log_mel
 from mood.engine.hybrid import MUSICNN_GROUP, musicnn_statistics
 from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
@@ -57,10 +62,19 @@ from mood.training.dataset import TrainingClip, read_clips
 from mood.training.evaluation import valence_arousal
 from mood.training.members.musicnn import (
     FINETUNE_FRONT_END,
+    backbone_key,
     load_pooled,
+    pooled_patches,
     pretrained_network,
 )
-from mood.training.paths import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, MUSICAL_CACHE, MUSICNN_CACHE, REPO_DIR
+from mood.training.paths import (
+    CROPS_CACHE,
+    DEFAULT_CACHE_DIR,
+    DEFAULT_DATA_DIR,
+    MUSICAL_CACHE,
+    MUSICNN_CACHE,
+    REPO_DIR,
+)
 from mood.training.transfer import DEFAULT_GREKOW_DIR, read_excerpts
 
 FloatArray = npt.NDArray[np.float32]
@@ -206,8 +220,78 @@ def load_table(
     )
 
 
+# ---------------------------------------------------------------- short crops
+
+
+@dataclass(frozen=True)
+class ShortCrops:
+    """Short excerpts cut from each training clip at random (but reproducible) places: the head
+    learns from their features too, so a short song (a 6 s excerpt, another collection's) is not
+    outside what it saw. Each crop takes its clip's mood and fold."""
+
+    length_s: float = 6.0
+    per_clip: int = 2
+    seed: int = 0
+
+    def starts_s(self, song_id: str, clip_s: float) -> FloatArray:
+        """Where this clip's crops start, in seconds: the same for a clip whatever else is cached."""
+        rng = np.random.default_rng([self.seed, zlib.crc32(song_id.encode())])
+        return rng.uniform(0.0, max(clip_s - self.length_s, 0.0), self.per_clip).astype(np.float32)
+
+    def cache_key(self) -> str:
+        """A short name for these settings."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+
+
+DEFAULT_CROPS: Final = ShortCrops()
+
+
+@dataclass(frozen=True)
+class CropTable:
+    """The features of a collection's crops (columns as :class:`FeatureTable`'s) and whose crop each row is."""
+
+    values: FloatArray  # (n_crops, n_features)
+    parents: IntArray  # the index of the clip each crop was cut from
+
+
+def clip_features(model: MusicnnMood, wav: FloatArray, config: MusicalConfig) -> FloatArray:
+    """A clip's hybrid columns from its samples (mono, ``SAMPLE_RATE``), as the app computes them:
+    musicnn's statistics over the clip's own patches, then its musical features."""
+    pooled = pooled_patches(model, log_mel(wav, FINETUNE_FRONT_END), FINETUNE_FRONT_END)
+    statistics = musicnn_statistics(patch_outputs_of_pooled(model, pooled))
+    return np.concatenate([statistics, musical_features(wav, config).values]).astype(np.float32)
+
+
+def cache_crops(
+    collection: Collection,
+    crops: ShortCrops,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    config: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
+) -> CropTable:
+    """The features of every clip's crops, computed once (one ``.npy`` per clip) and cached."""
+    model, _ = pretrained_network()
+    key = f"{crops.cache_key()}-{config.cache_key()}-{FINETUNE_FRONT_END.cache_key()}-{backbone_key(model)}"
+    folder = cache_dir / CROPS_CACHE / collection.name / key
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, parents = [], []
+    for i, clip in enumerate(tqdm(collection.clips, desc=f"crops {collection.name}", unit="clip", file=sys.stderr)):
+        cached = folder / f"{clip.song_id}.npy"
+        if not cached.exists():
+            wav = load_audio(clip.path)
+            starts = crops.starts_s(clip.song_id, len(wav) / SAMPLE_RATE)
+            cut = [wav[round(s * SAMPLE_RATE) : round((s + crops.length_s) * SAMPLE_RATE)] for s in starts]
+            partial = cached.with_suffix(".partial.npy")  # renamed once complete: never a torn file
+            np.save(partial, np.stack([clip_features(model, c, config) for c in cut]))
+            partial.replace(cached)
+        values = np.load(cached)
+        rows.append(values)
+        parents += [i] * len(values)
+    return CropTable(np.vstack(rows), np.array(parents))
+
+
 def cache_all(args: argparse.Namespace) -> None:
-    """Cache the musical features, then musicnn's frozen features, of 4Q and of Grekow."""
+    """Cache the musical features, then musicnn's frozen features, of 4Q and of Grekow; then the
+    features of the 4Q clips' short crops (the hybrid's training rows)."""
     torch.set_num_threads(1)
     for collection in (four_q(args.data), grekow(args.grekow)):
         timings: list[float] = []
@@ -224,6 +308,10 @@ def cache_all(args: argparse.Namespace) -> None:
             model, _ = pretrained_network()
             cache_musicnn(collection, model, args.cache_dir)
         print(f"{collection.name}: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if "crops" in args.parts:
+        started = time.perf_counter()
+        cache_crops(four_q(args.data), DEFAULT_CROPS, args.cache_dir)
+        print(f"4q crops: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- heads
@@ -466,7 +554,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
     parser.add_argument("--grekow", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder (transfer only)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where the features are kept")
-    parser.add_argument("--parts", nargs="+", default=["musical", "musicnn"], choices=("musical", "musicnn"))
+    parser.add_argument(
+        "--parts", nargs="+", default=["musical", "musicnn", "crops"], choices=("musical", "musicnn", "crops")
+    )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the markdown file of the figures")
     parser.add_argument("--heads", nargs="+", default=list(HEAD_GRIDS), choices=list(HEAD_GRIDS))
     parser.add_argument("--ablation-head", default="logistic", choices=list(HEAD_GRIDS))

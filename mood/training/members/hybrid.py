@@ -1,7 +1,9 @@
 """The hybrid member (``hybrid``): a logistic head on musicnn's clip statistics and the musical features.
 
 Each clip's features come from the cache of :mod:`mood.training.hybrid_features` (musicnn's frozen
-pooled patches and the musical features, keyed by their configurations). Inside each training
+pooled patches and the musical features, keyed by their configurations). The head learns from
+every training clip and from its short crops (:class:`mood.training.hybrid_features.ShortCrops`,
+each with its clip's mood and fold); it is scored on whole clips. Inside each training
 fold the head's C is chosen by inner artist-grouped CV over the other training folds
 (:func:`mood.training.hybrid_features.choose`), then the head is fitted on the whole training
 fold. It is a clip-level member: one "window" per clip whose logits are the head's
@@ -15,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,11 +40,17 @@ from mood.training.calibration import expected_calibration_error
 from mood.training.dataset import TrainingClip
 from mood.training.evaluation import valence_arousal
 from mood.training.hybrid_features import (
+    DEFAULT_CROPS,
     HEAD_GRIDS,
     ROBUST_CLIP,
     Collection,
+    CropTable,
     FeatureTable,
+    FloatArray,
+    IntArray,
+    ShortCrops,
     build,
+    cache_crops,
     candidates,
     choose,
     load_table,
@@ -66,6 +74,12 @@ class HybridRecipe:
     c_grid: tuple[float, ...] = tuple(HEAD_GRIDS[HEAD][1]["C"])  # inverse L2 strengths tried by inner CV
     inner_cv: str = "artist-grouped: the other training folds"
     scaling: str = f"median/IQR, clipped at +-{ROBUST_CLIP:g}, then standardised (fitted on the training clips)"
+    crops: ShortCrops | None = DEFAULT_CROPS  # None: the head learns from whole clips alone
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's ``recipe`` (JSON-ready)."""
+        crops = None if self.crops is None else asdict(self.crops)
+        return {**self.__dict__, "c_grid": list(self.c_grid), "crops": crops}
 
 
 def head_of(pipeline: Pipeline, temperature: float = 1.0) -> HybridHead:
@@ -108,23 +122,37 @@ class HybridMember:
         provenance: Pretrained,
         recipe: HybridRecipe = HybridRecipe(),
         musical: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
+        crops: CropTable | None = None,
     ) -> None:
         if len(table.values) != len(clips):
             raise ValueError(f"{len(table.values)} feature rows for {len(clips)} clips")
+        if crops is not None and crops.values.shape[1] != table.values.shape[1]:
+            raise ValueError(f"crops of {crops.values.shape[1]} columns for a table of {table.values.shape[1]}")
         self.clips = clips
         self.table = table
         self.backbones = backbones
         self.provenance = provenance
         self.recipe = recipe
         self.musical = musical
+        self.crops = crops
         self.moods = np.array([c.mood for c in clips])
         self.folds = np.array([c.fold for c in clips])
 
+    def training_rows(self, train_idx: Sequence[int]) -> tuple[FloatArray, IntArray, IntArray]:
+        """The features, moods and folds the head learns from: the clips ``train_idx``, then their crops."""
+        idx = np.asarray(list(train_idx), dtype=int)
+        x, parents = self.table.values[idx], idx
+        if self.crops is not None:
+            of_train = np.isin(self.crops.parents, idx)
+            x = np.vstack([x, self.crops.values[of_train]])
+            parents = np.concatenate([idx, self.crops.parents[of_train]])
+        return x, self.moods[parents], self.folds[parents]
+
     def fit(self, train_idx: Sequence[int], desc: str) -> Pipeline:
-        """The head with the C chosen by inner artist-grouped CV on ``train_idx``, fitted on them all."""
-        idx = np.asarray(list(train_idx))
-        x, y = self.table.values[idx], self.moods[idx]
-        chosen = choose(candidates([self.recipe.head]), x, y, self.folds[idx])
+        """The head with the C chosen by inner artist-grouped CV on ``train_idx`` and their crops,
+        fitted on them all."""
+        x, y, folds = self.training_rows(train_idx)
+        chosen = choose(candidates([self.recipe.head]), x, y, folds)
         print(f"{desc}: {chosen.head} {chosen.params}", file=sys.stderr)
         return build(chosen.head, chosen.params).fit(x, y)
 
@@ -142,7 +170,7 @@ class HybridMember:
     def ship(self, fitted: Pipeline, cv: CrossValidation, weights_dir: Path) -> None:
         """Write ``hybrid.npz`` (the head's arrays), ``hybrid.onnx`` (the backbones) and ``hybrid.json``."""
         head = head_of(fitted)
-        recipe: dict[str, Any] = {**self.recipe.__dict__, "c_grid": list(self.recipe.c_grid), "C": fitted[-1].C}
+        recipe = self.recipe.to_dict() | {"C": fitted[-1].C}
         manifest = HybridManifest(
             name=MODEL_NAME,
             architecture=ARCHITECTURE,
@@ -200,12 +228,13 @@ def export_backbones(manifest: HybridManifest, backbones: MusicnnMood, weights_d
 
 
 def hybrid_member(collection: Collection, cache_dir: Path, recipe: HybridRecipe = HybridRecipe()) -> HybridMember:
-    """The member with every clip's cached features (whatever is not cached is computed first)."""
+    """The member with every clip's cached features and its crops' (whatever is not cached is computed first)."""
     model, provenance = pretrained_network()
     table = load_table(collection, cache_dir)
     if table.groups[0] != MUSICNN_GROUP:
         raise ValueError("the musicnn statistics must be the table's first columns")
-    return HybridMember(collection.clips, table, model, provenance, recipe)
+    crops = None if recipe.crops is None else cache_crops(collection, recipe.crops, cache_dir)
+    return HybridMember(collection.clips, table, model, provenance, recipe, crops=crops)
 
 
 def transfer_figures(head: HybridHead, table: FeatureTable, target: Collection) -> dict[str, float]:
