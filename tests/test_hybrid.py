@@ -253,7 +253,8 @@ def tiny_member(n_clips: int = 60, n_features: int = 8, seed: int = 0, crops: Cr
     clips = [TrainingClip(f"c{i}", Path(f"c{i}.mp3"), int(moods[i]), i % 5, "") for i in range(n_clips)]
     table = FeatureTable(x, [f"f{j}" for j in range(n_features)], [MUSICNN_GROUP] * 4 + ["harmony"] * 4)
     provenance = Pretrained("musicnn", "0.1.0", "MSD_musicnn", "ISC", "Pons", "MSD", {})
-    return HybridMember(clips, table, MusicnnMood(96, len(MOODS)), provenance, crops=crops)
+    recipe = HybridRecipe() if crops is not None else HybridRecipe(crops=None)
+    return HybridMember(clips, table, MusicnnMood(96, len(MOODS)), provenance, recipe, crops=crops)
 
 
 def test_the_member_fits_inside_the_training_clips_and_scores_one_window_per_clip() -> None:
@@ -286,6 +287,8 @@ def test_the_head_learns_from_the_training_clips_crops_with_their_moods_and_fold
     np.testing.assert_array_equal(y[len(train) :], member.moods[from_crops])
     np.testing.assert_array_equal(folds[len(train) :], member.folds[from_crops])
     assert 0 not in folds
+    with pytest.raises(ValueError, match="crops"):  # a recipe that says crops, without their features
+        HybridMember(member.clips, member.table, member.backbones, member.provenance, HybridRecipe())
 
 
 def test_short_crops_start_inside_their_clip_the_same_way_each_time() -> None:

@@ -126,6 +126,8 @@ class HybridMember:
     ) -> None:
         if len(table.values) != len(clips):
             raise ValueError(f"{len(table.values)} feature rows for {len(clips)} clips")
+        if (crops is None) != (recipe.crops is None):
+            raise ValueError("the crops' features must be given exactly when the recipe learns from crops")
         if crops is not None and crops.values.shape[1] != table.values.shape[1]:
             raise ValueError(f"crops of {crops.values.shape[1]} columns for a table of {table.values.shape[1]}")
         self.clips = clips
