@@ -307,7 +307,8 @@ def test_a_crops_features_are_what_the_app_computes_for_that_short_song(shipped:
     sf.write(path, song, SAMPLE_RATE, subtype="FLOAT")
     crops = ShortCrops(length_s=6.0, per_clip=2)
     collection = Collection("tiny", [TrainingClip("song", path, 0, 0, "")])
-    table = cache_crops(collection, crops, tmp_path / "cache")
+    model, _ = pretrained_network(SHIPPED_WEIGHTS_DIR)
+    table = cache_crops(collection, model, crops, tmp_path / "cache")
     assert table.values.shape == (2, shipped.manifest.architecture_config.n_features)
     assert table.parents.tolist() == [0, 0]
     n_statistics = shipped.manifest.architecture_config.group_sizes[MUSICNN_GROUP]
@@ -316,10 +317,9 @@ def test_a_crops_features_are_what_the_app_computes_for_that_short_song(shipped:
         # musicnn's statistics: torch on float16-rounded pooled patches (as the cache keeps them) against the export
         np.testing.assert_allclose(row[:n_statistics], served[:n_statistics], atol=2e-2)
         np.testing.assert_array_equal(row[n_statistics:], served[n_statistics:])  # the musical features: the same
-    model, _ = pretrained_network(SHIPPED_WEIGHTS_DIR)
     second = clip_features(model, excerpt_of(song, crops, 1), DEFAULT_MUSICAL_CONFIG)
     np.testing.assert_array_equal(table.values[1], second)
-    again = cache_crops(collection, crops, tmp_path / "cache")  # read back from the cache
+    again = cache_crops(collection, model, crops, tmp_path / "cache")  # read back from the cache
     np.testing.assert_array_equal(again.values, table.values)
 
 

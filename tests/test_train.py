@@ -146,3 +146,12 @@ def test_each_subcommand_has_only_its_own_flags(capsys: pytest.CaptureFixture[st
         with pytest.raises(SystemExit):
             main(command)
         assert "unrecognized arguments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folds", ["0", "0,0", "0,7", "a,b"])
+def test_too_few_or_unknown_folds_are_a_clear_message(folds: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["hybrid", "--folds", folds, "--no-final"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "folds" in err and "Traceback" not in err

@@ -42,11 +42,18 @@ TEACHERS = (MUSICNN,)  # members a scratch network can be distilled from
 
 
 def folds_list(text: str) -> tuple[int, ...]:
-    """``"0,1"`` -> ``(0, 1)``."""
+    """``"0,1"`` -> ``(0, 1)``: two or more of the data set's folds (each held-out fold's
+    temperature is fitted on the others)."""
     try:
-        return tuple(int(f) for f in text.split(","))
+        folds = tuple(int(f) for f in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"folds are comma-separated numbers such as 0,1,2, not {text!r}") from None
+    if len(set(folds)) < 2 or not set(folds) <= set(ALL_FOLDS):
+        raise argparse.ArgumentTypeError(
+            f"give two or more folds of {','.join(map(str, ALL_FOLDS))} (each fold's calibration is fitted on the "
+            f"others), not {text!r}"
+        )
+    return folds
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -264,12 +264,13 @@ def clip_features(model: MusicnnMood, wav: FloatArray, config: MusicalConfig) ->
 
 def cache_crops(
     collection: Collection,
+    model: MusicnnMood,
     crops: ShortCrops,
     cache_dir: Path = DEFAULT_CACHE_DIR,
     config: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
 ) -> CropTable:
-    """The features of every clip's crops, computed once (one ``.npy`` per clip) and cached."""
-    model, _ = pretrained_network()
+    """The features of every clip's crops (``model``: the member's frozen backbones), computed
+    once (one ``.npy`` per clip) and cached."""
     key = f"{crops.cache_key()}-{config.cache_key()}-{FINETUNE_FRONT_END.cache_key()}-{backbone_key(model)}"
     folder = cache_dir / CROPS_CACHE / collection.name / key
     folder.mkdir(parents=True, exist_ok=True)
@@ -310,7 +311,7 @@ def cache_all(args: argparse.Namespace) -> None:
         print(f"{collection.name}: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if "crops" in args.parts:
         started = time.perf_counter()
-        cache_crops(four_q(args.data), DEFAULT_CROPS, args.cache_dir)
+        cache_crops(four_q(args.data), pretrained_network()[0], DEFAULT_CROPS, args.cache_dir)
         print(f"4q crops: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

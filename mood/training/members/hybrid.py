@@ -235,7 +235,7 @@ def hybrid_member(collection: Collection, cache_dir: Path, recipe: HybridRecipe 
     table = load_table(collection, cache_dir)
     if table.groups[0] != MUSICNN_GROUP:
         raise ValueError("the musicnn statistics must be the table's first columns")
-    crops = None if recipe.crops is None else cache_crops(collection, recipe.crops, cache_dir)
+    crops = None if recipe.crops is None else cache_crops(collection, model, recipe.crops, cache_dir)
     return HybridMember(collection.clips, table, model, provenance, recipe, crops=crops)
 
 
