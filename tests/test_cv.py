@@ -15,7 +15,16 @@ from sklearn.linear_model import LogisticRegression
 from mood.constants import MOODS
 from mood.engine.manifest import CrossValidation
 from mood.training.calibration import TEMPERATURE_BOUNDS
-from mood.training.cv import CVPlan, Member, cross_validate_and_ship, fold_split, nested_run_path, teacher_from
+from mood.training.crops import crop_id
+from mood.training.cv import (
+    CVPlan,
+    Member,
+    crops_run_path,
+    cross_validate_and_ship,
+    fold_split,
+    nested_run_path,
+    teacher_from,
+)
 from mood.training.dataset import TrainingClip
 from mood.training.members.ensemble import ablation_rows, ensemble_cv
 from mood.training.runs import OutOfFold, load_run
@@ -142,3 +151,52 @@ def test_the_ablations_try_each_member_alone_and_every_combination(member: ClipH
     ]
     alone = ensemble_cv(member.clips, ["cliphead"], "mean", tmp_path).cv
     assert alone is not None and rows[0].split("|")[3].strip() == f"{alone.macro_f1:.3f}"
+
+
+class CroppedHead(ClipHead):
+    """A clip head also scored on two crops of each clip: its features blurred by noise, as a
+    short excerpt tells less than the whole clip."""
+
+    name = "croppedhead"
+
+    def score_crops(self, fitted: LogisticRegression, idx: Sequence[int]) -> OutOfFold | None:
+        rng = np.random.default_rng(list(idx))
+        rows = np.repeat(self.features[list(idx)], 2, axis=0)
+        noisy = rows + rng.normal(scale=2.0, size=rows.shape)
+        log_p = np.log(np.clip(fitted.predict_proba(noisy), 1e-12, None)).astype(np.float32)
+        ids = [crop_id(self.clips[i].song_id, k) for i in idx for k in (0, 1)]
+        return OutOfFold(
+            {s: row[None, :] for s, row in zip(ids, log_p, strict=True)}, {s: np.zeros(1) for s in ids}, 6.0, 6.0
+        )
+
+
+def test_a_member_with_crops_gets_a_temperature_for_short_songs(member: ClipHead, tmp_path: Path) -> None:
+    cropped = CroppedHead(member.clips, member.features)
+    cv = cross_validate_and_ship(cropped, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
+    run = load_run(crops_run_path(tmp_path, cropped.name))
+    assert run.excerpt_s == 6.0 and len(run.logits) == 2 * len(member.clips)
+    assert cv.calibration is not None and cv.calibration.short_clips is not None
+    short = cv.calibration.short_clips
+    assert short.clips == len(run.logits) and (short.length_s, short.clip_length_s) == (6.0, 30.0)
+    assert short.temperature > cv.calibration.temperature  # blurred crops: less sure answers
+    assert short.macro_f1 < cv.macro_f1
+    uncropped = ClipHead(member.clips, member.features)
+    uncropped.name = cropped.name  # the same member retrained without crops: no stale crops run is left
+    plain = cross_validate_and_ship(uncropped, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
+    assert not crops_run_path(tmp_path, cropped.name).exists()
+    assert plain.calibration is not None and plain.calibration.short_clips is None
+
+
+def test_the_ensemble_is_calibrated_for_short_songs_when_every_member_has_crops(
+    member: ClipHead, tmp_path: Path
+) -> None:
+    heads = [CroppedHead(member.clips, member.features), CroppedHead(member.clips, member.features[:, ::-1])]
+    heads[1].name = "reversed"
+    for head in heads:
+        cross_validate_and_ship(head, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
+    cross_validate_and_ship(member, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
+    both = ensemble_cv(member.clips, ["croppedhead", "reversed"], "weighted", tmp_path).cv
+    assert both is not None and both.calibration is not None and both.calibration.short_clips is not None
+    assert both.calibration.short_clips.clips == 2 * len(member.clips)
+    mixed = ensemble_cv(member.clips, ["croppedhead", "cliphead"], "weighted", tmp_path).cv
+    assert mixed is not None and mixed.calibration is not None and mixed.calibration.short_clips is None

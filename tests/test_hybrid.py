@@ -3,6 +3,7 @@ the training member on tiny synthetic features, and the words of its reasons."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -16,7 +17,7 @@ import torch
 
 from mood.cli import main
 from mood.constants import MOODS, SAMPLE_RATE
-from mood.engine.features import log_mel
+from mood.engine.features import log_mel, make_windows
 from mood.engine.hybrid import (
     HEAD_SUFFIX,
     MUSICNN_GROUP,
@@ -32,13 +33,15 @@ from mood.engine.manifest import EnsembleManifest, HybridManifest, Pretrained, S
 from mood.engine.models.musicnn_mood import FrozenPatchOutputs, MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG
 from mood.engine.onnx_check import random_windows, song_windows
+from mood.engine.probabilities import softmax
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, clear_cache, read_manifest, write_manifest
 from mood.errors import ModelError
 from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
+from mood.training.crops import CLIP_LENGTH_S, DEFAULT_CROPS, CropTable, ShortCrops
 from mood.training.dataset import TrainingClip
-from mood.training.hybrid_features import Collection, CropTable, FeatureTable, ShortCrops, cache_crops, clip_features
+from mood.training.hybrid_features import Collection, FeatureTable, cache_crops, clip_features
 from mood.training.members.ensemble import SHARED_EXPORT_FILE, write_shared_export
-from mood.training.members.hybrid import CLIP_WINDOW_S, HybridMember, HybridRecipe, head_of
+from mood.training.members.hybrid import HybridMember, HybridRecipe, head_of
 from mood.training.members.musicnn import pretrained_network
 
 MODE_FEATURES = ("mode_major_minor", "mode_over_time_mean", "major_share_over_time")
@@ -175,6 +178,24 @@ def test_in_an_ensemble_the_hybrid_gives_its_reasons_for_the_ensembles_answer(tm
     assert hybrid == Predictor("hybrid", SHIPPED_WEIGHTS_DIR).predict(wav)
 
 
+@pytest.mark.parametrize("seconds", [6.0, 12.0, 30.0])
+def test_the_hybrid_judges_a_song_with_the_temperature_for_its_length(shipped: LoadedHybrid, seconds: float) -> None:
+    calibration = shipped.manifest.cv.calibration if shipped.manifest.cv else None
+    assert calibration is not None and calibration.short_clips is not None  # shipped: calibrated on 6 s crops
+    wav = chords(minor=True, seconds=seconds)
+    answer = shipped.judge(log_mel(wav, shipped.manifest.features), wav)
+    expected_t = {6.0: calibration.short_clips.temperature, 30.0: calibration.temperature}.get(seconds)
+    assert answer.temperature == (expected_t or calibration.temperature_for(seconds))
+    logits = shipped.head.logits(answer.features[None, :])[0]  # the loaded head is uncalibrated (T = 1)
+    np.testing.assert_allclose(answer.probabilities, softmax(logits[None, :], answer.temperature)[0], atol=1e-6)
+    log_p = np.log(answer.probabilities)
+    for mood in range(len(MOODS)):  # the reasons are the calibrated answer's
+        others = [k for k in range(len(MOODS)) if k != mood]
+        bias = (shipped.head.intercept[mood] - shipped.head.intercept[others].mean()) / answer.temperature
+        terms = shipped.head_at(answer.temperature).terms(answer.features, mood)
+        assert terms.sum() + bias == pytest.approx(log_p[mood] - log_p[others].mean(), abs=1e-3)
+
+
 def test_one_shared_graph_gives_both_members_their_own_answers(tmp_path: Path) -> None:
     folder = shipped_links(tmp_path / "weights")
     shared = write_shared_export(["musicnn", "hybrid"], folder)
@@ -263,7 +284,7 @@ def test_the_member_fits_inside_the_training_clips_and_scores_one_window_per_cli
     held = [i for i, c in enumerate(member.clips) if c.fold == 0]
     fitted = member.fit(train, "tiny")
     run = member.score(fitted, held)
-    assert set(run.logits) == {member.clips[i].song_id for i in held} and run.window_s == CLIP_WINDOW_S
+    assert set(run.logits) == {member.clips[i].song_id for i in held} and run.window_s == CLIP_LENGTH_S
     for i in held:
         logits = run.logits[member.clips[i].song_id]
         assert logits.shape == (1, len(MOODS)) and np.exp(logits).sum() == pytest.approx(1.0, abs=1e-5)
@@ -277,7 +298,9 @@ def test_the_head_learns_from_the_training_clips_crops_with_their_moods_and_fold
     parents = np.repeat(np.arange(n_clips), 2)
     crop_values = np.random.default_rng(1).normal(size=(len(parents), 8)).astype(np.float32)
     crop_values[:, 7] = parents  # says which clip a row was cut from
-    member = tiny_member(n_clips, crops=CropTable(crop_values, parents))
+    no_patches = np.zeros((len(parents), 1, 1, 1), np.float16)  # the hybrid reads its crops' features alone
+    crops = CropTable(DEFAULT_CROPS, crop_values, parents, no_patches, np.zeros(1))
+    member = tiny_member(n_clips, crops=crops)
     train = [i for i, c in enumerate(member.clips) if c.fold != 0]
     x, y, folds = member.training_rows(train)
     assert len(x) == 3 * len(train)  # each clip, then its two crops
@@ -287,8 +310,18 @@ def test_the_head_learns_from_the_training_clips_crops_with_their_moods_and_fold
     np.testing.assert_array_equal(y[len(train) :], member.moods[from_crops])
     np.testing.assert_array_equal(folds[len(train) :], member.folds[from_crops])
     assert 0 not in folds
+    held = [i for i, c in enumerate(member.clips) if c.fold == 0]
+    run = member.score_crops(member.fit(train, "tiny"), held)  # scored on the held-out clips' crops alone
+    assert run is not None and run.excerpt_s == DEFAULT_CROPS.length_s == run.window_s
+    assert set(run.logits) == {f"{member.clips[i].song_id}@{k}" for i in held for k in (0, 1)}
     with pytest.raises(ValueError, match="crops"):  # a recipe that says crops, without their features
         HybridMember(member.clips, member.table, member.backbones, member.provenance, HybridRecipe())
+    with pytest.raises(ValueError, match="settings"):  # crops cut otherwise than the recipe says
+        HybridMember(
+            member.clips, member.table, member.backbones, member.provenance, HybridRecipe(),
+            crops=dataclasses.replace(crops, settings=ShortCrops(length_s=12.0)),
+        )  # fmt: skip
+    assert tiny_member(n_clips).score_crops(member.fit(train, "tiny"), held) is None  # a recipe without crops
 
 
 def test_short_crops_start_inside_their_clip_the_same_way_each_time() -> None:
@@ -310,7 +343,10 @@ def test_a_crops_features_are_what_the_app_computes_for_that_short_song(shipped:
     model, _ = pretrained_network(SHIPPED_WEIGHTS_DIR)
     table = cache_crops(collection, model, crops, tmp_path / "cache")
     assert table.values.shape == (2, shipped.manifest.architecture_config.n_features)
-    assert table.parents.tolist() == [0, 0]
+    assert table.parents.tolist() == [0, 0] and table.ids(collection.clips) == ["song@0", "song@1"]
+    _, starts = make_windows(log_mel(excerpt_of(song, crops, 0), shipped.manifest.features), shipped.manifest.features)
+    np.testing.assert_allclose(table.patch_starts_s, np.array(starts) * shipped.manifest.features.frame_s)
+    assert table.pooled.shape[:2] == (2, len(starts))  # each crop's patches, as the app cuts them
     n_statistics = shipped.manifest.architecture_config.group_sizes[MUSICNN_GROUP]
     for k, row in enumerate(table.values):
         served = features_of(shipped, excerpt_of(song, crops, k))

@@ -77,7 +77,7 @@ def test_a_stacked_ensemble_applies_its_meta_learner_to_each_window(random_weigh
     wav = chord_progression(seconds=8.0, sr=SAMPLE_RATE)
     mels = log_mel_per_front_end(wav, predictor.front_ends)
     stacked = predictor.predict_mels(mels, 8.0)[0]
-    members = [window_outputs(m, mels[SCRATCH_FRONT_END]).probabilities for m in predictor.networks]
+    members = [window_outputs(m, mels[SCRATCH_FRONT_END], 8.0).probabilities for m in predictor.networks]
     x = np.hstack([np.log(np.clip(p, 1e-12, None)) for p in members])  # both members cut the same windows
     logits = x @ np.array(stacking.coefficients).T + np.array(stacking.intercepts)
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))

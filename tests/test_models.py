@@ -96,7 +96,7 @@ def test_registry_loads_verifies_and_caches(random_weights_dir: Path) -> None:
     assert member_names("ensemble", random_weights_dir) == ["resnet18", "cldnn"]
     assert member_names("cldnn", random_weights_dir) == ["cldnn"]
     mel = np.zeros((N_MELS, 40 * 108 + 108), dtype=np.float32)
-    outputs = window_outputs(model, mel)
+    outputs = window_outputs(model, mel, 41 * 108 * SCRATCH_FRONT_END.frame_s)
     assert outputs.probabilities.shape == (40, 4)
     np.testing.assert_allclose(outputs.probabilities.sum(axis=1), 1.0, rtol=1e-5)
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +15,11 @@ import torch
 from mood.constants import MOODS
 from mood.engine.features import SCRATCH_FRONT_END
 from mood.engine.torch_weights import load_network
-from mood.engine.weights import read_ensemble_manifest, read_network_manifest
+from mood.engine.weights import read_ensemble_manifest, read_network_manifest, write_manifest
 from mood.training.calibration import TEMPERATURE_BOUNDS
 from mood.training.cli import main
+from mood.training.crops import DEFAULT_CROPS, parent_song_id
+from mood.training.cv import crops_run_path, run_path
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network
 from mood.training.runs import load_run
 from tests.helpers import chord_progression, tone, write_audio
@@ -155,3 +159,39 @@ def test_too_few_or_unknown_folds_are_a_clear_message(folds: str, capsys: pytest
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "folds" in err and "Traceback" not in err
+
+
+def test_the_finetuned_member_is_calibrated_for_short_songs_on_its_clips_crops(trained: dict[str, Path]) -> None:
+    crops_run = load_run(crops_run_path(trained["runs"], "musicnn"))
+    held_out = load_run(run_path(trained["runs"], "musicnn"))
+    assert crops_run.excerpt_s == DEFAULT_CROPS.length_s
+    assert {parent_song_id(c) for c in crops_run.logits} == set(held_out.logits)  # the held-out clips' crops only
+    assert len(crops_run.logits) == DEFAULT_CROPS.per_clip * len(held_out.logits)
+    calibration = read_network_manifest("musicnn", trained["weights"]).cv.calibration  # type: ignore[union-attr]
+    assert calibration is not None and calibration.short_clips is not None
+    short = calibration.short_clips
+    assert short.clips == len(crops_run.logits) and short.length_s == DEFAULT_CROPS.length_s
+    assert calibration.temperature_for(short.length_s) == short.temperature
+    assert calibration.temperature_for(short.clip_length_s) == calibration.temperature
+    scratch = read_network_manifest("resnet18", trained["weights"]).cv.calibration  # type: ignore[union-attr]
+    assert scratch is not None and scratch.short_clips is None  # a member without crops: one temperature
+    assert not crops_run_path(trained["runs"], "resnet18").exists()
+    ensemble = read_ensemble_manifest(trained["weights"]).cv.calibration  # type: ignore[union-attr]
+    assert ensemble is not None and ensemble.short_clips is None  # not every member has crops
+
+
+def test_calibrate_refits_the_figures_from_the_runs_without_training(
+    data_dir: Path, trained: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(trained["weights"], weights)
+    manifest = read_network_manifest("musicnn", weights)
+    assert manifest.cv is not None
+    write_manifest(dataclasses.replace(manifest, cv=dataclasses.replace(manifest.cv, calibration=None)), weights)
+    args = ["--data", str(data_dir), "--runs-dir", str(trained["runs"]), "--weights-dir", str(weights)]
+    assert main(["calibrate", "musicnn", *args]) == 0
+    assert read_network_manifest("musicnn", weights) == manifest  # the same figures, from the saved runs
+    assert (weights / "musicnn.pt").read_bytes() == (trained["weights"] / "musicnn.pt").read_bytes()
+    assert main(["calibrate", "musicnn", *args[:2], "--runs-dir", str(tmp_path / "none"), *args[4:]]) == 2
+    err = capsys.readouterr().err
+    assert "no run of musicnn" in err and "Traceback" not in err

@@ -19,6 +19,7 @@ writes both (:mod:`mood.training.members.hybrid`).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import zipfile
@@ -29,7 +30,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from mood.constants import MOODS
+from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.features import FloatArray, make_windows
 from mood.engine.integrity import verified_bytes
 from mood.engine.manifest import HybridManifest
@@ -167,10 +168,12 @@ def musicnn_statistics(patch_outputs: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True)
 class HybridAnswer:
-    """What the hybrid heard in one clip: its columns ``(n_features,)`` and probabilities ``(n_moods,)``."""
+    """What the hybrid heard in one clip: its columns ``(n_features,)``, probabilities
+    ``(n_moods,)`` and the temperature they were calibrated with (the one for a clip that long)."""
 
     features: FloatArray
     probabilities: FloatArray
+    temperature: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,13 +212,19 @@ class LoadedHybrid:
         return np.concatenate([statistics, musical]).astype(np.float32)
 
     def judge(self, mel: FloatArray, samples: FloatArray, patch_outputs: FloatArray | None = None) -> HybridAnswer:
-        """The clip's columns and calibrated probabilities (see :meth:`features`)."""
+        """The clip's columns and probabilities, calibrated for a clip as long as ``samples`` (see :meth:`features`)."""
         x = self.features(mel, samples, patch_outputs)
-        return HybridAnswer(x, self.head.probabilities(x[None, :])[0])
+        temperature = self.manifest.temperature_for(samples.size / SAMPLE_RATE)
+        return HybridAnswer(x, self.head_at(temperature).probabilities(x[None, :])[0], temperature)
 
     def reasons(self, answer: HybridAnswer, mood: int) -> tuple[WhyTerm, ...]:
         """What in ``answer``'s clip pushed the head towards ``mood`` (index in ``MOODS``), and away."""
-        return why_terms(self.head, self.manifest.feature_names, self.groups, answer.features, mood)
+        head = self.head_at(answer.temperature)
+        return why_terms(head, self.manifest.feature_names, self.groups, answer.features, mood)
+
+    def head_at(self, temperature: float) -> HybridHead:
+        """The head with its logits divided by ``temperature``."""
+        return dataclasses.replace(self.head, temperature=temperature)
 
 
 def load_hybrid(name: str, weights_dir: Path | None = None, compile_backbones: bool = True) -> LoadedHybrid:
@@ -242,7 +251,7 @@ def _load_hybrid_cached(name: str, weights_dir: Path, compile_backbones: bool) -
     head = HybridHead.from_arrays(
         read_head_arrays(weights_dir / f"{name}{HEAD_SUFFIX}", manifest),
         manifest.architecture_config.robust_clip,
-        manifest.temperature,
+        1.0,  # uncalibrated: judge() calibrates it for each clip's length (LoadedHybrid.head_at)
     )
     patches = OnnxNetwork(manifest, weights_dir / manifest.onnx.file, manifest.onnx.sha256, output=PATCH_OUTPUTS)
     check_musical_names(manifest)

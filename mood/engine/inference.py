@@ -170,15 +170,16 @@ class NetworkRunner(Protocol):
         ...
 
 
-def calibrated_probabilities(loaded: NetworkRunner, windows: FloatArray) -> npt.NDArray[np.float32]:
-    """A network's probabilities for a stack of windows, its logits divided by its temperature."""
-    return softmax(loaded.logits(windows), loaded.manifest.temperature)
+def calibrated_probabilities(loaded: NetworkRunner, windows: FloatArray, duration_s: float) -> npt.NDArray[np.float32]:
+    """A network's probabilities for a stack of windows of a song of ``duration_s``, its logits
+    divided by its temperature for a song that long."""
+    return softmax(loaded.logits(windows), loaded.manifest.temperature_for(duration_s))
 
 
-def window_outputs(loaded: NetworkRunner, mel: FloatArray) -> WindowOutputs:
-    """A network's calibrated probabilities for each window it cuts from ``mel``."""
+def window_outputs(loaded: NetworkRunner, mel: FloatArray, duration_s: float) -> WindowOutputs:
+    """A network's calibrated probabilities for each window it cuts from ``mel`` (a song of ``duration_s``)."""
     windows, starts = make_windows(mel, loaded.manifest.features)
-    return outputs_on_windows(loaded.manifest, calibrated_probabilities(loaded, windows), starts)
+    return outputs_on_windows(loaded.manifest, calibrated_probabilities(loaded, windows, duration_s), starts)
 
 
 def outputs_on_windows(
@@ -189,12 +190,12 @@ def outputs_on_windows(
     return WindowOutputs(probabilities, np.asarray(starts, dtype=np.float64) * front_end.frame_s, front_end.window_s)
 
 
-def shared_window_outputs(network: OnnxNetwork, mel: FloatArray) -> tuple[WindowOutputs, FloatArray]:
-    """A shared export's one pass over ``mel``'s windows: the network member's calibrated window
-    probabilities, and the hybrid member's patch outputs."""
+def shared_window_outputs(network: OnnxNetwork, mel: FloatArray, duration_s: float) -> tuple[WindowOutputs, FloatArray]:
+    """A shared export's one pass over ``mel``'s windows (a song of ``duration_s``): the network
+    member's calibrated window probabilities, and the hybrid member's patch outputs."""
     windows, starts = make_windows(mel, network.manifest.features)
     answers = network.outputs_named(windows, (ONNX_OUTPUT, PATCH_OUTPUTS))
-    probabilities = softmax(answers[ONNX_OUTPUT], network.manifest.temperature)
+    probabilities = softmax(answers[ONNX_OUTPUT], network.manifest.temperature_for(duration_s))
     return outputs_on_windows(network.manifest, probabilities, starts), answers[PATCH_OUTPUTS]
 
 
@@ -311,7 +312,7 @@ class Predictor:
         self.shared_network = shared_network
         self.members: list[Member] = [own[n] if n in own or shared_network is None else shared_network for n in names]
         self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
-        self.ensemble_temperature = manifest.temperature  # used only when combining members
+        self.manifest = manifest  # its temperature: used only when combining members
         self.front_ends: tuple[FrontEnd, ...] = tuple(dict.fromkeys(m.manifest.features for m in self.members))
 
     @property
@@ -369,13 +370,14 @@ class Predictor:
                 hybrid = (member, member.judge(mel, samples, patch_outputs))
                 outputs.append(WindowOutputs(hybrid[1].probabilities[None, :], np.zeros(1), duration_s))
             elif member is self.shared_network:
-                shared_outputs, patch_outputs = shared_window_outputs(self.shared_network, mel)
+                shared_outputs, patch_outputs = shared_window_outputs(self.shared_network, mel, duration_s)
                 outputs.append(shared_outputs)
             else:
-                outputs.append(window_outputs(member, mel))
+                outputs.append(window_outputs(member, mel, duration_s))
         names = [m.name for m in self.members]
         if self.combiner is not None:
-            outputs, names = [self.combiner(outputs, self.ensemble_temperature), *outputs], [self.name, *names]
+            combined = self.combiner(outputs, self.manifest.temperature_for(duration_s))
+            outputs, names = [combined, *outputs], [self.name, *names]
         predictions = [to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True)]
         if hybrid is not None:  # the model's own reasons, for the ensemble's answer and for the hybrid's
             member, answer = hybrid

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -53,14 +54,48 @@ class Reliability:
 
 
 @dataclass(frozen=True)
+class ShortClipCalibration:
+    """The temperature for short songs (docs/DESIGN.md's ``short_clips``): fitted on the
+    out-of-fold answers to short crops of the held-out clips, each scored as the app scores a
+    song that short, with its figures (``ece_clip_temperature``: the crops' ECE with the whole
+    clips' temperature; ``ece_after``: with each fold's crop temperature, fitted on the other folds)."""
+
+    length_s: float  # how long each crop is
+    clip_length_s: float  # how long the whole clips the main temperature was fitted on are
+    clips: int  # how many crops
+    macro_f1: float
+    temperature: float
+    ece_clip_temperature: float
+    ece_after: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.length_s < self.clip_length_s:
+            raise ValueError("the crops must be shorter than the clips")
+
+
+@dataclass(frozen=True)
 class Calibration:
     """The temperature dividing the logits, fitted inside the training folds only, and the
-    expected calibration error (10 equal bins of the top probability) before and after it."""
+    expected calibration error (10 equal bins of the top probability) before and after it;
+    with ``short_clips``, a song shorter than the clips gets a temperature between the two."""
 
     method: str
     temperature: float
     ece_before: float
     ece_after: float
+    short_clips: ShortClipCalibration | None = None
+
+    def temperature_for(self, duration_s: float) -> float:
+        """The temperature for a song of ``duration_s``: the crops' up to their length, the clips'
+        from theirs, and in between interpolated on a log scale of both (a song's windows grow
+        with its length)."""
+        short = self.short_clips
+        if short is None or duration_s >= short.clip_length_s:
+            return self.temperature
+        if duration_s <= short.length_s:
+            return short.temperature
+        share = math.log(duration_s / short.length_s) / math.log(short.clip_length_s / short.length_s)
+        return math.exp((1 - share) * math.log(short.temperature) + share * math.log(self.temperature))
 
 
 @dataclass(frozen=True)
@@ -151,10 +186,9 @@ class NetworkManifest:
         if not isinstance(self.architecture_config, expected):
             raise ValueError(f"architecture_config must be a {expected.__name__} for {self.architecture!r}")
 
-    @property
-    def temperature(self) -> float:
-        """What the logits are divided by before the softmax (1 when not calibrated)."""
-        return self.cv.calibration.temperature if self.cv and self.cv.calibration else 1.0
+    def temperature_for(self, duration_s: float) -> float:
+        """What the logits are divided by for a song of ``duration_s`` (1 when not calibrated)."""
+        return self.cv.calibration.temperature_for(duration_s) if self.cv and self.cv.calibration else 1.0
 
 
 @dataclass(frozen=True)
@@ -223,10 +257,10 @@ class EnsembleManifest:
         ):
             raise ValueError("the shared export must serve a member network listed before a member hybrid")
 
-    @property
-    def temperature(self) -> float:
-        """What the combined probabilities' logarithms are divided by (1 when not calibrated)."""
-        return self.cv.calibration.temperature if self.cv and self.cv.calibration else 1.0
+    def temperature_for(self, duration_s: float) -> float:
+        """What the combined probabilities' logarithms are divided by for a song of ``duration_s``
+        (1 when not calibrated)."""
+        return self.cv.calibration.temperature_for(duration_s) if self.cv and self.cv.calibration else 1.0
 
     @property
     def member_weights(self) -> list[float]:

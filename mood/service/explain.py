@@ -69,8 +69,9 @@ def occlusion_map(loaded: NetworkRunner, mel: FloatArray, mood: str, n_bands: in
     for band in range(n_bands):
         hidden[band, :, edges[band] : edges[band + 1], :] = fill[:, None, None]
     target = MOODS.index(mood)
-    base = calibrated_probabilities(loaded, windows)[:, target]
-    probed = calibrated_probabilities(loaded, hidden.reshape(-1, *windows.shape[1:]))
+    duration_s = mel.shape[1] * front_end.frame_s
+    base = calibrated_probabilities(loaded, windows, duration_s)[:, target]
+    probed = calibrated_probabilities(loaded, hidden.reshape(-1, *windows.shape[1:]), duration_s)
     drops = base[None, :] - probed[:, target].reshape(n_bands, len(starts))
     band_hz = mel_frequencies(front_end.n_mels + 1, front_end.fmin, front_end.fmax)[edges]
     return HeardMap(

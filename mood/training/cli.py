@@ -4,6 +4,7 @@
     python -m mood.training scratch resnet18 --teacher musicnn --epochs 20
     python -m mood.training scratch cldnn --teacher musicnn --epochs 20
     python -m mood.training hybrid                            # the logistic head on cached clip features
+    python -m mood.training calibrate musicnn                 # its temperatures again from its runs
     python -m mood.training ensemble                          # the combination, from the saved runs
     python -m mood.training transfer                          # figures on the Grekow set
     python -m mood.training export                            # the shipped models' ONNX graphs again
@@ -23,17 +24,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mood.constants import ENSEMBLE, MODEL_NAMES
-from mood.engine.hybrid import load_hybrid
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models
 from mood.training import convert_musicnn
-from mood.training.cv import CVPlan, cross_validate_and_ship, teacher_from
+from mood.training.crops import DEFAULT_CROPS
+from mood.training.cv import CVPlan, cross_validate_and_ship, recalibrate, run_path, teacher_from
 from mood.training.dataset import read_clips
 from mood.training.exports import reexport
-from mood.training.hybrid_features import four_q, grekow, load_table
+from mood.training.hybrid_features import cache_crops, four_q
 from mood.training.members.ensemble import ABLATIONS_NAME, EnsemblePlan, score_ensemble, write_ablations
-from mood.training.members.hybrid import MODEL_NAME, HybridRecipe, hybrid_member, transfer_figures
+from mood.training.members.hybrid import HybridRecipe, hybrid_member
 from mood.training.members.musicnn import MODEL_NAME as MUSICNN
-from mood.training.members.musicnn import FinetuneRecipe, musicnn_member
+from mood.training.members.musicnn import FinetuneRecipe, musicnn_member, pretrained_network
 from mood.training.members.scratch import SCRATCH_ARCHITECTURES, ScratchRecipe, scratch_member
 from mood.training.paths import ALL_FOLDS, DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_DOCS_DIR, DEFAULT_RUNS_DIR
 from mood.training.transfer import DEFAULT_GREKOW_DIR, transfer
@@ -84,9 +85,6 @@ def get_parser() -> argparse.ArgumentParser:
     hybrid.set_defaults(run=run_hybrid)
     hybrid.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
     hybrid.add_argument(
-        "--grekow", type=Path, default=DEFAULT_GREKOW_DIR, help="the Grekow folder: the shipped head's transfer figures"
-    )
-    hybrid.add_argument(
         "--whole-clips-only", action="store_true", help="learn from whole clips alone, not their short crops (ablation)"
     )
     _add_cv_flags(hybrid)
@@ -115,6 +113,14 @@ def get_parser() -> argparse.ArgumentParser:
     grekow.add_argument(
         "--docs-dir", type=Path, default=DEFAULT_DOCS_DIR, help="where the table goes (with every shipped model)"
     )
+    calibrate = commands.add_parser(
+        "calibrate", help="refit a trained model's temperatures and figures from its saved runs (no training)"
+    )
+    calibrate.set_defaults(run=run_calibrate)
+    calibrate.add_argument("model", choices=[m for m in MODEL_NAMES if m != ENSEMBLE])
+    calibrate.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="the 4Q folder (with metadata.csv)")
+    calibrate.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the model's runs are")
+    calibrate.add_argument("--weights-dir", type=Path, default=SHIPPED_WEIGHTS_DIR)
     export = commands.add_parser("export", help="export the shipped models to ONNX again (no training)")
     export.set_defaults(run=run_export)
     export.add_argument("models", nargs="*", help=f"of {', '.join(MODEL_NAMES)} (default: every model in the folder)")
@@ -205,20 +211,16 @@ def run_musicnn(args: argparse.Namespace) -> int:
         epochs=args.epochs, mixup_alpha=args.mixup, freeze_back_ends=args.freeze_back_ends,
         ema_decay=args.ema_decay, seed=args.seed,
     )  # fmt: skip
-    cross_validate_and_ship(musicnn_member(read_clips(args.data), recipe, args.cache_dir), _cv_plan(args))
+    collection = four_q(args.data)
+    crops = cache_crops(collection, pretrained_network()[0], DEFAULT_CROPS, args.cache_dir)  # for short songs
+    cross_validate_and_ship(musicnn_member(collection.clips, recipe, args.cache_dir, crops), _cv_plan(args))
     return 0
 
 
 def run_hybrid(args: argparse.Namespace) -> int:
-    """``hybrid``: the hybrid member from the feature cache, then the shipped head's Grekow figures."""
-    plan = _cv_plan(args)
+    """``hybrid``: the hybrid member from the feature cache (its Grekow figures: ``transfer``)."""
     recipe = HybridRecipe(crops=None) if args.whole_clips_only else HybridRecipe()
-    cross_validate_and_ship(hybrid_member(four_q(args.data), args.cache_dir, recipe), plan)
-    if plan.final:
-        head = load_hybrid(MODEL_NAME, plan.weights_dir).head
-        target = grekow(args.grekow)
-        figures = transfer_figures(head, load_table(target, args.cache_dir), target)
-        print("hybrid on Grekow: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    cross_validate_and_ship(hybrid_member(four_q(args.data), args.cache_dir, recipe), _cv_plan(args))
     return 0
 
 
@@ -235,6 +237,20 @@ def run_ensemble(args: argparse.Namespace) -> int:
 def run_transfer(args: argparse.Namespace) -> int:
     """``transfer``: the Grekow table (for every shipped model: written to ``--docs-dir`` and each manifest)."""
     print(transfer(args.model or [], args.data, None if args.model else args.docs_dir))
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """``calibrate``: a shipped model's ``cv`` block again from its runs; 2 when it has no run."""
+    if not run_path(args.runs_dir, args.model).is_file():
+        print(
+            f"no run of {args.model} in {args.runs_dir}: cross-validate it first "
+            f"(python -m mood.training {args.model} --no-final)",
+            file=sys.stderr,
+        )
+        return 2
+    recalibrate(args.model, read_clips(args.data), args.runs_dir, args.weights_dir)
+    print(f"wrote {args.weights_dir / args.model}.json")
     return 0
 
 

@@ -18,6 +18,12 @@ clips only. The shipped member is then fitted on all clips with the same recipe:
   length, and is then calibrated, scored and combined in the ensemble like any other member;
 * ``ship(fitted, cv, weights_dir)``: writes its weights and manifest (with the ``cv`` block).
 
+A member that can also be scored on short crops of the held-out clips (:class:`CroppedMember`:
+``score_crops(fitted, idx) -> OutOfFold | None``, a run whose ids are
+:func:`mood.training.crops.crop_id` and whose ``excerpt_s`` is the crops' length) gets a
+temperature for short songs too, fitted on those answers (``calibration.short_clips``); its
+crops run is saved beside the clips' (``runs/<name>_crops_oof.npz``).
+
 The fitted model's type is the member's own (a torch module, a scikit-learn pipeline...):
 this module never looks inside it. Members trained by gradient descent use
 :func:`mood.training.loop.fit` inside ``fit``; others (the coming hybrid member: a clip-level
@@ -28,28 +34,31 @@ scikit-learn head on cached musicnn clip statistics and musical features) need n
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from mood.engine.inference import clip_probabilities
-from mood.engine.manifest import CrossValidation, parse
+from mood.engine.manifest import CrossValidation, ShortClipCalibration, parse
 from mood.engine.probabilities import softmax
-from mood.engine.weights import SHIPPED_WEIGHTS_DIR
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, write_manifest
 from mood.training.calibration import cross_fitted_temperatures, expected_calibration_error, fit_temperature
+from mood.training.crops import CLIP_LENGTH_S, parent_song_id
 from mood.training.dataset import TrainingClip
 from mood.training.evaluation import confidence_reliability, cv_metrics, per_fold_macro_f1
 from mood.training.paths import ALL_FOLDS, DEFAULT_RUNS_DIR
-from mood.training.runs import OutOfFold, save_run
+from mood.training.runs import OutOfFold, load_run, save_run
 
 Fitted = TypeVar("Fitted")
+FittedIn = TypeVar("FittedIn", contravariant=True)
 
 Scorer = Callable[[float, Sequence[int]], npt.NDArray[np.float32]]
 """(temperature, clip indices) -> those clips' probabilities, scored as the app scores a song."""
@@ -79,6 +88,23 @@ class Member(Protocol[Fitted]):
     def ship(self, fitted: Fitted, cv: CrossValidation, weights_dir: Path) -> None:
         """Write the fitted model's weights and manifest, with its cross-validated figures."""
         ...
+
+
+@runtime_checkable
+class CroppedMember(Protocol[FittedIn]):
+    """A member that can also be scored on short crops of the clips (see the module docstring)."""
+
+    def score_crops(self, fitted: FittedIn, idx: Sequence[int]) -> OutOfFold | None:
+        """The fitted model's window logits for the crops of the clips ``idx`` (None: it has none)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A member's out-of-fold runs: on the held-out clips, and on their crops (None: no crops)."""
+
+    clips: OutOfFold
+    crops: OutOfFold | None = None
 
 
 @dataclass(frozen=True)
@@ -115,14 +141,31 @@ def fold_split(clips: Sequence[TrainingClip], fold: int) -> tuple[list[int], lis
     return [i for i, c in enumerate(clips) if c.fold != fold], [i for i, c in enumerate(clips) if c.fold == fold]
 
 
-def cross_validate(member: Member[Any], folds: Sequence[int]) -> OutOfFold:
-    """Out-of-fold window logits of every clip of the held-out ``folds``."""
-    runs = []
+def cross_validate(member: Member[Any], folds: Sequence[int]) -> Runs:
+    """Out-of-fold window logits of every clip of the held-out ``folds`` (and of their crops,
+    for a :class:`CroppedMember` that has them)."""
+    runs, crop_runs = [], []
     for fold in folds:
         train_idx, test_idx = fold_split(member.clips, fold)
-        runs.append(member.score(member.fit(train_idx, f"{member.name} fold {fold}"), test_idx))
+        fitted = member.fit(train_idx, f"{member.name} fold {fold}")
+        runs.append(member.score(fitted, test_idx))
+        crops = member.score_crops(fitted, test_idx) if isinstance(member, CroppedMember) else None
+        if crops is not None:
+            crop_runs.append(crops)
         print(f"{member.name} fold {fold} done", file=sys.stderr)
-    return functools.reduce(OutOfFold.merged, runs)
+    return Runs(
+        functools.reduce(OutOfFold.merged, runs), functools.reduce(OutOfFold.merged, crop_runs) if crop_runs else None
+    )
+
+
+def run_path(runs_dir: Path, name: str) -> Path:
+    """Where a member's out-of-fold run on the clips is saved."""
+    return runs_dir / f"{name}_oof.npz"
+
+
+def crops_run_path(runs_dir: Path, name: str) -> Path:
+    """Where a member's out-of-fold run on the clips' crops is saved."""
+    return runs_dir / f"{name}_crops_oof.npz"
 
 
 def nested_run_path(runs_dir: Path, name: str, outer: int) -> Path:
@@ -151,17 +194,51 @@ def cross_validate_and_ship(member: Member[Any], plan: CVPlan) -> CrossValidatio
     (unless ``plan.final`` is off) fit it on all clips and ship it with the calibrated figures;
     returns those figures."""
     started = time.perf_counter()
-    run = cross_validate(member, plan.folds)
-    save_run(run, plan.runs_dir / f"{member.name}_oof.npz")
+    runs = cross_validate(member, plan.folds)
+    save_run(runs.clips, run_path(plan.runs_dir, member.name))
+    if runs.crops is None:  # a crops run of an earlier recipe would not be this member's
+        crops_run_path(plan.runs_dir, member.name).unlink(missing_ok=True)
+    else:
+        save_run(runs.crops, crops_run_path(plan.runs_dir, member.name))
     if plan.nested:
         for outer, inner_run in nested_cross_validate(member, plan.folds).items():
             save_run(inner_run, nested_run_path(plan.runs_dir, member.name, outer))
-    held = held_out_clips(member.clips, run)
-    cv, _ = calibrated_cv(run_scorer(run, held), held)
-    print(f"{member.name}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr)
+    cv = calibrated_figures(member.name, member.clips, runs)
     if plan.final:
         member.ship(member.fit(range(len(member.clips)), f"{member.name} all clips"), cv, plan.weights_dir)
         print(f"wrote {plan.weights_dir / member.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return cv
+
+
+def calibrated_figures(name: str, clips: Sequence[TrainingClip], runs: Runs) -> CrossValidation:
+    """The ``cv`` block of a model's runs (:func:`calibrated_cv`, and with a crops run its
+    ``short_clips``), its main figures printed."""
+    held = held_out_clips(clips, runs.clips)
+    cv, clip_t = calibrated_cv(run_scorer(runs.clips, held), held)
+    if runs.crops is not None:
+        crops = crop_clips(clips, runs.crops)
+        score = run_scorer(runs.crops, crops)
+        short = short_clip_calibration(score, crops, scored_per_fold(score, crops, clip_t), runs.crops)
+        cv = with_short_clips(cv, short)
+        print(f"{name} on {short.length_s:g} s crops: {short_clip_summary(short)}", file=sys.stderr)
+    print(f"{name}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr)
+    return cv
+
+
+def recalibrate(name: str, clips: Sequence[TrainingClip], runs_dir: Path, weights_dir: Path) -> CrossValidation:
+    """Refit a shipped model's temperatures and figures from its saved runs (``run_path``, and
+    ``crops_run_path`` when there is one) into its manifest, without training it again: the
+    weights stay as they are, and the ``cv`` block is the runs' (e.g. after calibration learnt
+    about short songs).
+
+    Raises:
+        FileNotFoundError: the model has no saved run.
+        ModelError: the model's manifest is missing or invalid.
+    """
+    crops = crops_run_path(runs_dir, name)
+    runs = Runs(load_run(run_path(runs_dir, name)), load_run(crops) if crops.is_file() else None)
+    cv = calibrated_figures(name, clips, runs)
+    write_manifest(dataclasses.replace(read_manifest(name, weights_dir), cv=cv), weights_dir)
     return cv
 
 
@@ -184,6 +261,12 @@ def teacher_from(member: Member[Any]) -> TeacherFactory:
 def held_out_clips(clips: Sequence[TrainingClip], run: OutOfFold) -> list[TrainingClip]:
     """The clips a run scored, in data-set order."""
     return [c for c in clips if c.song_id in run.logits]
+
+
+def crop_clips(clips: Sequence[TrainingClip], run: OutOfFold) -> list[TrainingClip]:
+    """The crops a crops run scored, in its order, as clips: each with its crop id and its clip's mood and fold."""
+    by_id = {c.song_id: c for c in clips}
+    return [dataclasses.replace(by_id[parent_song_id(i)], song_id=i) for i in run.logits]
 
 
 def run_scorer(run: OutOfFold, held_out: Sequence[TrainingClip]) -> Scorer:
@@ -209,10 +292,7 @@ def calibrated_cv(score: Scorer, held_out: Sequence[TrainingClip]) -> tuple[Cros
     everything = range(len(held_out))
     raw = score(1.0, everything)
     per_fold_t = cross_fitted_temperatures(score, true, clip_folds)
-    calibrated = np.empty_like(raw)
-    for fold, temperature in per_fold_t.items():
-        idx = [int(i) for i in np.flatnonzero(clip_folds == fold)]
-        calibrated[idx] = score(temperature, idx)
+    calibrated = scored_per_fold(score, held_out, per_fold_t)
     predicted = calibrated.argmax(axis=1)
     block: dict[str, Any] = {
         **cv_metrics(true, predicted, sorted(per_fold_t)),
@@ -226,3 +306,55 @@ def calibrated_cv(score: Scorer, held_out: Sequence[TrainingClip]) -> tuple[Cros
         },
     }
     return parse(CrossValidation, block, "cross-validation", "cv"), per_fold_t
+
+
+def short_clip_calibration(
+    score: Scorer, crops: Sequence[TrainingClip], before: npt.NDArray[np.float32], run: OutOfFold
+) -> ShortClipCalibration:
+    """The ``short_clips`` block of a model's crops run.
+
+    Args:
+        score: the crops' probabilities for a temperature (the model's own; anything inside it,
+            e.g. an ensemble's members, already calibrated for short songs).
+        crops: the crops, in ``score``'s order.
+        before: their probabilities as whole clips' temperatures calibrate them (``ece_clip_temperature``).
+        run: the crops run (how long its crops are).
+    """
+    assert run.excerpt_s is not None  # a crops run says how long its crops are
+    crops_cv, _ = calibrated_cv(score, crops)
+    assert crops_cv.calibration is not None  # calibrated_cv always fits one
+    return ShortClipCalibration(
+        length_s=run.excerpt_s,
+        clip_length_s=CLIP_LENGTH_S,
+        clips=len(crops),
+        macro_f1=crops_cv.macro_f1,
+        temperature=crops_cv.calibration.temperature,
+        ece_clip_temperature=round(expected_calibration_error(before, np.array([c.mood for c in crops])), 4),
+        ece_after=crops_cv.calibration.ece_after,
+    )
+
+
+def scored_per_fold(
+    score: Scorer, clips: Sequence[TrainingClip], temperatures: dict[int, float]
+) -> npt.NDArray[np.float32]:
+    """Each clip's probabilities with its own fold's temperature."""
+    folds = np.array([c.fold for c in clips])
+    out = score(1.0, range(len(clips)))
+    for fold, temperature in temperatures.items():
+        idx = [int(i) for i in np.flatnonzero(folds == fold)]
+        out[idx] = score(temperature, idx)
+    return out
+
+
+def with_short_clips(cv: CrossValidation, short: ShortClipCalibration) -> CrossValidation:
+    """``cv`` with the short songs' calibration added to its calibration block."""
+    assert cv.calibration is not None  # calibrated_cv always fits one
+    return dataclasses.replace(cv, calibration=dataclasses.replace(cv.calibration, short_clips=short))
+
+
+def short_clip_summary(short: ShortClipCalibration) -> str:
+    """One line of the short songs' calibration figures."""
+    return (
+        f"macro-F1 {short.macro_f1:.3f}, temperature {short.temperature:.2f}, ECE {short.ece_clip_temperature:.3f} "
+        f"with the clips' temperature, {short.ece_after:.3f} with the crops'"
+    )

@@ -11,7 +11,7 @@ frozen part of musicnn (its pooled vector per patch) is cached by
 :func:`mood.training.members.musicnn.load_pooled` in the musicnn member's own cache (one cache
 for both, under ``--cache-dir``, the project's ``.cache`` by default); the musical features are
 cached per clip under ``musical/<collection>/<their config's key>``. The head also learns from
-:class:`ShortCrops`: short excerpts cut from each clip, their features computed from the excerpt
+:class:`mood.training.crops.ShortCrops`: short excerpts cut from each clip, their features computed from the excerpt
 as the app computes a short song's (cached under ``crops/``). Heads are chosen by inner
 artist-disjoint CV inside each training fold (the other training folds), their temperature fitted
 on the inner out-of-fold probabilities, so no clip's figure saw its own label.
@@ -20,14 +20,12 @@ on the inner out-of-fold probabilities, so no clip's figure saw its own label.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
 import warnings
-import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any, Final
@@ -50,7 +48,7 @@ from tqdm import tqdm
 
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.audio import load_audio
-from mood.engine.features import log_mel
+from mood.engine.features import log_mel, make_windows
 from mood.engine.hybrid import MUSICNN_GROUP, musicnn_statistics
 from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
@@ -58,6 +56,7 @@ from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig, feature_n
 from mood.engine.probabilities import softmax
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import expected_calibration_error, fit_temperature
+from mood.training.crops import DEFAULT_CROPS, CropTable, ShortCrops
 from mood.training.dataset import TrainingClip, read_clips
 from mood.training.evaluation import valence_arousal
 from mood.training.members.musicnn import (
@@ -224,42 +223,36 @@ def load_table(
 
 
 @dataclass(frozen=True)
-class ShortCrops:
-    """Short excerpts cut from each training clip at random (but reproducible) places: the head
-    learns from their features too, so a short song (a 6 s excerpt, another collection's) is not
-    outside what it saw. Each crop takes its clip's mood and fold."""
+class ExcerptParts:
+    """What the features of an excerpt are made of: its frozen musicnn patches and musical features."""
 
-    length_s: float = 6.0
-    per_clip: int = 2
-    seed: int = 0
-
-    def starts_s(self, song_id: str, clip_s: float) -> FloatArray:
-        """Where this clip's crops start, in seconds: the same for a clip whatever else is cached."""
-        rng = np.random.default_rng([self.seed, zlib.crc32(song_id.encode())])
-        return rng.uniform(0.0, max(clip_s - self.length_s, 0.0), self.per_clip).astype(np.float32)
-
-    def cache_key(self) -> str:
-        """A short name for these settings."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+    pooled: npt.NDArray[np.float16]  # (n_patches, n_backbones, pooled_dim)
+    patch_starts_s: npt.NDArray[np.float64]
+    musical: FloatArray
 
 
-DEFAULT_CROPS: Final = ShortCrops()
+def excerpt_parts(model: MusicnnMood, wav: FloatArray, config: MusicalConfig) -> ExcerptParts:
+    """An excerpt's parts from its samples (mono, ``SAMPLE_RATE``), as the app computes a song's:
+    musicnn's frozen patches cut from the excerpt itself, and its musical features."""
+    mel = log_mel(wav, FINETUNE_FRONT_END)
+    _, starts = make_windows(mel, FINETUNE_FRONT_END)
+    return ExcerptParts(
+        pooled_patches(model, mel, FINETUNE_FRONT_END),
+        np.asarray(starts, dtype=np.float64) * FINETUNE_FRONT_END.frame_s,
+        musical_features(wav, config).values,
+    )
 
 
-@dataclass(frozen=True)
-class CropTable:
-    """The features of a collection's crops (columns as :class:`FeatureTable`'s) and whose crop each row is."""
-
-    values: FloatArray  # (n_crops, n_features)
-    parents: IntArray  # the index of the clip each crop was cut from
+def hybrid_columns(model: MusicnnMood, pooled: npt.NDArray[np.float16], musical: FloatArray) -> FloatArray:
+    """The hybrid's columns: musicnn's statistics over the patches, then the musical features."""
+    statistics = musicnn_statistics(patch_outputs_of_pooled(model, pooled))
+    return np.concatenate([statistics, musical]).astype(np.float32)
 
 
 def clip_features(model: MusicnnMood, wav: FloatArray, config: MusicalConfig) -> FloatArray:
-    """A clip's hybrid columns from its samples (mono, ``SAMPLE_RATE``), as the app computes them:
-    musicnn's statistics over the clip's own patches, then its musical features."""
-    pooled = pooled_patches(model, log_mel(wav, FINETUNE_FRONT_END), FINETUNE_FRONT_END)
-    statistics = musicnn_statistics(patch_outputs_of_pooled(model, pooled))
-    return np.concatenate([statistics, musical_features(wav, config).values]).astype(np.float32)
+    """A clip's hybrid columns from its samples, as the app computes them (:func:`excerpt_parts`)."""
+    parts = excerpt_parts(model, wav, config)
+    return hybrid_columns(model, parts.pooled, parts.musical)
 
 
 def cache_crops(
@@ -269,25 +262,33 @@ def cache_crops(
     cache_dir: Path = DEFAULT_CACHE_DIR,
     config: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
 ) -> CropTable:
-    """The features of every clip's crops (``model``: the member's frozen backbones), computed
-    once (one ``.npy`` per clip) and cached."""
+    """Every clip's crops (``model``: the member's frozen backbones), their parts computed once
+    (one ``.npz`` per clip) and cached."""
     key = f"{crops.cache_key()}-{config.cache_key()}-{FINETUNE_FRONT_END.cache_key()}-{backbone_key(model)}"
     folder = cache_dir / CROPS_CACHE / collection.name / key
     folder.mkdir(parents=True, exist_ok=True)
-    rows, parents = [], []
+    values, parents, pooled, patch_starts = [], [], [], np.zeros(0)
     for i, clip in enumerate(tqdm(collection.clips, desc=f"crops {collection.name}", unit="clip", file=sys.stderr)):
-        cached = folder / f"{clip.song_id}.npy"
+        cached = folder / f"{clip.song_id}.npz"
         if not cached.exists():
             wav = load_audio(clip.path)
             starts = crops.starts_s(clip.song_id, len(wav) / SAMPLE_RATE)
             cut = [wav[round(s * SAMPLE_RATE) : round((s + crops.length_s) * SAMPLE_RATE)] for s in starts]
-            partial = cached.with_suffix(".partial.npy")  # renamed once complete: never a torn file
-            np.save(partial, np.stack([clip_features(model, c, config) for c in cut]))
+            parts = [excerpt_parts(model, c, config) for c in cut]
+            partial = cached.with_suffix(".partial.npz")  # renamed once complete: never a torn file
+            np.savez(
+                partial,
+                pooled=np.stack([p.pooled for p in parts]),
+                patch_starts_s=parts[0].patch_starts_s,
+                musical=np.stack([p.musical for p in parts]),
+            )
             partial.replace(cached)
-        values = np.load(cached)
-        rows.append(values)
-        parents += [i] * len(values)
-    return CropTable(np.vstack(rows), np.array(parents))
+        with np.load(cached) as data:
+            pooled.append(data["pooled"])
+            patch_starts = data["patch_starts_s"]
+            values += [hybrid_columns(model, p, m) for p, m in zip(data["pooled"], data["musical"], strict=True)]
+        parents += [i] * len(pooled[-1])
+    return CropTable(crops, np.stack(values), np.array(parents), np.concatenate(pooled), patch_starts)
 
 
 def cache_all(args: argparse.Namespace) -> None:

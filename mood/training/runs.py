@@ -22,11 +22,14 @@ class OutOfFold:
         logits: song id -> logits of its windows, shape ``(n_windows, n_moods)``.
         starts_s: song id -> the start of each window, in seconds.
         window_s: how long each window is, in seconds.
+        excerpt_s: in a run on short crops (ids :func:`mood.training.crops.crop_id`), how long
+            each crop is; None in a run on whole clips.
     """
 
     logits: dict[str, npt.NDArray[np.float32]]
     starts_s: dict[str, npt.NDArray[np.float64]]
     window_s: float
+    excerpt_s: float | None = None
 
     def outputs(self, song_id: str, temperature: float = 1.0) -> WindowOutputs:
         """One clip's window probabilities after dividing the logits by ``temperature``."""
@@ -34,7 +37,11 @@ class OutOfFold:
 
     def merged(self, other: OutOfFold) -> OutOfFold:
         """This run with another run's clips added (e.g. folds trained in two commands)."""
-        return OutOfFold({**self.logits, **other.logits}, {**self.starts_s, **other.starts_s}, self.window_s)
+        if other.excerpt_s != self.excerpt_s:
+            raise ValueError("a run on crops cannot be merged with a run on other excerpts")
+        return OutOfFold(
+            {**self.logits, **other.logits}, {**self.starts_s, **other.starts_s}, self.window_s, self.excerpt_s
+        )
 
 
 def save_run(run: OutOfFold, path: Path) -> None:
@@ -49,6 +56,7 @@ def save_run(run: OutOfFold, path: Path) -> None:
         logits=np.concatenate([run.logits[i] for i in ids]) if ids else np.zeros((0, 4), np.float32),
         starts_s=np.concatenate([run.starts_s[i] for i in ids]) if ids else np.zeros(0),
         window_s=np.array(run.window_s),
+        excerpt_s=np.array(np.nan if run.excerpt_s is None else run.excerpt_s),
     )
 
 
@@ -62,4 +70,5 @@ def load_run(path: Path) -> OutOfFold:
             logits={i: data["logits"][a:b].astype(np.float32) for i, (a, b) in zip(ids, spans, strict=True)},
             starts_s={i: data["starts_s"][a:b] for i, (a, b) in zip(ids, spans, strict=True)},
             window_s=float(data["window_s"]),
+            excerpt_s=None if "excerpt_s" not in data or np.isnan(data["excerpt_s"]) else float(data["excerpt_s"]),
         )

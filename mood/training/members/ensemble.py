@@ -2,7 +2,9 @@
 
 Each member is calibrated with its held-out fold's temperature, the members' probabilities are
 combined as the app combines them (:func:`mood.engine.inference.combiner_of`), and the
-ensemble's own temperature is fitted like a member's. No member is retrained.
+ensemble's own temperature is fitted like a member's. No member is retrained. When every member
+has a crops run (``runs/<name>_crops_oof.npz``), the ensemble's temperature for short songs is
+fitted the same way on the crops, each member calibrated with its own crop temperature.
 
 * ``weighted``: member weights on a grid, fitted on the other folds' out-of-fold clips; the
   shipped weights on every held-out clip.
@@ -37,6 +39,7 @@ from mood.engine.manifest import (
     EnsembleManifest,
     HybridManifest,
     SharedExport,
+    ShortClipCalibration,
     Stacking,
 )
 from mood.engine.models.musicnn_mood import MusicnnMood, SharedPatchAnswers
@@ -53,7 +56,19 @@ from mood.engine.weights import (
     write_manifest,
 )
 from mood.training.calibration import negative_log_likelihood
-from mood.training.cv import Scorer, calibrated_cv, held_out_clips, nested_run_path, run_scorer
+from mood.training.cv import (
+    Scorer,
+    calibrated_cv,
+    crop_clips,
+    crops_run_path,
+    held_out_clips,
+    nested_run_path,
+    run_path,
+    run_scorer,
+    scored_per_fold,
+    short_clip_calibration,
+    with_short_clips,
+)
 from mood.training.dataset import TrainingClip
 from mood.training.evaluation import cv_markdown, plot_confusions
 from mood.training.members.musicnn import ARCHITECTURE as MUSICNN_ARCHITECTURE
@@ -173,7 +188,7 @@ def ensemble_cv(
 ) -> EnsembleManifest:
     """The manifest of ``members`` combined by ``combination``, with its cross-validated figures,
     from the members' saved runs (and, for ``stacked``, their inner runs)."""
-    runs = [load_run(runs_dir / f"{m}_oof.npz") for m in members]
+    runs = [load_run(run_path(runs_dir, m)) for m in members]
     held = held_out_clips(clips, runs[0])
     folds = sorted({c.fold for c in held})
     member_t = [calibrated_cv(run_scorer(run, held), held)[1] for run in runs]
@@ -191,12 +206,44 @@ def ensemble_cv(
             others = [i for i, c in enumerate(held) if c.fold != fold]
             combiners[fold] = weighted(fit_member_weights(runs, member_t, held, others))
         shipped_weights = fit_member_weights(runs, member_t, held, range(len(held)))
-    cv, _ = calibrated_cv(ensemble_scorer(runs, scored_t, combiners.__getitem__, held), held)
+    cv, ensemble_t = calibrated_cv(ensemble_scorer(runs, scored_t, combiners.__getitem__, held), held)
+    short = short_clips_of(clips, members, runs_dir, combiners.__getitem__, (scored_t, ensemble_t))
+    if short is not None:
+        cv = with_short_clips(cv, short)
     return EnsembleManifest(
         name=ENSEMBLE, members=list(members), created=now_iso(), combination=combination,
         weights=[round(w, 3) for w in shipped_weights] if combination == "weighted" else [],
         stacking=shipped_stacking, cv=cv,
     )  # fmt: skip
+
+
+def short_clips_of(
+    clips: Sequence[TrainingClip],
+    members: Sequence[str],
+    runs_dir: Path,
+    combiner_for_fold: Callable[[int], Combiner],
+    clip_temperatures: tuple[Sequence[dict[int, float]], dict[int, float]],
+) -> ShortClipCalibration | None:
+    """The ensemble's ``short_clips`` block from its members' crops runs (None: a member has none),
+    each member calibrated with its crops' temperature for the held-out fold and combined as on
+    whole clips; ``clip_temperatures``: each member's and the ensemble's for whole clips, per fold
+    (what the crops are compared with).
+
+    Raises:
+        ValueError: the members' crops runs are not of the same crops.
+    """
+    paths = [crops_run_path(runs_dir, m) for m in members]
+    if not all(p.is_file() for p in paths):
+        return None
+    runs = [load_run(p) for p in paths]
+    if any(set(r.logits) != set(runs[0].logits) or r.excerpt_s != runs[0].excerpt_s for r in runs):
+        raise ValueError(f"the crops runs of {', '.join(members)} are of different crops; rerun the members")
+    crops = crop_clips(clips, runs[0])
+    member_t = [calibrated_cv(run_scorer(run, crops), crops)[1] for run in runs]
+    score = ensemble_scorer(runs, member_t, combiner_for_fold, crops)
+    members_clip_t, ensemble_clip_t = clip_temperatures
+    before = scored_per_fold(ensemble_scorer(runs, members_clip_t, combiner_for_fold, crops), crops, ensemble_clip_t)
+    return short_clip_calibration(score, crops, before, runs[0])
 
 
 def write_shared_export(members: Sequence[str], weights_dir: Path) -> SharedExport | None:

@@ -2,8 +2,9 @@
 
 Each clip's features come from the cache of :mod:`mood.training.hybrid_features` (musicnn's frozen
 pooled patches and the musical features, keyed by their configurations). The head learns from
-every training clip and from its short crops (:class:`mood.training.hybrid_features.ShortCrops`,
-each with its clip's mood and fold); it is scored on whole clips. Inside each training
+every training clip and from its short crops (:class:`mood.training.crops.ShortCrops`,
+each with its clip's mood and fold); it is scored on whole clips, and on the held-out clips'
+crops for the temperature of short songs. Inside each training
 fold the head's C is chosen by inner artist-grouped CV over the other training folds
 (:func:`mood.training.hybrid_features.choose`), then the head is fitted on the whole training
 fold. It is a clip-level member: one "window" per clip whose logits are the head's
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
@@ -36,25 +36,20 @@ from mood.engine.models.musicnn_mood import FrozenPatchOutputs, MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig
 from mood.engine.onnx_export import ONNX_OPSET, export_network
 from mood.engine.weights import now_iso, write_manifest
-from mood.training.calibration import expected_calibration_error
+from mood.training.crops import CLIP_LENGTH_S, DEFAULT_CROPS, CropTable, ShortCrops
 from mood.training.dataset import TrainingClip
-from mood.training.evaluation import valence_arousal
 from mood.training.hybrid_features import (
-    DEFAULT_CROPS,
     HEAD_GRIDS,
     ROBUST_CLIP,
     Collection,
-    CropTable,
     FeatureTable,
     FloatArray,
     IntArray,
-    ShortCrops,
     build,
     cache_crops,
     candidates,
     choose,
     load_table,
-    macro_f1,
 )
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network
 from mood.training.paths import TRAINING_SET
@@ -63,7 +58,6 @@ from mood.training.runs import OutOfFold
 MODEL_NAME: Final = "hybrid"
 ARCHITECTURE: Final = "hybrid_logistic"
 HEAD: Final = "logistic"
-CLIP_WINDOW_S: Final = 30.0  # a 4Q clip's length: the one "window" of a clip-level member
 
 
 @dataclass(frozen=True)
@@ -128,6 +122,8 @@ class HybridMember:
             raise ValueError(f"{len(table.values)} feature rows for {len(clips)} clips")
         if (crops is None) != (recipe.crops is None):
             raise ValueError("the crops' features must be given exactly when the recipe learns from crops")
+        if crops is not None and crops.settings != recipe.crops:
+            raise ValueError("the crops' features were cut by other settings than the recipe's")
         if crops is not None and crops.values.shape[1] != table.values.shape[1]:
             raise ValueError(f"crops of {crops.values.shape[1]} columns for a table of {table.values.shape[1]}")
         self.clips = clips
@@ -145,9 +141,9 @@ class HybridMember:
         idx = np.asarray(list(train_idx), dtype=int)
         x, parents = self.table.values[idx], idx
         if self.crops is not None:
-            of_train = np.isin(self.crops.parents, idx)
-            x = np.vstack([x, self.crops.values[of_train]])
-            parents = np.concatenate([idx, self.crops.parents[of_train]])
+            rows = self.crops.of_clips(train_idx)
+            x = np.vstack([x, self.crops.values[rows]])
+            parents = np.concatenate([idx, self.crops.parents[rows]])
         return x, self.moods[parents], self.folds[parents]
 
     def fit(self, train_idx: Sequence[int], desc: str) -> Pipeline:
@@ -160,14 +156,16 @@ class HybridMember:
 
     def score(self, fitted: Pipeline, idx: Sequence[int]) -> OutOfFold:
         """One window per clip: the head's log-probabilities (``(1, n_moods)``) starting at 0 s."""
-        probabilities = fitted.predict_proba(self.table.values[list(idx)])
-        log_p = np.log(np.clip(probabilities, 1e-12, None)).astype(np.float32)
-        ids = [self.clips[i].song_id for i in idx]
-        return OutOfFold(
-            {s: row[None, :] for s, row in zip(ids, log_p, strict=True)},
-            {s: np.zeros(1) for s in ids},
-            CLIP_WINDOW_S,
-        )
+        return clip_level_run(fitted, self.table.values[list(idx)], [self.clips[i].song_id for i in idx], CLIP_LENGTH_S)
+
+    def score_crops(self, fitted: Pipeline, idx: Sequence[int]) -> OutOfFold | None:
+        """The same for the crops of the clips ``idx`` (None: the recipe has no crops)."""
+        if self.crops is None:
+            return None
+        rows = self.crops.of_clips(idx)
+        ids = [self.crops.ids(self.clips)[r] for r in rows]
+        length_s = self.crops.settings.length_s
+        return dataclasses.replace(clip_level_run(fitted, self.crops.values[rows], ids, length_s), excerpt_s=length_s)
 
     def ship(self, fitted: Pipeline, cv: CrossValidation, weights_dir: Path) -> None:
         """Write ``hybrid.npz`` (the head's arrays), ``hybrid.onnx`` (the backbones) and ``hybrid.json``."""
@@ -239,16 +237,9 @@ def hybrid_member(collection: Collection, cache_dir: Path, recipe: HybridRecipe 
     return HybridMember(collection.clips, table, model, provenance, recipe, crops=crops)
 
 
-def transfer_figures(head: HybridHead, table: FeatureTable, target: Collection) -> dict[str, float]:
-    """The shipped head (calibrated) on another collection's cached features: macro-F1, ECE, and
-    the Spearman correlation of the answers' valence and arousal with the listeners' ratings."""
-    probabilities = head.probabilities(table.values)
-    valence, arousal = valence_arousal(probabilities)
-    assert target.valence is not None and target.arousal is not None
-    return {
-        "macro_f1": macro_f1(target.moods, probabilities),
-        "accuracy": float((probabilities.argmax(axis=1) == target.moods).mean()),
-        "valence_rho": float(spearmanr(valence, target.valence)[0]),
-        "arousal_rho": float(spearmanr(arousal, target.arousal)[0]),
-        "ece": expected_calibration_error(probabilities, target.moods),
-    }
+def clip_level_run(fitted: Pipeline, x: FloatArray, ids: Sequence[str], length_s: float) -> OutOfFold:
+    """A clip-level run: each row's head log-probabilities as one window of ``length_s`` from 0 s."""
+    log_p = np.log(np.clip(fitted.predict_proba(x), 1e-12, None)).astype(np.float32)
+    return OutOfFold(
+        {s: row[None, :] for s, row in zip(ids, log_p, strict=True)}, {s: np.zeros(1) for s in ids}, length_s
+    )

@@ -29,6 +29,7 @@ from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.torch_weights import load_verified_state, save_network
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.errors import ModelError
+from mood.training.crops import CropTable
 from mood.training.dataset import TrainingClip
 from mood.training.loop import Batch, LoopSettings, Student, fit
 from mood.training.paths import MUSICNN_CACHE, TRAINING_SET
@@ -195,17 +196,19 @@ def _set_training(model: MusicnnMood, freeze_back_ends: bool) -> None:
 
 def score_pooled(
     model: MusicnnMood,
-    clips: Sequence[TrainingClip],
+    ids: Sequence[str],
     pooled: Sequence[npt.NDArray[np.float16]],
     starts_s: Sequence[npt.NDArray[np.float64]],
+    excerpt_s: float | None = None,
 ) -> OutOfFold:
-    """The model's logits for every cached window of each clip (the windows the app cuts)."""
+    """The model's logits for every cached window of each clip or crop ``ids`` (the windows the app cuts)."""
     with torch.inference_mode():
         logits = {
-            c.song_id: model.from_pooled(torch.from_numpy(p.astype(np.float32))).numpy()
-            for c, p in zip(clips, pooled, strict=True)
+            i: model.from_pooled(torch.from_numpy(p.astype(np.float32))).numpy()
+            for i, p in zip(ids, pooled, strict=True)
         }
-    return OutOfFold(logits, {c.song_id: s for c, s in zip(clips, starts_s, strict=True)}, FINETUNE_FRONT_END.window_s)
+    starts = dict(zip(ids, starts_s, strict=True))
+    return OutOfFold(logits, starts, FINETUNE_FRONT_END.window_s, excerpt_s)
 
 
 class MusicnnMember:
@@ -220,12 +223,14 @@ class MusicnnMember:
         provenance: Pretrained,
         cached: tuple[Sequence[npt.NDArray[np.float16]], Sequence[npt.NDArray[np.float64]]],
         recipe: FinetuneRecipe,
+        crops: CropTable | None = None,
     ) -> None:
         self.clips = clips
         self.pretrained = pretrained
         self.provenance = provenance
         self.pooled, self.starts_s = cached
         self.recipe = recipe
+        self.crops = crops
 
     def fit(self, train_idx: Sequence[int], desc: str) -> MusicnnMood:
         """The pretrained network fine-tuned on the clips ``train_idx``."""
@@ -235,8 +240,20 @@ class MusicnnMember:
 
     def score(self, fitted: MusicnnMood, idx: Sequence[int]) -> OutOfFold:
         """The fine-tuned network's logits for every window of the clips ``idx``."""
-        clips = [self.clips[i] for i in idx]
-        return score_pooled(fitted, clips, [self.pooled[i] for i in idx], [self.starts_s[i] for i in idx])
+        ids = [self.clips[i].song_id for i in idx]
+        return score_pooled(fitted, ids, [self.pooled[i] for i in idx], [self.starts_s[i] for i in idx])
+
+    def score_crops(self, fitted: MusicnnMood, idx: Sequence[int]) -> OutOfFold | None:
+        """The fine-tuned network's logits for every window of the crops of the clips ``idx``
+        (None: the member was given no crops)."""
+        if self.crops is None:
+            return None
+        rows = self.crops.of_clips(idx)
+        ids = self.crops.ids(self.clips)
+        starts = [self.crops.patch_starts_s] * len(rows)
+        return score_pooled(
+            fitted, [ids[r] for r in rows], list(self.crops.pooled[rows]), starts, self.crops.settings.length_s
+        )
 
     def ship(self, fitted: MusicnnMood, cv: CrossValidation, weights_dir: Path) -> None:
         """Write ``musicnn.pt`` and ``musicnn.json`` (with the backbones' provenance)."""
@@ -246,10 +263,14 @@ class MusicnnMember:
         )  # fmt: skip
 
 
-def musicnn_member(clips: Sequence[TrainingClip], recipe: FinetuneRecipe, cache_dir: Path) -> MusicnnMember:
-    """The member with the shipped backbones and every clip's frozen features (cached in ``cache_dir/musicnn``)."""
+def musicnn_member(
+    clips: Sequence[TrainingClip], recipe: FinetuneRecipe, cache_dir: Path, crops: CropTable | None = None
+) -> MusicnnMember:
+    """The member with the shipped backbones and every clip's frozen features (cached in
+    ``cache_dir/musicnn``); ``crops``: the clips' crops (their frozen patches from the same backbones),
+    which it is also scored on."""
     started = time.perf_counter()
     pretrained, provenance = pretrained_network()
     cached = load_pooled(clips, pretrained, FINETUNE_FRONT_END, cache_dir / MUSICNN_CACHE)
     print(f"musicnn features ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return MusicnnMember(clips, pretrained, provenance, cached, recipe)
+    return MusicnnMember(clips, pretrained, provenance, cached, recipe, crops)
