@@ -36,11 +36,11 @@ INT8 = ".int8"  # suffix of the int8 quantisations
 
 @dataclass(frozen=True)
 class Member:
-    """One network as the ensemble uses it: its front end, its temperature, its forward pass."""
+    """One network as the ensemble uses it: its front end, its temperature for a song's length, its forward pass."""
 
     name: str
     front_end: FrontEnd
-    temperature: float
+    temperature_for: Callable[[float], float]
     logits: Logits
 
     def with_max_windows(self, max_windows: int) -> Member:
@@ -51,14 +51,14 @@ class Member:
 def torch_member(name: str) -> Member:
     """The shipped network ``name`` run by its torch module (as ``Predictor`` ran it before issue 20)."""
     loaded = load_network(name)
-    return Member(name, loaded.manifest.features, loaded.manifest.temperature, loaded.logits)
+    return Member(name, loaded.manifest.features, loaded.manifest.temperature_for, loaded.logits)
 
 
 def onnx_member(name: str, path: Path, threads: int) -> Member:
     """The shipped network ``name``'s front end and temperature, its forward pass by ONNX Runtime from ``path``."""
     manifest = read_network_manifest(name)
     session = load_session(path, threads)
-    return Member(name, manifest.features, manifest.temperature, lambda w: session_logits(session, w))
+    return Member(name, manifest.features, manifest.temperature_for, lambda w: session_logits(session, w))
 
 
 def onnx_path(name: str, suffix: str = "", onnx_dir: Path = ONNX_DIR) -> Path:
@@ -78,39 +78,41 @@ class MemberPredictor:
         self.name = name
         self.members = list(members)
         self.combiner = combiner_of(manifest) if isinstance(manifest, EnsembleManifest) else None
-        self.temperature = manifest.temperature
+        self.temperature_for = manifest.temperature_for
 
     @property
     def front_ends(self) -> list[FrontEnd]:
         """The members' front ends, in order (repeats included)."""
         return [m.front_end for m in self.members]
 
-    def window_outputs(self, mels: dict[FrontEnd, FloatArray]) -> list[WindowOutputs]:
-        """Each member's calibrated window probabilities, from spectrograms that include its front end's."""
+    def window_outputs(self, mels: dict[FrontEnd, FloatArray], duration_s: float) -> list[WindowOutputs]:
+        """Each member's calibrated window probabilities (a song of ``duration_s``), from spectrograms
+        that include its front end's."""
         outputs = []
         for member in self.members:
             windows, starts = make_windows(mels[member.front_end], member.front_end)
             outputs.append(
                 WindowOutputs(
-                    probabilities=softmax(member.logits(windows), member.temperature),
+                    probabilities=softmax(member.logits(windows), member.temperature_for(duration_s)),
                     starts_s=np.asarray(starts, dtype=np.float64) * member.front_end.frame_s,
                     window_s=member.front_end.window_s,
                 )
             )
         return outputs
 
-    def combined_outputs(self, outputs: Sequence[WindowOutputs]) -> WindowOutputs:
+    def combined_outputs(self, outputs: Sequence[WindowOutputs], duration_s: float) -> WindowOutputs:
         """The model's window outputs from its members' (combined as the shipped ensemble)."""
-        return outputs[0] if self.combiner is None else self.combiner(outputs, self.temperature)
+        return outputs[0] if self.combiner is None else self.combiner(outputs, self.temperature_for(duration_s))
 
     def combined(self, outputs: Sequence[WindowOutputs], duration_s: float) -> Prediction:
         """The model's prediction from its members' window outputs."""
-        return to_prediction(self.name, self.combined_outputs(outputs), duration_s)
+        return to_prediction(self.name, self.combined_outputs(outputs, duration_s), duration_s)
 
     def predict(self, source: AudioSource | FloatArray) -> Prediction:
         """File (or samples) to answer, as ``Predictor.predict``."""
         wav = to_samples(source)
-        return self.combined(self.window_outputs(log_mel_per_front_end(wav, self.front_ends)), wav.size / SAMPLE_RATE)
+        duration_s = wav.size / SAMPLE_RATE
+        return self.combined(self.window_outputs(log_mel_per_front_end(wav, self.front_ends), duration_s), duration_s)
 
 
 # How a benchmark runs a model: before issue 20 (torch), its first ONNX path (ONNX Runtime fp32,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from bench.onnx_path import Member, MemberPredictor, onnx_member, onnx_path, torch_member
-from mood.constants import ENSEMBLE
+from mood.constants import ENSEMBLE, SAMPLE_RATE
 from mood.engine.architectures import MusicnnMoodConfig
 from mood.engine.audio import AUDIO_EXTENSIONS, load_audio
 from mood.engine.features import FloatArray, log_mel_per_front_end, make_windows
@@ -84,7 +84,7 @@ def bf16_member(name: str) -> Member:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return network_logits(network, windows)
 
-    return Member(f"{name} bf16", member.front_end, member.temperature, logits)
+    return Member(f"{name} bf16", member.front_end, member.temperature_for, logits)
 
 
 def training_clips(data: Path, fold: int, n_clips: int) -> list[Path]:
@@ -285,15 +285,16 @@ def compare_clip(
     ensemble = MemberPredictor(ENSEMBLE, list(reference.values()))
     everyone = [*reference.values(), *(m for by_name in compared.values() for m in by_name.values())]
     mels = log_mel_per_front_end(wav, [m.front_end for m in everyone])
+    duration_s = wav.size / SAMPLE_RATE
     outputs: dict[int, WindowOutputs] = {}
     for member in everyone:
         if id(member) not in outputs:
-            (outputs[id(member)],) = MemberPredictor(MUSICNN, [member]).window_outputs(mels)
+            (outputs[id(member)],) = MemberPredictor(MUSICNN, [member]).window_outputs(mels, duration_s)
 
     def probabilities(by_name: dict[str, Member]) -> dict[str, npt.NDArray[np.float32]]:
         window_outputs = [outputs[id(m)] for m in by_name.values()]
         clip = {n: clip_probabilities(o) for n, o in zip(by_name, window_outputs, strict=True)}
-        clip[ENSEMBLE] = clip_probabilities(ensemble.combined_outputs(window_outputs))
+        clip[ENSEMBLE] = clip_probabilities(ensemble.combined_outputs(window_outputs, duration_s))
         return clip
 
     names = list(reference)

@@ -15,7 +15,7 @@ from mood.training.evaluation import (
     plot_confusions,
     row_shares,
 )
-from tests.helpers import typed_cv
+from tests.helpers import cv_block, typed_cv
 
 # Rows: clear and right, clear and wrong, leaning and right, mixed and wrong, mixed and right.
 PROBABILITIES = np.array(
@@ -83,3 +83,15 @@ def test_the_confusion_figure_of_a_mood_without_clips(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         plot_confusions({"resnet18": cv, "cldnn": cv}, path)
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_tables_give_the_short_songs_calibration_of_the_models_that_have_one() -> None:
+    calibration = {"method": "temperature", "temperature": 0.57, "ece_before": 0.1, "ece_after": 0.026}
+    short = {"length_s": 6.0, "clip_length_s": 30.0, "clips": 1800, "macro_f1": 0.704, "temperature": 0.9,
+             "ece_clip_temperature": 0.099, "ece_after": 0.023}  # fmt: skip
+    one_temperature = typed_cv(cv_block([[1] * 4] * 4, calibration=calibration))
+    two = typed_cv(cv_block([[1] * 4] * 4, calibration=calibration | {"short_clips": short}))
+    markdown = cv_markdown({"musicnn": two, "resnet18": one_temperature})
+    assert "| musicnn | 1800 of 6 s | 0.704 | 0.90 | 0.099 | 0.023 |" in markdown
+    assert "| resnet18 | 1800" not in markdown
+    assert "Short songs" not in cv_markdown({"resnet18": one_temperature})

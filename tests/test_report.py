@@ -203,6 +203,15 @@ def test_calibration_is_said_with_its_temperature_and_errors_or_its_absence() ->
     sentence = calibration_sentence(typed_cv(cv_block([[1] * 4] * 4, calibration=calibration)))
     assert sentence.startswith("Its probabilities are calibrated (temperature scaling, T = 1.37")
     assert "went from 0.121 to 0.034" in sentence and "within 3 percentage points" in sentence
+    assert "shorter than" not in sentence  # one temperature for every length
+    short = {"length_s": 6.0, "clip_length_s": 30.0, "clips": 1800, "macro_f1": 0.7, "temperature": 0.894,
+             "ece_clip_temperature": 0.099, "ece_after": 0.023}  # fmt: skip
+    with_short = calibration_sentence(
+        typed_cv(cv_block([[1] * 4] * 4, calibration=calibration | {"short_clips": short}))
+    )
+    assert with_short.startswith(sentence)
+    assert "A song shorter than 30 s" in with_short and "on 6 s excerpts" in with_short and "T = 0.89" in with_short
+    assert "went from 0.099 to 0.023" in with_short
     for uncalibrated in (None, typed_cv(cv_block([[1] * 4] * 4))):
         assert calibration_sentence(uncalibrated).startswith("Its probabilities are not calibrated")
 

@@ -16,7 +16,7 @@ import pandas as pd
 from mood.constants import MAX_DURATION_S, MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction
-from mood.engine.manifest import CrossValidation, Pretrained, Reliability, Transfer
+from mood.engine.manifest import CrossValidation, Pretrained, Reliability, ShortClipCalibration, Transfer
 from mood.presentation.descriptor_words import describe_in_words, mood_hints
 from mood.presentation.model_card import display_name
 from mood.service.analysis import Analysis, Song
@@ -286,7 +286,19 @@ def calibration_sentence(cv: CrossValidation | None) -> str:
         f"Its probabilities are calibrated (temperature scaling, T = {c.temperature:.2f}, fitted on training "
         f"songs only). In cross-validation the calibration error (ECE) went from {c.ece_before:.3f} to "
         f"{c.ece_after:.3f}: on average a stated probability is within {c.ece_after * 100:.0f} percentage "
-        "points of how often such answers were right."
+        "points of how often such answers were right." + short_songs_sentence(c.short_clips)
+    )
+
+
+def short_songs_sentence(short: ShortClipCalibration | None) -> str:
+    """How a short song's probabilities are calibrated ("" when they are not apart from long ones')."""
+    if short is None:
+        return ""
+    return (
+        f" A song shorter than {short.clip_length_s:.0f} s is judged from fewer moments, so its probabilities are "
+        f"calibrated on {short.length_s:.0f} s excerpts of the training songs (T = {short.temperature:.2f} at "
+        f"{short.length_s:.0f} s or less, moving towards the full songs' T as the song gets longer); on those "
+        f"excerpts the calibration error went from {short.ece_clip_temperature:.3f} to {short.ece_after:.3f}."
     )
 
 

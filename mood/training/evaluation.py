@@ -121,6 +121,16 @@ def cv_markdown(cvs: dict[str, CrossValidation]) -> str:
         lines += ["| model | temperature | ECE before | ECE after |", "|---|---|---|---|"]
         for name, c in calibrated.items():
             lines.append(f"| {name} | {c.temperature:.2f} | {c.ece_before:.3f} | {c.ece_after:.3f} |")
+    short = {name: c.short_clips for name, c in calibrated.items() if c.short_clips}
+    if short:
+        lines += ["", "Short songs: each model's out-of-fold answers to short crops of the held-out clips", ""]
+        lines += ["| model | crops | macro-F1 | temperature | ECE with the clips' temperature | ECE after |"]
+        lines += ["|---|---|---|---|---|---|"]
+        for name, sc in short.items():
+            lines.append(
+                f"| {name} | {sc.clips} of {sc.length_s:g} s | {sc.macro_f1:.3f} | {sc.temperature:.2f} | "
+                f"{sc.ece_clip_temperature:.3f} | {sc.ece_after:.3f} |"
+            )
     for name, cv in cvs.items():
         lines += ["", f"**{name}**: precision / recall / F1, and the confusion matrix", ""]
         lines += ["| true \\ predicted | " + " | ".join(MOODS) + " | precision | recall | F1 |"]

@@ -1,7 +1,7 @@
 """The hybrid member's groundwork: musicnn clip statistics and musical features, cached, and
 clip-level heads measured on the 4Q folds and on Grekow.
 
-    python -m mood.training.hybrid_features cache       # both collections, then 4Q's crops; resumable (one thread)
+    python -m mood.training.hybrid_features cache       # both collections, then 4Q's crops; resumable (--jobs processes)
     python -m mood.training.hybrid_features evaluate    # heads, ablations, transfer -> markdown
 
 A clip's features: for each pretrained musicnn backbone of the fine-tuned member, the mean and
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -54,6 +56,7 @@ from mood.engine.manifest import NetworkManifest, read_manifest_file
 from mood.engine.models.musicnn_mood import MusicnnMood
 from mood.engine.musical import DEFAULT_MUSICAL_CONFIG, MusicalConfig, feature_names, musical_features
 from mood.engine.probabilities import softmax
+from mood.engine.serving import usable_cores
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import expected_calibration_error, fit_temperature
 from mood.training.crops import DEFAULT_CROPS, CropTable, ShortCrops
@@ -106,6 +109,10 @@ class Collection:
     def folds(self) -> IntArray:
         return np.array([c.fold for c in self.clips])
 
+    def share(self, k: int, n: int) -> Collection:
+        """Every ``n``-th clip from the ``k``-th (one of ``n`` processes' part of the caching; no ratings)."""
+        return Collection(self.name, self.clips[k::n])
+
 
 def four_q(data_dir: Path = DEFAULT_DATA_DIR) -> Collection:
     """The 900 4Q clips with their artist-disjoint folds."""
@@ -151,7 +158,9 @@ def cache_musical(
     folder = musical_cache_folder(cache_dir, collection.name, config)
     folder.mkdir(parents=True, exist_ok=True)
     names, groups = feature_names(config)
-    (folder / "names.json").write_text(json.dumps({"config": config.to_dict(), "names": names, "groups": groups}))
+    partial = folder / f"names.{os.getpid()}.partial"  # renamed into place: never torn, whoever else writes it
+    partial.write_text(json.dumps({"config": config.to_dict(), "names": names, "groups": groups}))
+    partial.replace(folder / "names.json")
     rows = []
     for clip in tqdm(collection.clips, desc=f"musical features {collection.name}", unit="clip", file=sys.stderr):
         cached = folder / f"{clip.song_id}.npy"
@@ -293,9 +302,23 @@ def cache_crops(
 
 def cache_all(args: argparse.Namespace) -> None:
     """Cache the musical features, then musicnn's frozen features, of 4Q and of Grekow; then the
-    features of the 4Q clips' short crops (the hybrid's training rows)."""
+    features of the 4Q clips' short crops (the hybrid's training rows). ``args.jobs`` processes
+    (one thread each) share the clips."""
+    started = time.perf_counter()
+    if args.jobs == 1:
+        cache_share(args, 0)
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for _ in pool.map(cache_share, [args] * args.jobs, range(args.jobs)):
+                pass
+    print(f"cached in {time.perf_counter() - started:.0f} s by {args.jobs} process(es)", file=sys.stderr)
+
+
+def cache_share(args: argparse.Namespace, share: int) -> None:
+    """One process's part of :func:`cache_all`: its :meth:`Collection.share` of each collection."""
     torch.set_num_threads(1)
-    for collection in (four_q(args.data), grekow(args.grekow)):
+    model, _ = pretrained_network()
+    for collection in (four_q(args.data).share(share, args.jobs), grekow(args.grekow).share(share, args.jobs)):
         timings: list[float] = []
         started = time.perf_counter()
         if "musical" in args.parts:
@@ -307,12 +330,14 @@ def cache_all(args: argparse.Namespace) -> None:
                     file=sys.stderr,
                 )
         if "musicnn" in args.parts:
-            model, _ = pretrained_network()
             cache_musicnn(collection, model, args.cache_dir)
-        print(f"{collection.name}: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(
+            f"{collection.name} ({len(collection.clips)} clips): cached in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+        )
     if "crops" in args.parts:
         started = time.perf_counter()
-        cache_crops(four_q(args.data), pretrained_network()[0], DEFAULT_CROPS, args.cache_dir)
+        cache_crops(four_q(args.data).share(share, args.jobs), model, DEFAULT_CROPS, args.cache_dir)
         print(f"4q crops: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
@@ -550,6 +575,13 @@ def evaluate(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- command line
 
 
+def positive_int(text: str) -> int:
+    """``--jobs``: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number of processes, 1 or more, not {text!r}")
+    return int(text)
+
+
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mood.training.hybrid_features", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("cache", "evaluate"))
@@ -558,6 +590,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where the features are kept")
     parser.add_argument(
         "--parts", nargs="+", default=["musical", "musicnn", "crops"], choices=("musical", "musicnn", "crops")
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=usable_cores(),
+        help="processes sharing the caching (default: every core)",
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the markdown file of the figures")
     parser.add_argument("--heads", nargs="+", default=list(HEAD_GRIDS), choices=list(HEAD_GRIDS))
