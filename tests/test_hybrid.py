@@ -42,7 +42,7 @@ from mood.training.dataset import TrainingClip
 from mood.training.hybrid_features import Collection, FeatureTable, cache_crops, clip_features
 from mood.training.members.ensemble import SHARED_EXPORT_FILE, write_shared_export
 from mood.training.members.hybrid import HybridMember, HybridRecipe, head_of
-from mood.training.members.musicnn import pretrained_network
+from mood.training.members.musicnn import FINETUNE_FRONT_END, pooled_patches, pretrained_network
 
 MODE_FEATURES = ("mode_major_minor", "mode_over_time_mean", "major_share_over_time")
 
@@ -422,3 +422,24 @@ def test_the_sentence_names_what_pulled_towards_and_away() -> None:
     words = why_model_markdown(why, "sad")
     assert "musicnn's tags and embedding" in words and "towards sad" in words and "model's own reasons" in words
     assert why_sentence(why[:1], "calm") == "No musical feature stood out for or against calm."
+
+
+def test_processes_caching_together_share_every_clip_once() -> None:
+    clips = [TrainingClip(f"c{i}", Path(f"c{i}.mp3"), i % len(MOODS), i % 5, "") for i in range(11)]
+    collection = Collection("tiny", clips)
+    shares = [collection.share(k, 3) for k in range(3)]
+    assert sorted(c.song_id for s in shares for c in s.clips) == sorted(c.song_id for c in clips)
+    assert {len(s.clips) for s in shares} == {3, 4} and all(s.name == "tiny" for s in shares)
+
+
+def test_the_cache_pools_patches_as_the_torch_backbones_do() -> None:
+    model, _ = pretrained_network(SHIPPED_WEIGHTS_DIR)
+    front_end = FINETUNE_FRONT_END
+    mel = log_mel(chords(minor=True, seconds=9.0), front_end)
+    cached = pooled_patches(model, mel, front_end)  # ONNX Runtime, rounded to float16 as the cache keeps it
+    windows, _ = make_windows(mel, front_end)
+    with torch.inference_mode():
+        reference = model.pooled(torch.from_numpy(windows)).numpy()
+    assert cached.dtype == np.float16 and cached.shape == reference.shape
+    np.testing.assert_allclose(cached.astype(np.float32), reference, rtol=2e-3, atol=2e-3)
+    assert not model.training  # exporting the frozen part left the backbones in eval mode

@@ -1,7 +1,7 @@
 """The hybrid member's groundwork: musicnn clip statistics and musical features, cached, and
 clip-level heads measured on the 4Q folds and on Grekow.
 
-    python -m mood.training.hybrid_features cache       # both collections, then 4Q's crops; resumable (--jobs processes)
+    python -m mood.training.hybrid_features cache       # both collections, then 4Q's crops; resumable (--jobs)
     python -m mood.training.hybrid_features evaluate    # heads, ablations, transfer -> markdown
 
 A clip's features: for each pretrained musicnn backbone of the fine-tuned member, the mean and

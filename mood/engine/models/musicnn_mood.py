@@ -67,6 +67,19 @@ class MusicnnMood(nn.Module):
         return self.from_pooled(self.pooled(mel))
 
 
+class FrozenPooled(nn.Module):
+    """The backbones' frozen front and mid ends as one graph to export (what the training cache
+    keeps of each patch): ``(batch, n_mels, n_frames)`` -> ``(batch, n_backbones, pooled_dim)``."""
+
+    def __init__(self, backbones: MusicnnMood) -> None:
+        super().__init__()
+        self.backbones = backbones
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """The pooled vectors of ``mel`` patches."""
+        return self.backbones.pooled(mel)
+
+
 class FrozenPatchOutputs(nn.Module):
     """What the hybrid member hears of each patch, as one graph to export: the backbones' frozen
     features rounded to float16 (as the training cache keeps them), then

@@ -10,8 +10,10 @@ windows the app cuts, exactly as the app scores a song.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -19,13 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 import torch
 from tqdm import tqdm
 
 from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS, MUSICNN_MOOD_MAX_WINDOWS
 from mood.engine.features import MUSICNN_FRONT_END, FloatArray, FrontEnd, log_mel, make_windows
 from mood.engine.manifest import CrossValidation, NetworkManifest, Pretrained, read_manifest_file
-from mood.engine.models.musicnn_mood import MusicnnMood
+from mood.engine.models.musicnn_mood import FrozenPooled, MusicnnMood
+from mood.engine.onnx_export import export_network
+from mood.engine.onnx_runtime import session_of, session_outputs
 from mood.engine.torch_weights import load_verified_state, save_network
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.errors import ModelError
@@ -46,6 +51,7 @@ FINETUNE_FRONT_END = dataclasses.replace(
 """musicnn's own front end, with every clip first brought to one loudness (so the model
 cannot learn how loud 4Q's files are) and musicnn's own non-overlapping patches."""
 PATCH_BATCH = 64  # patches per frozen forward pass
+POOLED_OUTPUT = "pooled"  # the frozen part's output, in its export
 
 
 @dataclass(frozen=True)
@@ -116,13 +122,22 @@ def backbone_key(model: MusicnnMood) -> str:
 
 def pooled_patches(model: MusicnnMood, mel: FloatArray, front_end: FrontEnd) -> npt.NDArray[np.float16]:
     """The frozen front and mid ends' output for every patch cut from ``mel``, rounded to float16 as
-    the cache keeps it: shape ``(n_patches, n_backbones, pooled_dim)``."""
+    the cache keeps it: shape ``(n_patches, n_backbones, pooled_dim)`` (run by :func:`frozen_session`)."""
     windows, _ = make_windows(mel, front_end)
-    with torch.inference_mode():
-        out = [
-            model.pooled(torch.from_numpy(windows[i : i + PATCH_BATCH])) for i in range(0, len(windows), PATCH_BATCH)
-        ]
-    return torch.cat(out).numpy().astype(np.float16)
+    return session_outputs(frozen_session(model, front_end), windows, POOLED_OUTPUT, PATCH_BATCH).astype(np.float16)
+
+
+@functools.cache
+def frozen_session(model: MusicnnMood, front_end: FrontEnd) -> ort.InferenceSession:
+    """``model``'s frozen front and mid ends (:class:`FrozenPooled`) exported to ONNX and run by
+    ONNX Runtime on one thread, once per process: what the caches run. On this project's 2-core
+    CPUs it pools a 30 s clip's patches about six times faster than the torch module, within float
+    rounding of it (3.7e-4 of values up to about 100, before the cache's float16 rounding).
+    ``model`` must not change afterwards (the frozen backbones never do)."""
+    with tempfile.TemporaryDirectory() as folder:
+        frozen = FrozenPooled(model).eval()  # eval before the export: it leaves the graph's mode as it found it
+        path = export_network(frozen, front_end, Path(folder) / "pooled.onnx", (POOLED_OUTPUT,))
+        return session_of(path.read_bytes(), name="musicnn's frozen front and mid ends")
 
 
 def load_pooled(
