@@ -163,7 +163,8 @@ class HybridMember:
         if self.crops is None:
             return None
         rows = self.crops.of_clips(idx)
-        ids = [self.crops.ids(self.clips)[r] for r in rows]
+        every_id = self.crops.ids(self.clips)
+        ids = [every_id[r] for r in rows]
         length_s = self.crops.settings.length_s
         return dataclasses.replace(clip_level_run(fitted, self.crops.values[rows], ids, length_s), excerpt_s=length_s)
 
