@@ -19,6 +19,7 @@ from mood.training.crops import crop_id
 from mood.training.cv import (
     CVPlan,
     Member,
+    RunsMismatch,
     crops_run_path,
     cross_validate_and_ship,
     fold_split,
@@ -200,3 +201,19 @@ def test_the_ensemble_is_calibrated_for_short_songs_when_every_member_has_crops(
     assert both.calibration.short_clips.clips == 2 * len(member.clips)
     mixed = ensemble_cv(member.clips, ["croppedhead", "cliphead"], "weighted", tmp_path).cv
     assert mixed is not None and mixed.calibration is not None and mixed.calibration.short_clips is None
+
+
+def test_members_whose_crops_differ_are_not_scored_together(member: ClipHead, tmp_path: Path) -> None:
+    class OneCrop(CroppedHead):
+        name = "onecrop"
+
+        def score_crops(self, fitted: LogisticRegression, idx: Sequence[int]) -> OutOfFold | None:
+            run = super().score_crops(fitted, idx)
+            assert run is not None
+            kept = [i for i in run.logits if i.endswith("@0")]
+            return OutOfFold({i: run.logits[i] for i in kept}, {i: run.starts_s[i] for i in kept}, 6.0, 6.0)
+
+    for head in (CroppedHead(member.clips, member.features), OneCrop(member.clips, member.features)):
+        cross_validate_and_ship(head, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
+    with pytest.raises(RunsMismatch, match="different crops"):
+        ensemble_cv(member.clips, ["croppedhead", "onecrop"], "weighted", tmp_path)

@@ -27,7 +27,7 @@ from mood.constants import ENSEMBLE, MODEL_NAMES
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models
 from mood.training import convert_musicnn
 from mood.training.crops import DEFAULT_CROPS
-from mood.training.cv import CVPlan, cross_validate_and_ship, recalibrate, run_path, teacher_from
+from mood.training.cv import CVPlan, RunsMismatch, cross_validate_and_ship, recalibrate, run_path, teacher_from
 from mood.training.dataset import read_clips
 from mood.training.exports import reexport
 from mood.training.hybrid_features import cache_crops, four_q
@@ -227,10 +227,14 @@ def run_hybrid(args: argparse.Namespace) -> int:
 def run_ensemble(args: argparse.Namespace) -> int:
     """``ensemble``: the combination's figures and manifest."""
     plan = EnsemblePlan(args.members, args.combination, args.runs_dir, args.weights_dir, args.docs_dir)
-    if args.ablations:
-        print(f"wrote {write_ablations(read_clips(args.data), plan)}")
-    else:
-        score_ensemble(read_clips(args.data), plan)
+    try:
+        if args.ablations:
+            print(f"wrote {write_ablations(read_clips(args.data), plan)}")
+        else:
+            score_ensemble(read_clips(args.data), plan)
+    except RunsMismatch as error:
+        print(f"ensemble: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -90,6 +90,10 @@ class Member(Protocol[Fitted]):
         ...
 
 
+class RunsMismatch(Exception):
+    """Saved runs that cannot be scored together (e.g. members' crops runs of different crops)."""
+
+
 @runtime_checkable
 class CroppedMember(Protocol[FittedIn]):
     """A member that can also be scored on short crops of the clips (see the module docstring)."""

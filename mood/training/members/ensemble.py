@@ -57,6 +57,7 @@ from mood.engine.weights import (
 )
 from mood.training.calibration import negative_log_likelihood
 from mood.training.cv import (
+    RunsMismatch,
     Scorer,
     calibrated_cv,
     crop_clips,
@@ -230,14 +231,14 @@ def short_clips_of(
     (what the crops are compared with).
 
     Raises:
-        ValueError: the members' crops runs are not of the same crops.
+        RunsMismatch: the members' crops runs are not of the same crops.
     """
     paths = [crops_run_path(runs_dir, m) for m in members]
     if not all(p.is_file() for p in paths):
         return None
     runs = [load_run(p) for p in paths]
     if any(set(r.logits) != set(runs[0].logits) or r.excerpt_s != runs[0].excerpt_s for r in runs):
-        raise ValueError(f"the crops runs of {', '.join(members)} are of different crops; rerun the members")
+        raise RunsMismatch(f"the crops runs of {', '.join(members)} are of different crops; rerun the members")
     crops = crop_clips(clips, runs[0])
     member_t = [calibrated_cv(run_scorer(run, crops), crops)[1] for run in runs]
     score = ensemble_scorer(runs, member_t, combiner_for_fold, crops)
