@@ -212,8 +212,10 @@ def run_musicnn(args: argparse.Namespace) -> int:
         ema_decay=args.ema_decay, seed=args.seed,
     )  # fmt: skip
     collection = four_q(args.data)
-    crops = cache_crops(collection, pretrained_network()[0], DEFAULT_CROPS, args.cache_dir)  # for short songs
-    cross_validate_and_ship(musicnn_member(collection.clips, recipe, args.cache_dir, crops), _cv_plan(args))
+    backbones = pretrained_network()
+    crops = cache_crops(collection, backbones[0], DEFAULT_CROPS, args.cache_dir)  # for short songs
+    member = musicnn_member(collection.clips, recipe, args.cache_dir, crops, backbones)
+    cross_validate_and_ship(member, _cv_plan(args))
     return 0
 
 

@@ -58,9 +58,13 @@ class CropTable:
     patch_starts_s: npt.NDArray[np.float64]  # where each crop's patches start in it, in seconds
 
     def ids(self, clips: Sequence[TrainingClip]) -> list[str]:
-        """Each crop's id in a run (:func:`crop_id`)."""
-        first = {p: i for i, p in reversed(list(enumerate(self.parents.tolist())))}
-        return [crop_id(clips[p].song_id, i - first[p]) for i, p in enumerate(self.parents.tolist())]
+        """Each crop's id in a run (:func:`crop_id`): its clip's song id and its number among that clip's crops."""
+        seen: dict[int, int] = {}
+        ids = []
+        for parent in self.parents.tolist():
+            ids.append(crop_id(clips[parent].song_id, seen.get(parent, 0)))
+            seen[parent] = seen.get(parent, 0) + 1
+        return ids
 
     def of_clips(self, idx: Sequence[int]) -> npt.NDArray[np.int_]:
         """The rows of the crops of clips ``idx``."""

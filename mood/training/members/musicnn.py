@@ -279,13 +279,17 @@ class MusicnnMember:
 
 
 def musicnn_member(
-    clips: Sequence[TrainingClip], recipe: FinetuneRecipe, cache_dir: Path, crops: CropTable | None = None
+    clips: Sequence[TrainingClip],
+    recipe: FinetuneRecipe,
+    cache_dir: Path,
+    crops: CropTable | None = None,
+    backbones: tuple[MusicnnMood, Pretrained] | None = None,
 ) -> MusicnnMember:
     """The member with the shipped backbones and every clip's frozen features (cached in
     ``cache_dir/musicnn``); ``crops``: the clips' crops (their frozen patches from the same backbones),
-    which it is also scored on."""
+    which it is also scored on; ``backbones``: :func:`pretrained_network`'s answer when already loaded."""
     started = time.perf_counter()
-    pretrained, provenance = pretrained_network()
+    pretrained, provenance = backbones or pretrained_network()
     cached = load_pooled(clips, pretrained, FINETUNE_FRONT_END, cache_dir / MUSICNN_CACHE)
     print(f"musicnn features ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return MusicnnMember(clips, pretrained, provenance, cached, recipe, crops)
