@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
 from mood.constants import MOODS
 from mood.engine.features import FloatArray, FrontEnd, log_mel
+from mood.training.clip_cache import Clip, fill, written_whole
 
 # Augmentation strengths (training only).
 FREQ_MASKS, FREQ_MASK_MAX = 2, 16  # SpecAugment: count and largest width in mel bands
@@ -51,19 +51,28 @@ def read_clips(data_dir: Path) -> list[TrainingClip]:
         ]
 
 
+@dataclass(frozen=True)
+class SpectrogramCache:
+    """Clips' spectrograms for one front end, one float16 ``.npy`` each (a :class:`ClipCache`)."""
+
+    folder: Path
+    front_end: FrontEnd
+    label: str = "spectrograms"
+
+    def path(self, clip: Clip) -> Path:
+        return self.folder / f"{clip.song_id}.npy"
+
+    def write(self, clip: Clip, wav: FloatArray) -> None:
+        with written_whole(self.path(clip)) as partial:
+            np.save(partial, log_mel(wav, self.front_end).astype(np.float16))
+
+
 def load_spectrograms(clips: list[TrainingClip], front_end: FrontEnd, cache_dir: Path) -> list[npt.NDArray[np.float16]]:
     """Each clip's spectrogram, shape ``(n_mels, n_frames)``, computed once and cached."""
-    folder = cache_dir / front_end.cache_key()
-    folder.mkdir(parents=True, exist_ok=True)
-    mels = []
-    for clip in tqdm(clips, desc="spectrograms", unit="clip", leave=False):
-        cached = folder / f"{clip.song_id}.npy"
-        if not cached.exists():
-            partial = cached.with_suffix(".partial.npy")  # renamed once complete: never a torn file
-            np.save(partial, log_mel(clip.path, front_end).astype(np.float16))
-            partial.replace(cached)
-        mels.append(np.load(cached))
-    return mels
+    cache = SpectrogramCache(cache_dir / front_end.cache_key(), front_end)
+    cache.folder.mkdir(parents=True, exist_ok=True)
+    fill([cache], clips, "spectrograms")
+    return [np.load(cache.path(clip)) for clip in clips]
 
 
 def random_crop(mel: npt.NDArray[np.float16], width: int, rng: np.random.Generator) -> tuple[FloatArray, int]:

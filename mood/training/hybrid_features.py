@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -46,10 +45,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
 from sklearn.svm import SVC
-from tqdm import tqdm
 
 from mood.constants import MOODS, SAMPLE_RATE
-from mood.engine.audio import load_audio
 from mood.engine.features import log_mel, make_windows
 from mood.engine.hybrid import MUSICNN_GROUP, musicnn_statistics
 from mood.engine.manifest import NetworkManifest, read_manifest_file
@@ -59,11 +56,13 @@ from mood.engine.probabilities import softmax
 from mood.engine.serving import usable_cores
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.training.calibration import expected_calibration_error, fit_temperature
+from mood.training.clip_cache import Clip, ClipCache, fill, written_whole
 from mood.training.crops import DEFAULT_CROPS, CropTable, ShortCrops
 from mood.training.dataset import TrainingClip, read_clips
 from mood.training.evaluation import valence_arousal
 from mood.training.members.musicnn import (
     FINETUNE_FRONT_END,
+    PooledCache,
     backbone_key,
     load_pooled,
     pooled_patches,
@@ -146,34 +145,38 @@ def musicnn_statistic_names(model: MusicnnMood, weights_dir: Path = SHIPPED_WEIG
 # ---------------------------------------------------------------- the cache
 
 
-def musical_cache_folder(cache_dir: Path, collection: str, config: MusicalConfig) -> Path:
-    """Where one collection's musical features for ``config`` are kept, one ``.npy`` per clip."""
-    return cache_dir / MUSICAL_CACHE / collection / config.cache_key()
+@dataclass(frozen=True)
+class MusicalCache:
+    """Clips' musical features for one configuration, one ``.npy`` each (a :class:`ClipCache`),
+    with the columns' names and groups in the folder's ``names.json``."""
+
+    folder: Path
+    config: MusicalConfig
+    label: str = "musical features"
+
+    @classmethod
+    def under(cls, cache_dir: Path, collection: str, config: MusicalConfig) -> MusicalCache:
+        """``collection``'s cache for ``config`` in ``cache_dir`` (its folder and ``names.json`` written)."""
+        folder = cache_dir / MUSICAL_CACHE / collection / config.cache_key()
+        folder.mkdir(parents=True, exist_ok=True)
+        names, groups = feature_names(config)
+        with written_whole(folder / "names.json") as partial:
+            partial.write_text(json.dumps({"config": config.to_dict(), "names": names, "groups": groups}))
+        return cls(folder, config)
+
+    def path(self, clip: Clip) -> Path:
+        return self.folder / f"{clip.song_id}.npy"
+
+    def write(self, clip: Clip, wav: FloatArray) -> None:
+        with written_whole(self.path(clip)) as partial:
+            np.save(partial, musical_features(wav, self.config).values)
 
 
-def cache_musical(
-    collection: Collection, config: MusicalConfig, cache_dir: Path, timings: list[float]
-) -> list[FloatArray]:
-    """Each clip's musical features, computed once (decoded with ``load_audio``) and cached."""
-    folder = musical_cache_folder(cache_dir, collection.name, config)
-    folder.mkdir(parents=True, exist_ok=True)
-    names, groups = feature_names(config)
-    partial = folder / f"names.{os.getpid()}.partial"  # renamed into place: never torn, whoever else writes it
-    partial.write_text(json.dumps({"config": config.to_dict(), "names": names, "groups": groups}))
-    partial.replace(folder / "names.json")
-    rows = []
-    for clip in tqdm(collection.clips, desc=f"musical features {collection.name}", unit="clip", file=sys.stderr):
-        cached = folder / f"{clip.song_id}.npy"
-        if not cached.exists():
-            wav = load_audio(clip.path)
-            started = time.perf_counter()
-            values = musical_features(wav, config).values
-            timings.append(time.perf_counter() - started)
-            partial = cached.with_suffix(".partial.npy")  # renamed once complete: never a torn file
-            np.save(partial, values)
-            partial.replace(cached)
-        rows.append(np.load(cached))
-    return rows
+def cache_musical(collection: Collection, config: MusicalConfig, cache_dir: Path) -> list[FloatArray]:
+    """Each clip's musical features, computed once and cached."""
+    cache = MusicalCache.under(cache_dir, collection.name, config)
+    fill([cache], collection.clips, f"musical features {collection.name}")
+    return [np.load(cache.path(clip)) for clip in collection.clips]
 
 
 def cache_musicnn(collection: Collection, model: MusicnnMood, cache_dir: Path) -> FloatArray:
@@ -215,7 +218,7 @@ def load_table(
     with_musicnn: bool = True,
 ) -> FeatureTable:
     """The hybrid features of every clip (computing whatever is not cached yet)."""
-    musical = np.stack(cache_musical(collection, config, cache_dir, []))
+    musical = np.stack(cache_musical(collection, config, cache_dir))
     names, groups = feature_names(config)
     table = FeatureTable(musical, list(names), list(groups))
     if not with_musicnn:
@@ -264,6 +267,43 @@ def clip_features(model: MusicnnMood, wav: FloatArray, config: MusicalConfig) ->
     return hybrid_columns(model, parts.pooled, parts.musical)
 
 
+@dataclass(frozen=True)
+class CropsCache:
+    """Clips' short crops, each crop's :class:`ExcerptParts` (musicnn's frozen patches cut from the
+    crop, its musical features), one ``.npz`` per clip: a :class:`ClipCache`."""
+
+    folder: Path
+    model: MusicnnMood  # the member's frozen backbones
+    crops: ShortCrops
+    config: MusicalConfig
+    label: str = "crops"
+
+    @classmethod
+    def under(
+        cls, cache_dir: Path, collection: str, model: MusicnnMood, crops: ShortCrops, config: MusicalConfig
+    ) -> CropsCache:
+        """``collection``'s cache of these crops in ``cache_dir`` (its folder created)."""
+        key = f"{crops.cache_key()}-{config.cache_key()}-{FINETUNE_FRONT_END.cache_key()}-{backbone_key(model)}"
+        folder = cache_dir / CROPS_CACHE / collection / key
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder, model, crops, config)
+
+    def path(self, clip: Clip) -> Path:
+        return self.folder / f"{clip.song_id}.npz"
+
+    def write(self, clip: Clip, wav: FloatArray) -> None:
+        starts = self.crops.starts_s(clip.song_id, len(wav) / SAMPLE_RATE)
+        cut = [wav[round(s * SAMPLE_RATE) : round((s + self.crops.length_s) * SAMPLE_RATE)] for s in starts]
+        parts = [excerpt_parts(self.model, c, self.config) for c in cut]
+        with written_whole(self.path(clip)) as partial:
+            np.savez(
+                partial,
+                pooled=np.stack([p.pooled for p in parts]),
+                patch_starts_s=parts[0].patch_starts_s,
+                musical=np.stack([p.musical for p in parts]),
+            )
+
+
 def cache_crops(
     collection: Collection,
     model: MusicnnMood,
@@ -271,28 +311,12 @@ def cache_crops(
     cache_dir: Path = DEFAULT_CACHE_DIR,
     config: MusicalConfig = DEFAULT_MUSICAL_CONFIG,
 ) -> CropTable:
-    """Every clip's crops (``model``: the member's frozen backbones), their parts computed once
-    (one ``.npz`` per clip) and cached."""
-    key = f"{crops.cache_key()}-{config.cache_key()}-{FINETUNE_FRONT_END.cache_key()}-{backbone_key(model)}"
-    folder = cache_dir / CROPS_CACHE / collection.name / key
-    folder.mkdir(parents=True, exist_ok=True)
+    """Every clip's crops (``model``: the member's frozen backbones), their parts computed once and cached."""
+    cache = CropsCache.under(cache_dir, collection.name, model, crops, config)
+    fill([cache], collection.clips, f"crops {collection.name}")
     values, parents, pooled, patch_starts = [], [], [], np.zeros(0)
-    for i, clip in enumerate(tqdm(collection.clips, desc=f"crops {collection.name}", unit="clip", file=sys.stderr)):
-        cached = folder / f"{clip.song_id}.npz"
-        if not cached.exists():
-            wav = load_audio(clip.path)
-            starts = crops.starts_s(clip.song_id, len(wav) / SAMPLE_RATE)
-            cut = [wav[round(s * SAMPLE_RATE) : round((s + crops.length_s) * SAMPLE_RATE)] for s in starts]
-            parts = [excerpt_parts(model, c, config) for c in cut]
-            partial = cached.with_suffix(".partial.npz")  # renamed once complete: never a torn file
-            np.savez(
-                partial,
-                pooled=np.stack([p.pooled for p in parts]),
-                patch_starts_s=parts[0].patch_starts_s,
-                musical=np.stack([p.musical for p in parts]),
-            )
-            partial.replace(cached)
-        with np.load(cached) as data:
+    for i, clip in enumerate(collection.clips):
+        with np.load(cache.path(clip)) as data:
             pooled.append(data["pooled"])
             patch_starts = data["patch_starts_s"]
             values += [hybrid_columns(model, p, m) for p, m in zip(data["pooled"], data["musical"], strict=True)]
@@ -301,9 +325,9 @@ def cache_crops(
 
 
 def cache_all(args: argparse.Namespace) -> None:
-    """Cache the musical features, then musicnn's frozen features, of 4Q and of Grekow; then the
-    features of the 4Q clips' short crops (the hybrid's training rows). ``args.jobs`` processes
-    (one thread each) share the clips."""
+    """Cache the musical features and musicnn's frozen features of 4Q and of Grekow, and the
+    features of the 4Q clips' short crops (the hybrid's training rows), each clip decoded once for
+    all of them. ``args.jobs`` processes (one thread each) share the clips."""
     started = time.perf_counter()
     if args.jobs == 1:
         cache_share(args, 0)
@@ -318,27 +342,25 @@ def cache_share(args: argparse.Namespace, share: int) -> None:
     """One process's part of :func:`cache_all`: its :meth:`Collection.share` of each collection."""
     torch.set_num_threads(1)
     model, _ = pretrained_network()
-    for collection in (four_q(args.data).share(share, args.jobs), grekow(args.grekow).share(share, args.jobs)):
-        timings: list[float] = []
-        started = time.perf_counter()
+    for collection, has_crops in ((four_q(args.data), True), (grekow(args.grekow), False)):
+        caches: list[ClipCache] = []
         if "musical" in args.parts:
-            cache_musical(collection, DEFAULT_MUSICAL_CONFIG, args.cache_dir, timings)
-            if timings:
-                print(
-                    f"{collection.name}: musical features of {len(timings)} clips, median "
-                    f"{np.median(timings):.3f} s, p90 {np.percentile(timings, 90):.3f} s per clip",
-                    file=sys.stderr,
-                )
+            caches.append(MusicalCache.under(args.cache_dir, collection.name, DEFAULT_MUSICAL_CONFIG))
         if "musicnn" in args.parts:
-            cache_musicnn(collection, model, args.cache_dir)
+            caches.append(PooledCache.under(args.cache_dir / MUSICNN_CACHE, model, FINETUNE_FRONT_END))
+        if "crops" in args.parts and has_crops:
+            crops = CropsCache.under(args.cache_dir, collection.name, model, DEFAULT_CROPS, DEFAULT_MUSICAL_CONFIG)
+            caches.append(crops)
+        mine = collection.share(share, args.jobs)
+        started = time.perf_counter()
+        timings = fill(caches, mine.clips, f"features {collection.name}")
+        written = "".join(
+            f"; {label} of {len(t)} clips, median {np.median(t):.3f} s" for label, t in timings.items() if t
+        )
         print(
-            f"{collection.name} ({len(collection.clips)} clips): cached in {time.perf_counter() - started:.0f} s",
+            f"{collection.name} ({len(mine.clips)} clips): cached in {time.perf_counter() - started:.0f} s{written}",
             file=sys.stderr,
         )
-    if "crops" in args.parts:
-        started = time.perf_counter()
-        cache_crops(four_q(args.data).share(share, args.jobs), model, DEFAULT_CROPS, args.cache_dir)
-        print(f"4q crops: cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- heads

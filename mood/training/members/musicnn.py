@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 import torch
-from tqdm import tqdm
 
 from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS, MUSICNN_MOOD_MAX_WINDOWS
 from mood.engine.features import MUSICNN_FRONT_END, FloatArray, FrontEnd, log_mel, make_windows
@@ -34,6 +33,7 @@ from mood.engine.onnx_runtime import session_of, session_outputs
 from mood.engine.torch_weights import load_verified_state, save_network
 from mood.engine.weights import BACKBONES_SUBDIR, SHIPPED_WEIGHTS_DIR
 from mood.errors import ModelError
+from mood.training.clip_cache import Clip, fill, written_whole
 from mood.training.crops import CropTable
 from mood.training.dataset import TrainingClip
 from mood.training.loop import Batch, LoopSettings, Student, fit
@@ -140,23 +140,43 @@ def frozen_session(model: MusicnnMood, front_end: FrontEnd) -> ort.InferenceSess
         return session_of(path.read_bytes(), name="musicnn's frozen front and mid ends")
 
 
+@dataclass(frozen=True)
+class PooledCache:
+    """Clips' frozen musicnn patches for one front end and set of backbones, one ``.npz`` each
+    (``pooled``: :func:`pooled_patches`, ``starts_s``: each patch's start): a :class:`ClipCache`."""
+
+    folder: Path
+    model: MusicnnMood
+    front_end: FrontEnd
+    label: str = "musicnn patches"
+
+    @classmethod
+    def under(cls, cache_dir: Path, model: MusicnnMood, front_end: FrontEnd) -> PooledCache:
+        """The cache of ``model``'s backbones and ``front_end`` in ``cache_dir`` (its folder created)."""
+        folder = cache_dir / f"{front_end.cache_key()}-{backbone_key(model)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder, model, front_end)
+
+    def path(self, clip: Clip) -> Path:
+        return self.folder / f"{clip.song_id}.npz"
+
+    def write(self, clip: Clip, wav: FloatArray) -> None:
+        mel = log_mel(wav, self.front_end)
+        _, starts = make_windows(mel, self.front_end)
+        with written_whole(self.path(clip)) as partial:
+            pooled = pooled_patches(self.model, mel, self.front_end)
+            np.savez(partial, pooled=pooled, starts_s=np.array(starts) * self.front_end.frame_s)
+
+
 def load_pooled(
     clips: Sequence[TrainingClip], model: MusicnnMood, front_end: FrontEnd, cache_dir: Path
 ) -> tuple[list[npt.NDArray[np.float16]], list[npt.NDArray[np.float64]]]:
     """Each clip's pooled windows and their start times, computed once and cached."""
-    folder = cache_dir / f"{front_end.cache_key()}-{backbone_key(model)}"
-    folder.mkdir(parents=True, exist_ok=True)
+    cache = PooledCache.under(cache_dir, model, front_end)
+    fill([cache], clips, "musicnn features")
     pooled, starts_s = [], []
-    for clip in tqdm(clips, desc="musicnn features", unit="clip", file=sys.stderr):
-        cached = folder / f"{clip.song_id}.npz"
-        if not cached.exists():
-            mel = log_mel(clip.path, front_end)
-            _, starts = make_windows(mel, front_end)
-            partial = cached.with_suffix(".partial.npz")  # renamed once complete: a stopped run leaves no torn file
-            starts_of_clip = np.array(starts) * front_end.frame_s
-            np.savez(partial, pooled=pooled_patches(model, mel, front_end), starts_s=starts_of_clip)
-            partial.replace(cached)
-        with np.load(cached) as data:
+    for clip in clips:
+        with np.load(cache.path(clip)) as data:
             pooled.append(data["pooled"])
             starts_s.append(data["starts_s"])
     return pooled, starts_s
