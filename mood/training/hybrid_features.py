@@ -45,6 +45,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
 from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
 
 from mood.constants import MOODS, SAMPLE_RATE
 from mood.engine.features import log_mel, make_windows
@@ -339,28 +340,33 @@ def cache_all(args: argparse.Namespace) -> None:
 
 
 def cache_share(args: argparse.Namespace, share: int) -> None:
-    """One process's part of :func:`cache_all`: its :meth:`Collection.share` of each collection."""
+    """One process's part of :func:`cache_all`: its :meth:`Collection.share` of each collection,
+    on one thread (torch's, and numpy's BLAS, whose default of a thread per core made the musical
+    features of two processes side by side twice as slow)."""
     torch.set_num_threads(1)
     model, _ = pretrained_network()
-    for collection, has_crops in ((four_q(args.data), True), (grekow(args.grekow), False)):
-        caches: list[ClipCache] = []
-        if "musical" in args.parts:
-            caches.append(MusicalCache.under(args.cache_dir, collection.name, DEFAULT_MUSICAL_CONFIG))
-        if "musicnn" in args.parts:
-            caches.append(PooledCache.under(args.cache_dir / MUSICNN_CACHE, model, FINETUNE_FRONT_END))
-        if "crops" in args.parts and has_crops:
-            crops = CropsCache.under(args.cache_dir, collection.name, model, DEFAULT_CROPS, DEFAULT_MUSICAL_CONFIG)
-            caches.append(crops)
-        mine = collection.share(share, args.jobs)
-        started = time.perf_counter()
-        timings = fill(caches, mine.clips, f"features {collection.name}")
-        written = "".join(
-            f"; {label} of {len(t)} clips, median {np.median(t):.3f} s" for label, t in timings.items() if t
-        )
-        print(
-            f"{collection.name} ({len(mine.clips)} clips): cached in {time.perf_counter() - started:.0f} s{written}",
-            file=sys.stderr,
-        )
+    with threadpool_limits(1):
+        for collection, has_crops in ((four_q(args.data), True), (grekow(args.grekow), False)):
+            cache_collection(args, collection.share(share, args.jobs), model, has_crops)
+
+
+def cache_collection(args: argparse.Namespace, collection: Collection, model: MusicnnMood, has_crops: bool) -> None:
+    """Fill ``args.parts``' caches of ``collection`` (crops only where it ``has_crops``), printing
+    the time each part took."""
+    caches: list[ClipCache] = []
+    if "musical" in args.parts:
+        caches.append(MusicalCache.under(args.cache_dir, collection.name, DEFAULT_MUSICAL_CONFIG))
+    if "musicnn" in args.parts:
+        caches.append(PooledCache.under(args.cache_dir / MUSICNN_CACHE, model, FINETUNE_FRONT_END))
+    if "crops" in args.parts and has_crops:
+        caches.append(CropsCache.under(args.cache_dir, collection.name, model, DEFAULT_CROPS, DEFAULT_MUSICAL_CONFIG))
+    started = time.perf_counter()
+    timings = fill(caches, collection.clips, f"features {collection.name}")
+    written = "".join(f"; {label} of {len(t)} clips, median {np.median(t):.3f} s" for label, t in timings.items() if t)
+    print(
+        f"{collection.name} ({len(collection.clips)} clips): cached in {time.perf_counter() - started:.0f} s{written}",
+        file=sys.stderr,
+    )
 
 
 # ---------------------------------------------------------------- heads
