@@ -40,7 +40,7 @@ from mood.errors import ModelError
 from mood.presentation.why_words import feature_words, why_model_markdown, why_sentence
 from mood.training.crops import CLIP_LENGTH_S, DEFAULT_CROPS, CropTable, ShortCrops
 from mood.training.dataset import TrainingClip
-from mood.training.hybrid_features import Collection, FeatureTable, cache_crops, clip_features
+from mood.training.hybrid_features import Collection, FeatureTable, cache_crops, clip_features, group_balanced_weights
 from mood.training.members.ensemble import SHARED_EXPORT_FILE, write_shared_export
 from mood.training.members.hybrid import HybridMember, HybridRecipe, head_of
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pooled_patches, pretrained_network
@@ -266,15 +266,20 @@ def test_the_cli_json_carries_why_only_for_the_hybrid(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the training member, on tiny synthetic features
 
 
-def tiny_member(n_clips: int = 60, n_features: int = 8, seed: int = 0, crops: CropTable | None = None) -> HybridMember:
-    """Clips in 5 folds whose mood k shows in column k (sad also in column 4); columns 0-3 are 'musicnn's."""
+def tiny_member(
+    n_clips: int = 60, n_features: int = 8, seed: int = 0, crops: CropTable | None = None, n_musicnn: int = 4
+) -> HybridMember:
+    """Clips in 5 folds whose mood k shows in column k (sad also in column 4); the first
+    ``n_musicnn`` columns are 'musicnn's, the others 'harmony'."""
     rng = np.random.default_rng(seed)
     moods = np.arange(n_clips) % len(MOODS)
     x = rng.normal(size=(n_clips, n_features)).astype(np.float32)
     x[np.arange(n_clips), moods] += 4.0  # column k says mood k
     x[:, 4] -= 2.0 * (moods == MOODS.index("sad"))
     clips = [TrainingClip(f"c{i}", Path(f"c{i}.mp3"), int(moods[i]), i % 5, "") for i in range(n_clips)]
-    table = FeatureTable(x, [f"f{j}" for j in range(n_features)], [MUSICNN_GROUP] * 4 + ["harmony"] * 4)
+    table = FeatureTable(
+        x, [f"f{j}" for j in range(n_features)], [MUSICNN_GROUP] * n_musicnn + ["harmony"] * (n_features - n_musicnn)
+    )
     provenance = Pretrained("musicnn", "0.1.0", "MSD_musicnn", "ISC", "Pons", "MSD", {})
     recipe = HybridRecipe() if crops is not None else HybridRecipe(crops=None)
     return HybridMember(clips, table, MusicnnMood(96, len(MOODS)), provenance, recipe, crops=crops)
@@ -372,14 +377,33 @@ def test_the_recipe_records_its_crops_in_the_manifest() -> None:
     assert json.dumps(HybridRecipe().to_dict())
 
 
-def test_the_heads_tensors_reproduce_the_fitted_pipeline() -> None:
-    member = tiny_member()
+@pytest.mark.parametrize("n_musicnn", [4, 6])  # musical columns weighted 1 and sqrt(3)
+def test_the_heads_tensors_reproduce_the_fitted_pipeline(n_musicnn: int) -> None:
+    member = tiny_member(n_musicnn=n_musicnn)
     fitted = member.fit(range(len(member.clips)), "tiny")
     head = head_of(fitted)
     x = member.table.values + np.float32(10.0) * (np.arange(8) == 1)  # values beyond the training range: clipped
     np.testing.assert_allclose(head.probabilities(x), fitted.predict_proba(x), atol=1e-5)
+    z_scores = fitted[:3].transform(x)  # robust scaling, clip, standardisation: before the columns' weights
+    np.testing.assert_allclose(head.standardised(x), z_scores, atol=1e-5)
     restored = HybridHead.from_arrays(head.arrays(), head.robust_clip, head.temperature)
     np.testing.assert_allclose(restored.probabilities(x), head.probabilities(x), atol=1e-7)
+
+
+def test_musicnn_and_the_musical_columns_carry_the_same_weight_in_all() -> None:
+    groups = [MUSICNN_GROUP] * 9 + ["harmony"] * 3 + ["rhythm"]
+    weights = group_balanced_weights(groups)
+    np.testing.assert_allclose(weights, [1.0] * 9 + [1.5] * 4)
+    assert (weights[:9] ** 2).sum() == pytest.approx((weights[9:] ** 2).sum())
+    with pytest.raises(ValueError, match="both"):
+        group_balanced_weights([MUSICNN_GROUP] * 3)
+    member = tiny_member(n_musicnn=6)
+    np.testing.assert_allclose(member.column_weights, [1.0] * 6 + [np.sqrt(3.0)] * 2, rtol=1e-6)
+    assert len(member.fit(range(60), "tiny").steps) == 5  # robust scaler, clip, scaler, weights, logistic
+    unweighted = HybridMember(
+        member.clips, member.table, member.backbones, member.provenance, HybridRecipe(crops=None, balanced_groups=False)
+    )
+    assert unweighted.column_weights is None and len(unweighted.fit(range(60), "tiny").steps) == 4
 
 
 def test_the_musicnn_columns_are_one_reason_and_the_musical_ones_are_ranked() -> None:

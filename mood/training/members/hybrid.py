@@ -4,8 +4,10 @@ Each clip's features come from the cache of :mod:`mood.training.hybrid_features`
 pooled patches and the musical features, keyed by their configurations). The head learns from
 every training clip and from its short crops (:class:`mood.training.crops.ShortCrops`,
 each with its clip's mood and fold); it is scored on whole clips, and on the held-out clips'
-crops for the temperature of short songs. Inside each training
-fold the head's C is chosen by inner artist-grouped CV over the other training folds
+crops for the temperature of short songs. The musical columns are weighted so that they and
+musicnn's carry the same prior weight under the head's L2 penalty
+(:func:`mood.training.hybrid_features.group_balanced_weights`). Inside each training fold the
+head's C is chosen by inner artist-grouped CV over the other training folds
 (:func:`mood.training.hybrid_features.choose`), then the head is fitted on the whole training
 fold. It is a clip-level member: one "window" per clip whose logits are the head's
 log-probabilities, so :mod:`mood.training.cv` calibrates and scores it like any member.
@@ -49,6 +51,7 @@ from mood.training.hybrid_features import (
     cache_crops,
     candidates,
     choose,
+    group_balanced_weights,
     load_table,
 )
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network
@@ -69,6 +72,7 @@ class HybridRecipe:
     inner_cv: str = "artist-grouped: the other training folds"
     scaling: str = f"median/IQR, clipped at +-{ROBUST_CLIP:g}, then standardised (fitted on the training clips)"
     crops: ShortCrops | None = DEFAULT_CROPS  # None: the head learns from whole clips alone
+    balanced_groups: bool = True  # musicnn's and the musical columns weighted alike (group_balanced_weights)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's ``recipe`` (JSON-ready)."""
@@ -77,18 +81,22 @@ class HybridRecipe:
 
 
 def head_of(pipeline: Pipeline, temperature: float = 1.0) -> HybridHead:
-    """The tensors of a fitted ``hybrid_features.build`` pipeline (robust scaler, clip, scaler, logistic).
+    """The tensors of a fitted ``hybrid_features.build`` pipeline (robust scaler, clip, scaler, the
+    columns' weights if any, logistic); the weights are folded into the coefficients, so
+    :meth:`HybridHead.standardised` stays each feature's z-score.
 
     Raises:
         ValueError: the pipeline is not that shape, or its classes are not the moods in order.
     """
-    robust, _, standard, logistic = (step for _, step in pipeline.steps)
+    robust, _, standard, *weighting, logistic = (step for _, step in pipeline.steps)
     if not (
         isinstance(robust, RobustScaler)
         and isinstance(standard, StandardScaler)
         and isinstance(logistic, LogisticRegression)
+        and len(weighting) <= 1
     ):
         raise ValueError("the pipeline is not the hybrid's robust scaler, clip, scaler and logistic regression")
+    weights = weighting[0].kw_args["weights"] if weighting else np.float32(1.0)  # folded into the coefficients
     if list(logistic.classes_) != list(range(len(MOODS))):
         raise ValueError(f"the head was fitted on classes {list(logistic.classes_)}, not every mood")
     return HybridHead(
@@ -97,7 +105,7 @@ def head_of(pipeline: Pipeline, temperature: float = 1.0) -> HybridHead:
         robust_clip=ROBUST_CLIP,
         mean=standard.mean_.astype(np.float32),
         scale=standard.scale_.astype(np.float32),
-        coef=logistic.coef_.astype(np.float32),
+        coef=(logistic.coef_ * weights).astype(np.float32),
         intercept=logistic.intercept_.astype(np.float32),
         temperature=temperature,
     )
@@ -133,6 +141,7 @@ class HybridMember:
         self.recipe = recipe
         self.musical = musical
         self.crops = crops
+        self.column_weights = group_balanced_weights(table.groups) if recipe.balanced_groups else None
         self.moods = np.array([c.mood for c in clips])
         self.folds = np.array([c.fold for c in clips])
 
@@ -150,9 +159,9 @@ class HybridMember:
         """The head with the C chosen by inner artist-grouped CV on ``train_idx`` and their crops,
         fitted on them all."""
         x, y, folds = self.training_rows(train_idx)
-        chosen = choose(candidates([self.recipe.head]), x, y, folds)
+        chosen = choose(candidates([self.recipe.head]), x, y, folds, self.column_weights)
         print(f"{desc}: {chosen.head} {chosen.params}", file=sys.stderr)
-        return build(chosen.head, chosen.params).fit(x, y)
+        return build(chosen.head, chosen.params, self.column_weights).fit(x, y)
 
     def score(self, fitted: Pipeline, idx: Sequence[int]) -> OutOfFold:
         """One window per clip: the head's log-probabilities (``(1, n_moods)``) starting at 0 s."""
@@ -171,7 +180,8 @@ class HybridMember:
     def ship(self, fitted: Pipeline, cv: CrossValidation, weights_dir: Path) -> None:
         """Write ``hybrid.npz`` (the head's arrays), ``hybrid.onnx`` (the backbones) and ``hybrid.json``."""
         head = head_of(fitted)
-        recipe = self.recipe.to_dict() | {"C": fitted[-1].C}
+        musical_weight = None if self.column_weights is None else float(self.column_weights[-1])  # musical: last
+        recipe = self.recipe.to_dict() | {"C": fitted[-1].C, "musical_weight": musical_weight}
         manifest = HybridManifest(
             name=MODEL_NAME,
             architecture=ARCHITECTURE,
