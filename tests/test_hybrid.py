@@ -240,13 +240,10 @@ def test_a_song_made_minor_moves_the_mode_terms_towards_sad_and_angry(shipped: L
     names = shipped.manifest.feature_names
     mode = [names.index(f) for f in MODE_FEATURES]
     head = shipped.head
-    # What the fitted model says: major pulls towards happy and calm, minor towards sad and angry.
-    for mood, sign in (("happy", 1), ("angry", -1), ("sad", -1), ("calm", 1)):
-        k = MOODS.index(mood)
-        contrast = head.coef[k, mode] - np.delete(head.coef, k, axis=0)[:, mode].mean(axis=0)
-        assert np.sign(contrast.sum()) == sign, mood
     minor, major = features_of(shipped, chords(minor=True)), features_of(shipped, chords(minor=False))
     assert np.all(minor[mode] < major[mode])  # the features hear the minor third
+    # The fitted model, through the three mode features together (they are strongly correlated, and
+    # the head gives two of them opposite signs for sad and calm): minor pulls towards sad and angry.
     for mood, towards_minor in (("happy", False), ("angry", True), ("sad", True), ("calm", False)):
         k = MOODS.index(mood)
         change = head.terms(minor, k)[mode].sum() - head.terms(major, k)[mode].sum()
