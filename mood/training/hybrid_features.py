@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from scipy.stats import spearmanr
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
@@ -438,33 +438,19 @@ def build(head: str, params: dict[str, Any], column_weights: FloatArray | None =
     return make_pipeline(*robust_scaling(), *weighting, HEAD_GRIDS[head][0](**params))
 
 
-def fit_predict(
-    head: str,
-    params: dict[str, Any],
-    x: FloatArray,
-    y: IntArray,
-    x_test: FloatArray,
-    column_weights: FloatArray | None = None,
-) -> FloatArray:
-    """Probabilities of ``x_test`` from the head fitted on ``(x, y)``, columns in mood order."""
-    model = build(head, params, column_weights).fit(x, y)
-    probabilities: FloatArray = model.predict_proba(x_test).astype(np.float32)
+def fit_predict(model: Pipeline, x: FloatArray, y: IntArray, x_test: FloatArray) -> FloatArray:
+    """Probabilities of ``x_test`` from a fresh copy of ``model`` (:func:`build`'s) fitted on
+    ``(x, y)``, columns in mood order."""
+    probabilities: FloatArray = clone(model).fit(x, y).predict_proba(x_test).astype(np.float32)
     return probabilities
 
 
-def grouped_oof(
-    head: str,
-    params: dict[str, Any],
-    x: FloatArray,
-    y: IntArray,
-    groups: IntArray,
-    column_weights: FloatArray | None = None,
-) -> FloatArray:
-    """Out-of-fold probabilities over ``groups`` (artist-disjoint folds)."""
+def grouped_oof(model: Pipeline, x: FloatArray, y: IntArray, groups: IntArray) -> FloatArray:
+    """Out-of-fold probabilities of ``model`` over ``groups`` (artist-disjoint folds)."""
     oof = np.zeros((len(y), len(MOODS)), dtype=np.float32)
     for g in np.unique(groups):
         test = groups == g
-        oof[test] = fit_predict(head, params, x[~test], y[~test], x[test], column_weights)
+        oof[test] = fit_predict(model, x[~test], y[~test], x[test])
     return oof
 
 
@@ -501,7 +487,7 @@ def choose(
     """The option with the best inner-CV macro-F1 (ties: lower log-loss), and its temperature."""
     best: tuple[float, float, str, dict[str, Any], FloatArray] | None = None
     for head, params in options:
-        oof = grouped_oof(head, params, x, y, groups, column_weights)
+        oof = grouped_oof(build(head, params, column_weights), x, y, groups)
         nll = float(-np.log(np.clip(oof[np.arange(len(y)), y], 1e-6, None)).mean())
         score = (macro_f1(y, oof), -nll)
         if best is None or score > best[:2]:
@@ -528,7 +514,7 @@ def cross_validate(
     for fold in np.unique(folds):
         test = folds == fold
         chosen = choose(options, x[~test], y[~test], folds[~test])
-        raw = fit_predict(chosen.head, chosen.params, x[~test], y[~test], x[test])
+        raw = fit_predict(build(chosen.head, chosen.params), x[~test], y[~test], x[test])
         result.probabilities[test] = recalibrated(raw, chosen.temperature)
         result.chosen[int(fold)] = chosen
     return result
@@ -559,7 +545,7 @@ def transfer_figures(
 ) -> dict[str, float]:
     """Fit on every 4Q clip (head and temperature chosen by CV over its folds), judge Grekow."""
     chosen = choose(options, train.values, source.moods, source.folds)
-    raw = fit_predict(chosen.head, chosen.params, train.values, source.moods, test.values)
+    raw = fit_predict(build(chosen.head, chosen.params), train.values, source.moods, test.values)
     probabilities = recalibrated(raw, chosen.temperature)
     valence, arousal = valence_arousal(probabilities)
     assert target.valence is not None and target.arousal is not None
