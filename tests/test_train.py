@@ -14,12 +14,14 @@ import torch
 
 from mood.constants import MOODS
 from mood.engine.features import SCRATCH_FRONT_END
+from mood.engine.manifest import Stacking
 from mood.engine.torch_weights import load_network
 from mood.engine.weights import read_ensemble_manifest, read_network_manifest, write_manifest
 from mood.training.calibration import TEMPERATURE_BOUNDS
 from mood.training.cli import main
 from mood.training.crops import DEFAULT_CROPS, parent_song_id
 from mood.training.cv import crops_run_path, run_path
+from mood.training.members.ensemble import default_combination
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pretrained_network
 from mood.training.runs import load_run
 from tests.helpers import chord_progression, tone, write_audio
@@ -110,6 +112,24 @@ def test_out_of_fold_runs_cover_exactly_the_held_out_clips(trained: dict[str, Pa
     assert all(int(song[-3:]) % N_FOLDS in (0, 1) for song in run.logits)
     # 6 s clips: the windows the app cuts (5 s at 0 s and one ending at the end; 3 s at 0, 3 s and the end)
     assert {len(starts) for starts in run.starts_s.values()} == {3 if model == "musicnn" else 2}
+
+
+def test_the_ensemble_command_keeps_the_ensembles_kind_and_says_which_run_is_missing(
+    trained: dict[str, Path], data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders = ["--data", str(data_dir), "--runs-dir", str(trained["runs"]), "--weights-dir", str(trained["weights"]),
+               "--docs-dir", str(trained["docs"])]  # fmt: skip
+    before = read_ensemble_manifest(trained["weights"])
+    assert default_combination(trained["weights"]) == "weighted"  # the fixture's ensemble
+    assert main(["ensemble", *folders, "--combination", "stacked"]) == 2  # its members saved no inner runs
+    assert "--nested" in capsys.readouterr().err
+    assert read_ensemble_manifest(trained["weights"]) == before  # nothing written
+    stacked_dir = tmp_path / "weights"
+    n_inputs = len(before.members) * len(MOODS)
+    stacking = Stacking(np.zeros((len(MOODS), n_inputs)).tolist(), [0.0] * len(MOODS), 1.0)
+    write_manifest(dataclasses.replace(before, combination="stacked", weights=[], stacking=stacking), stacked_dir)
+    assert default_combination(stacked_dir) == "stacked"  # refitting a stacked ensemble keeps it stacked
+    assert default_combination(tmp_path) == "weighted"  # no ensemble yet
 
 
 def test_ensemble_is_scored_as_the_app_combines_its_members(trained: dict[str, Path]) -> None:

@@ -31,7 +31,13 @@ from mood.training.cv import CVPlan, RunsMismatch, cross_validate_and_ship, reca
 from mood.training.dataset import read_clips
 from mood.training.exports import reexport
 from mood.training.hybrid_features import cache_crops, four_q
-from mood.training.members.ensemble import ABLATIONS_NAME, EnsemblePlan, score_ensemble, write_ablations
+from mood.training.members.ensemble import (
+    ABLATIONS_NAME,
+    EnsemblePlan,
+    default_combination,
+    score_ensemble,
+    write_ablations,
+)
 from mood.training.members.hybrid import HybridRecipe, hybrid_member
 from mood.training.members.musicnn import MODEL_NAME as MUSICNN
 from mood.training.members.musicnn import FinetuneRecipe, musicnn_member, pretrained_network
@@ -96,8 +102,9 @@ def get_parser() -> argparse.ArgumentParser:
         help="the members, comma-separated (default: the ensemble's own members, else every model in --weights-dir)",
     )  # fmt: skip
     ensemble.add_argument(
-        "--combination", choices=["weighted", "mean", "stacked"], default="weighted",
-        help="weights fitted inside the training folds, a meta-learner on the --nested runs, or the plain mean",
+        "--combination", choices=["weighted", "mean", "stacked"], default=None,
+        help="weights fitted inside the training folds, a meta-learner on the --nested runs, or the plain mean "
+        "(default: the ensemble's own, else weighted)",
     )  # fmt: skip
     ensemble.add_argument(
         "--ablations", action="store_true",
@@ -228,7 +235,8 @@ def run_hybrid(args: argparse.Namespace) -> int:
 
 def run_ensemble(args: argparse.Namespace) -> int:
     """``ensemble``: the combination's figures and manifest."""
-    plan = EnsemblePlan(args.members, args.combination, args.runs_dir, args.weights_dir, args.docs_dir)
+    combination = args.combination or default_combination(args.weights_dir)
+    plan = EnsemblePlan(args.members, combination, args.runs_dir, args.weights_dir, args.docs_dir)
     try:
         if args.ablations:
             print(f"wrote {write_ablations(read_clips(args.data), plan)}")
@@ -236,6 +244,13 @@ def run_ensemble(args: argparse.Namespace) -> int:
             score_ensemble(read_clips(args.data), plan)
     except RunsMismatch as error:
         print(f"ensemble: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(
+            f"ensemble: no saved run {error.filename}: cross-validate that member first "
+            "(python -m mood.training <member> --no-final, with --nested for a stacked ensemble)",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

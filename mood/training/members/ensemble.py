@@ -51,6 +51,7 @@ from mood.engine.weights import (
     available_models,
     member_names,
     now_iso,
+    read_ensemble_manifest,
     read_manifest,
     read_network_manifest,
     write_manifest,
@@ -182,6 +183,14 @@ def default_members(weights_dir: Path) -> list[str]:
     if (weights_dir / f"{ENSEMBLE}.json").is_file():
         return member_names(ENSEMBLE, weights_dir)
     return [m for m in available_models(weights_dir) if m != ENSEMBLE]
+
+
+def default_combination(weights_dir: Path) -> Combination:
+    """How to combine when not told: as the ensemble in ``weights_dir`` does (so refitting it keeps
+    its kind), or ``weighted`` when there is none yet."""
+    if (weights_dir / f"{ENSEMBLE}.json").is_file():
+        return read_ensemble_manifest(weights_dir).combination
+    return "weighted"
 
 
 def ensemble_cv(
