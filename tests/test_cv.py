@@ -217,3 +217,51 @@ def test_members_whose_crops_differ_are_not_scored_together(member: ClipHead, tm
         cross_validate_and_ship(head, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
     with pytest.raises(RunsMismatch, match="different crops"):
         ensemble_cv(member.clips, ["croppedhead", "onecrop"], "weighted", tmp_path)
+
+
+class WanderingHead(CroppedHead):
+    """A cropped clip head that measures each clip's distance from its training rows: every third
+    clip (and its crops) is far off, and there its answers are confidently wrong half the time."""
+
+    name = "wandering"
+
+    @staticmethod
+    def far(song_id: str) -> bool:
+        return int(song_id[2:4]) % 3 == 0
+
+    def with_distances(self, run: OutOfFold) -> OutOfFold:
+        rng = np.random.default_rng(len(run.logits))
+        logits = {}
+        for song_id, row in run.logits.items():
+            if self.far(song_id.split("@")[0]) and rng.random() < 0.5:  # a confident answer for another mood
+                row = np.log(np.full((1, len(MOODS)), 0.02, np.float32))
+                row[0, (int(song_id[1]) + 1) % len(MOODS)] = np.log(0.94)
+            logits[song_id] = row
+        distances = {s: 2.5 if self.far(s.split("@")[0]) else 0.8 for s in run.logits}
+        return OutOfFold(logits, run.starts_s, run.window_s, run.excerpt_s, distances)
+
+    def score(self, fitted: LogisticRegression, idx: Sequence[int]) -> OutOfFold:
+        return self.with_distances(super().score(fitted, idx))
+
+    def score_crops(self, fitted: LogisticRegression, idx: Sequence[int]) -> OutOfFold | None:
+        run = super().score_crops(fitted, idx)
+        return None if run is None else self.with_distances(run)
+
+
+def test_far_clips_widen_the_temperature_of_the_member_and_of_its_ensemble(member: ClipHead, tmp_path: Path) -> None:
+    wandering = WanderingHead(member.clips, member.features)
+    cv = cross_validate_and_ship(wandering, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False))
+    assert load_run(crops_run_path(tmp_path, wandering.name)).distances  # the runs keep the distances
+    assert cv.calibration is not None and cv.calibration.familiarity is not None
+    familiarity = cv.calibration.familiarity
+    assert familiarity.slope > 0.3 and familiarity.clips == 3 * len(member.clips)
+    assert familiarity.ece_after < familiarity.ece_before
+    assert familiarity.crops_ece_after is not None and familiarity.crops_ece_before is not None
+    assert cv.calibration.softening_for(0.8) == 1.0 < cv.calibration.softening_for(2.5)
+    plain = CroppedHead(member.clips, member.features)  # measures no distances: no familiarity block
+    assert cross_validate_and_ship(plain, CVPlan(folds=(0, 1, 2, 3), runs_dir=tmp_path, final=False)).calibration
+    plain_cv = ensemble_cv(member.clips, ["croppedhead"], "mean", tmp_path).cv
+    assert plain_cv is not None and plain_cv.calibration is not None and plain_cv.calibration.familiarity is None
+    both = ensemble_cv(member.clips, ["croppedhead", "wandering"], "weighted", tmp_path).cv
+    assert both is not None and both.calibration is not None and both.calibration.familiarity is not None
+    assert both.calibration.familiarity.slope > 0

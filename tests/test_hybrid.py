@@ -42,7 +42,7 @@ from mood.training.crops import CLIP_LENGTH_S, DEFAULT_CROPS, CropTable, ShortCr
 from mood.training.dataset import TrainingClip
 from mood.training.hybrid_features import Collection, FeatureTable, cache_crops, clip_features, group_balanced_weights
 from mood.training.members.ensemble import SHARED_EXPORT_FILE, write_shared_export
-from mood.training.members.hybrid import HybridMember, HybridRecipe, head_of
+from mood.training.members.hybrid import HybridMember, HybridRecipe
 from mood.training.members.musicnn import FINETUNE_FRONT_END, pooled_patches, pretrained_network
 
 MODE_FEATURES = ("mode_major_minor", "mode_over_time_mean", "major_share_over_time")
@@ -175,7 +175,8 @@ def test_in_an_ensemble_the_hybrid_gives_its_reasons_for_the_ensembles_answer(tm
     member = load_hybrid("hybrid", SHIPPED_WEIGHTS_DIR)
     answer = member.judge(log_mel(wav, member.manifest.features), wav)
     assert ensemble.why == member.reasons(answer, MOODS.index("sad"))
-    assert hybrid.why == member.reasons(answer, MOODS.index(hybrid.mood))
+    softened = member.manifest.softening_for(answer.distance)  # its own answer: softened for the distance
+    assert hybrid.why == member.reasons(answer, MOODS.index(hybrid.mood), softened)
     assert hybrid == Predictor("hybrid", SHIPPED_WEIGHTS_DIR).predict(wav)
 
 
@@ -378,13 +379,14 @@ def test_the_recipe_records_its_crops_in_the_manifest() -> None:
 def test_the_heads_tensors_reproduce_the_fitted_pipeline(n_musicnn: int) -> None:
     member = tiny_member(n_musicnn=n_musicnn)
     fitted = member.fit(range(len(member.clips)), "tiny")
-    head = head_of(fitted)
+    head = fitted.head()
     x = member.table.values + np.float32(10.0) * (np.arange(8) == 1)  # values beyond the training range: clipped
-    np.testing.assert_allclose(head.probabilities(x), fitted.predict_proba(x), atol=1e-5)
-    z_scores = fitted[:3].transform(x)  # robust scaling, clip, standardisation: before the columns' weights
+    np.testing.assert_allclose(head.probabilities(x), fitted.pipeline.predict_proba(x), atol=1e-5)
+    z_scores = fitted.pipeline[:3].transform(x)  # robust scaling, clip, standardisation: before the columns' weights
     np.testing.assert_allclose(head.standardised(x), z_scores, atol=1e-5)
     restored = HybridHead.from_arrays(head.arrays(), head.robust_clip, head.temperature)
     np.testing.assert_allclose(restored.probabilities(x), head.probabilities(x), atol=1e-7)
+    np.testing.assert_allclose(restored.familiarity.distances(z_scores), head.familiarity.distances(z_scores))
 
 
 def test_musicnn_and_the_musical_columns_carry_the_same_weight_in_all() -> None:
@@ -396,16 +398,16 @@ def test_musicnn_and_the_musical_columns_carry_the_same_weight_in_all() -> None:
         group_balanced_weights([MUSICNN_GROUP] * 3)
     member = tiny_member(n_musicnn=6)
     np.testing.assert_allclose(member.column_weights, [1.0] * 6 + [np.sqrt(3.0)] * 2, rtol=1e-6)
-    assert len(member.fit(range(60), "tiny").steps) == 5  # robust scaler, clip, scaler, weights, logistic
+    assert len(member.fit(range(60), "tiny").pipeline.steps) == 5  # robust scaler, clip, scaler, weights, logistic
     unweighted = HybridMember(
         member.clips, member.table, member.backbones, member.provenance, HybridRecipe(crops=None, balanced_groups=False)
     )
-    assert unweighted.column_weights is None and len(unweighted.fit(range(60), "tiny").steps) == 4
+    assert unweighted.column_weights is None and len(unweighted.fit(range(60), "tiny").pipeline.steps) == 4
 
 
 def test_the_musicnn_columns_are_one_reason_and_the_musical_ones_are_ranked() -> None:
     member = tiny_member()
-    head = head_of(member.fit(range(len(member.clips)), "tiny"))
+    head = member.fit(range(len(member.clips)), "tiny").head()
     x = member.table.values[MOODS.index("sad")]  # a sad clip
     sad = MOODS.index("sad")
     reasons = why_terms(head, member.table.names, member.table.groups, x, sad, per_side=1)

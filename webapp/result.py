@@ -13,6 +13,7 @@ from mood.presentation.report import (
     analysed_sentence,
     confidence_explanation,
     confidence_sentence,
+    familiarity_note,
     heard_sentence,
     mood_label,
     percent,
@@ -88,8 +89,9 @@ def show_result(clip: Song, analysis: Analysis, model: str, presenting: bool) ->
         headline.confidence, confidence_record(headline.model), transfer_record(headline.model)
     )
     st.markdown(f"**{confidence_sentence(headline)}.** {explanation}")
-    if note := truncation_note(headline):
-        st.caption(note)
+    for note in (truncation_note(headline), familiarity_note(headline)):
+        if note:
+            st.caption(note)
     bars, why = (st.container(), st.container()) if presenting else st.columns([3, 2], gap="large")
     bars.altair_chart(mood_bars(headline, font_size), width="stretch", theme=None)
     with why.container(border=True):

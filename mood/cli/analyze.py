@@ -103,7 +103,8 @@ def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def format_row(result: Result) -> str:
-    """One readable line: file, mood, its probability, all four, duration (or the error)."""
+    """One readable line: file, mood, its probability, all four, duration (or the error), and
+    whether the song is unlike the training music."""
     from mood.batch.results import printable
     from mood.engine.inference import confidence_level
 
@@ -115,7 +116,8 @@ def format_row(result: Result) -> str:
     shares = "  ".join(f"{mood} {probabilities[mood]:5.1%}" for mood in MOODS)
     mood = record["mood"]
     headline = f"{mood:6s} {probabilities[mood]:5.1%} ({confidence_level(probabilities.values())})"
-    return f"{name:40s}  {headline}  {shares}  {record['duration_s']:6.1f} s"
+    unfamiliar = "  unlike the training music" if record.get("unfamiliar") else ""
+    return f"{name:40s}  {headline}  {shares}  {record['duration_s']:6.1f} s{unfamiliar}"
 
 
 def analyze(

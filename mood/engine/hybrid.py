@@ -31,6 +31,7 @@ from typing import Any, Final
 import numpy as np
 
 from mood.constants import MOODS, SAMPLE_RATE
+from mood.engine.familiarity import Familiarity, familiarity_shapes
 from mood.engine.features import FloatArray, make_windows
 from mood.engine.integrity import verified_bytes
 from mood.engine.manifest import HybridManifest
@@ -56,6 +57,7 @@ class HybridHead:
         robust_clip: robust z-scores are clipped to ``[-robust_clip, robust_clip]``.
         mean, scale: standardisation of the clipped scores, shape ``(n_features,)``.
         coef: logistic coefficients, shape ``(n_moods, n_features)``; intercept ``(n_moods,)``.
+        familiarity: how unlike the rows it learnt from a clip's columns are.
         temperature: the logits are divided by it (the calibration).
     """
 
@@ -66,6 +68,7 @@ class HybridHead:
     scale: FloatArray
     coef: FloatArray
     intercept: FloatArray
+    familiarity: Familiarity
     temperature: float = 1.0
 
     def standardised(self, x: FloatArray) -> FloatArray:
@@ -95,9 +98,14 @@ class HybridHead:
         out: FloatArray = (self.standardised(x[None, :])[0] * contrast / self.temperature).astype(np.float32)
         return out
 
+    def distance(self, x: FloatArray) -> float:
+        """How unlike the training music one clip's columns ``x`` (``(n_features,)``) are (1: typical)."""
+        return float(self.familiarity.distances(self.standardised(x[None, :]))[0])
+
     def arrays(self) -> dict[str, FloatArray]:
-        """The `.npz` contents: :data:`HEAD_TENSORS` as float32 arrays."""
-        return {name: np.asarray(getattr(self, name), dtype=np.float32) for name in HEAD_TENSORS}
+        """The `.npz` contents: :data:`HEAD_TENSORS`, then :data:`FAMILIARITY_TENSORS`, as float32 arrays."""
+        head = {name: np.asarray(getattr(self, name), dtype=np.float32) for name in HEAD_TENSORS}
+        return head | self.familiarity.arrays()
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, FloatArray], robust_clip: float, temperature: float) -> HybridHead:
@@ -105,13 +113,14 @@ class HybridHead:
         return cls(
             robust_clip=robust_clip,
             temperature=temperature,
+            familiarity=Familiarity.from_arrays(arrays),
             **{name: np.asarray(arrays[name], dtype=np.float32) for name in HEAD_TENSORS},
         )
 
     @property
     def n_numbers(self) -> int:
         """How many numbers the head holds (the manifest's ``params`` counts them with the backbones')."""
-        return sum(int(np.asarray(getattr(self, name)).size) for name in HEAD_TENSORS)
+        return sum(int(a.size) for a in self.arrays().values())
 
 
 @dataclass(frozen=True)
@@ -169,11 +178,14 @@ def musicnn_statistics(patch_outputs: FloatArray) -> FloatArray:
 @dataclass(frozen=True)
 class HybridAnswer:
     """What the hybrid heard in one clip: its columns ``(n_features,)``, probabilities
-    ``(n_moods,)`` and the temperature they were calibrated with (the one for a clip that long)."""
+    ``(n_moods,)``, the temperature they were calibrated with (the one for a clip that long; what an
+    ensemble combines, before its own answer is softened for the distance) and how unlike the
+    training music the clip is (:mod:`mood.engine.familiarity`)."""
 
     features: FloatArray
     probabilities: FloatArray
     temperature: float
+    distance: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,11 +227,13 @@ class LoadedHybrid:
         """The clip's columns and probabilities, calibrated for a clip as long as ``samples`` (see :meth:`features`)."""
         x = self.features(mel, samples, patch_outputs)
         temperature = self.manifest.temperature_for(samples.size / SAMPLE_RATE)
-        return HybridAnswer(x, self.head_at(temperature).probabilities(x[None, :])[0], temperature)
+        probabilities = self.head_at(temperature).probabilities(x[None, :])[0]
+        return HybridAnswer(x, probabilities, temperature, self.head.distance(x))
 
-    def reasons(self, answer: HybridAnswer, mood: int) -> tuple[WhyTerm, ...]:
-        """What in ``answer``'s clip pushed the head towards ``mood`` (index in ``MOODS``), and away."""
-        head = self.head_at(answer.temperature)
+    def reasons(self, answer: HybridAnswer, mood: int, softening: float = 1.0) -> tuple[WhyTerm, ...]:
+        """What in ``answer``'s clip pushed the head towards ``mood`` (index in ``MOODS``), and away,
+        in the log-probabilities of the answer softened by ``softening`` (one window: a second temperature)."""
+        head = self.head_at(answer.temperature * softening)
         return why_terms(head, self.manifest.feature_names, self.groups, answer.features, mood)
 
     def head_at(self, temperature: float) -> HybridHead:
@@ -281,13 +295,14 @@ def read_head_arrays(path: Path, manifest: HybridManifest) -> dict[str, FloatArr
     """
     data = verified_bytes(path, manifest.sha256)
     n = manifest.architecture_config.n_features
-    expected = {"coef": (len(MOODS), n), "intercept": (len(MOODS),)}
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {key: np.asarray(npz[key]) for key in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile) as e:
         raise ModelError(f"{path.name} is not the {manifest.architecture} head's arrays; restore it.") from e
-    if set(arrays) != set(HEAD_TENSORS) or any(arrays[k].shape != expected.get(k, (n,)) for k in HEAD_TENSORS):
+    expected = dict.fromkeys(HEAD_TENSORS, (n,)) | {"coef": (len(MOODS), n), "intercept": (len(MOODS),)}
+    expected |= familiarity_shapes(arrays, n)
+    if set(arrays) != set(expected) or any(arrays[k].shape != shape for k, shape in expected.items()):
         raise ModelError(f"The weights in {path.name} do not fit the {manifest.architecture} head of {n} features.")
     return arrays
 

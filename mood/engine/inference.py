@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from mood.constants import MOODS, SAMPLE_RATE
+from mood.constants import MOODS, SAMPLE_RATE, UNFAMILIAR_DISTANCE
 from mood.engine.audio import AudioSource, DecodedAudio
 from mood.engine.features import FloatArray, FrontEnd, decode, log_mel_per_front_end, make_windows
 from mood.engine.hybrid import PATCH_OUTPUTS, LoadedHybrid, WhyTerm, load_hybrid
@@ -70,7 +70,10 @@ class Prediction:
     ``truncated``: the song went on past the ``MAX_DURATION_S`` that was analysed (``duration_s``
     is then that limit, not the song's length). ``why``: a linear model's own reasons for its
     answer (see :func:`mood.engine.hybrid.why_terms`): the hybrid's, for its own answer and for
-    that of an ensemble it is a member of; empty for the networks.
+    that of an ensemble it is a member of; empty for the networks. ``distance_from_training``:
+    how unlike the music the models learnt from the song is (:mod:`mood.engine.familiarity`; about
+    1 for a song like the training clips), measured by the hybrid, for its answer and an ensemble's
+    it is a member of; None for the networks.
     """
 
     model: str
@@ -79,6 +82,7 @@ class Prediction:
     timeline: tuple[WindowPrediction, ...]
     truncated: bool = False
     why: tuple[WhyTerm, ...] = ()
+    distance_from_training: float | None = None
 
     @property
     def mood(self) -> str:
@@ -102,9 +106,17 @@ class Prediction:
         """``"clear"``, ``"leaning"`` or ``"mixed"``: see :func:`confidence_level`."""
         return confidence_level(self.probabilities.values())
 
+    @property
+    def unfamiliar(self) -> bool:
+        """Whether the song is unlike the music the models learnt from (beyond :data:`UNFAMILIAR_DISTANCE`)."""
+        return self.distance_from_training is not None and self.distance_from_training > UNFAMILIAR_DISTANCE
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of docs/DESIGN.md's CLI output (without ``path``; ``why`` only when there is one)."""
-        why = {"why": [reason.to_dict() for reason in self.why]} if self.why else {}
+        """The JSON object of docs/DESIGN.md's CLI output (without ``path``; ``why``, and the distance
+        from the training music, only when there is one)."""
+        extra: dict[str, Any] = {"why": [reason.to_dict() for reason in self.why]} if self.why else {}
+        if self.distance_from_training is not None:
+            extra |= {"distance_from_training": round(self.distance_from_training, 4), "unfamiliar": self.unfamiliar}
         return {
             "model": self.model,
             "mood": self.mood,
@@ -117,7 +129,7 @@ class Prediction:
                 {"start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3), "probabilities": w.probabilities}
                 for w in self.timeline
             ],
-        } | why
+        } | extra
 
 
 @dataclass(frozen=True)
@@ -207,9 +219,12 @@ def on_timeline(outputs: WindowOutputs, timeline: WindowOutputs) -> npt.NDArray[
     return nearest
 
 
-def apply_temperature(probabilities: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
-    """Probabilities recalibrated by a temperature on their logarithms (1 leaves them as they are)."""
-    if temperature == 1.0:
+def apply_temperature(
+    probabilities: npt.NDArray[np.float32], temperature: float | npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
+    """Probabilities ``(n, n_moods)`` recalibrated by a temperature on their logarithms (one, or one
+    per row as ``(n, 1)``; 1 leaves them as they are)."""
+    if np.all(np.asarray(temperature) == 1.0):
         return probabilities
     return softmax(np.log(np.clip(probabilities, 1e-12, None)).astype(np.float32), temperature)
 
@@ -270,17 +285,22 @@ def _as_probabilities(row: npt.NDArray[np.float32]) -> Probabilities:
     return {mood: round(float(p), 6) for mood, p in zip(MOODS, row, strict=True)}
 
 
-def to_prediction(name: str, outputs: WindowOutputs, duration_s: float, truncated: bool = False) -> Prediction:
-    """The :class:`Prediction` of one model's window outputs."""
+def to_prediction(
+    name: str, outputs: WindowOutputs, duration_s: float, truncated: bool = False, softening: float = 1.0
+) -> Prediction:
+    """The :class:`Prediction` of one model's window outputs; ``softening``: a second temperature
+    for the song's answer and each window's (a song unlike the training music), which keeps the
+    order of the moods of each."""
     timeline = tuple(
         WindowPrediction(
             start_s=float(start),
             end_s=min(float(start) + outputs.window_s, duration_s),
             probabilities=_as_probabilities(row),
         )
-        for start, row in zip(outputs.starts_s, outputs.probabilities, strict=True)
+        for start, row in zip(outputs.starts_s, apply_temperature(outputs.probabilities, softening), strict=True)
     )
-    return Prediction(name, _as_probabilities(clip_probabilities(outputs)), duration_s, timeline, truncated)
+    song = apply_temperature(clip_probabilities(outputs)[None, :], softening)[0]
+    return Prediction(name, _as_probabilities(song), duration_s, timeline, truncated)
 
 
 class Predictor:
@@ -375,16 +395,22 @@ class Predictor:
             else:
                 outputs.append(window_outputs(member, mel, duration_s))
         names = [m.name for m in self.members]
-        if self.combiner is not None:
+        distance = None if hybrid is None else hybrid[1].distance
+        softenings = {m.name: m.manifest.softening_for(distance) for m in self.members}
+        if self.combiner is not None:  # it combines its members' answers as they were before softening
             combined = self.combiner(outputs, self.manifest.temperature_for(duration_s))
             outputs, names = [combined, *outputs], [self.name, *names]
-        predictions = [to_prediction(n, o, duration_s, truncated) for n, o in zip(names, outputs, strict=True)]
-        if hybrid is not None:  # the model's own reasons, for the ensemble's answer and for the hybrid's
+            softenings[self.name] = self.manifest.softening_for(distance)
+        predictions = [
+            to_prediction(n, o, duration_s, truncated, softenings[n]) for n, o in zip(names, outputs, strict=True)
+        ]
+        if hybrid is not None:  # its own reasons and distance, for the ensemble's answer and for the hybrid's
             member, answer = hybrid
             for i, prediction in enumerate(predictions):
                 if prediction.model in (self.name, member.name):
-                    why = member.reasons(answer, MOODS.index(prediction.mood))
-                    predictions[i] = dataclasses.replace(prediction, why=why)
+                    softening = softenings[member.name] if prediction.model == member.name else 1.0
+                    why = member.reasons(answer, MOODS.index(prediction.mood), softening)
+                    predictions[i] = dataclasses.replace(prediction, why=why, distance_from_training=distance)
         return tuple(predictions)
 
 

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from mood.constants import MOODS
 from mood.engine.architectures import ARCHITECTURE_CONFIGS, HEAD_CONFIGS, ArchitectureConfig, HybridLogisticConfig
+from mood.engine.familiarity import widening
 from mood.engine.features import FrontEnd
 from mood.engine.musical import MusicalConfig
 from mood.errors import ModelError
@@ -74,16 +75,44 @@ class ShortClipCalibration:
 
 
 @dataclass(frozen=True)
+class FamiliarityCalibration:
+    """How a song unlike the training music gets softer probabilities (docs/DESIGN.md's
+    ``familiarity``): its answer's logarithms (and each window's) are divided by
+    :func:`mood.engine.familiarity.widening`, ``exp(slope * max(0, distance - 1))``, the distance
+    being the hybrid member's (1: a typical training clip); the order of the moods never changes.
+    ``slope`` is fitted by log-likelihood on the out-of-fold answers to the clips and their crops,
+    each calibrated with its fold's temperature; the figures are the ECE of those answers without
+    it and with each fold's slope, fitted on the other folds (the crops' None without crops)."""
+
+    slope: float
+    clips: int  # how many answers (clips and crops) it was fitted on
+    ece_before: float
+    ece_after: float
+    crops_ece_before: float | None = None
+    crops_ece_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.slope < 0:
+            raise ValueError("the familiarity slope cannot narrow the temperature")
+
+    def factor(self, distance: float) -> float:
+        """What a song's answer at ``distance`` is softened by (a second temperature, 1: as it is)."""
+        return float(widening(self.slope, distance))
+
+
+@dataclass(frozen=True)
 class Calibration:
     """The temperature dividing the logits, fitted inside the training folds only, and the
     expected calibration error (10 equal bins of the top probability) before and after it;
-    with ``short_clips``, a song shorter than the clips gets a temperature between the two."""
+    with ``short_clips``, a song shorter than the clips gets a temperature between the two;
+    with ``familiarity``, the answer to a song unlike the training music is softened."""
 
     method: str
     temperature: float
     ece_before: float
     ece_after: float
     short_clips: ShortClipCalibration | None = None
+    familiarity: FamiliarityCalibration | None = None
 
     def temperature_for(self, duration_s: float) -> float:
         """The temperature for a song of ``duration_s``: the crops' up to their length, the clips'
@@ -96,6 +125,11 @@ class Calibration:
             return short.temperature
         share = math.log(duration_s / short.length_s) / math.log(short.clip_length_s / short.length_s)
         return math.exp((1 - share) * math.log(short.temperature) + share * math.log(self.temperature))
+
+    def softening_for(self, distance: float | None) -> float:
+        """What the answer to a song at ``distance`` from the training music is softened by
+        (:meth:`FamiliarityCalibration.factor`; 1 without ``familiarity`` or a measured distance)."""
+        return 1.0 if self.familiarity is None or distance is None else self.familiarity.factor(distance)
 
 
 @dataclass(frozen=True)
@@ -190,6 +224,10 @@ class NetworkManifest:
         """What the logits are divided by for a song of ``duration_s`` (1 when not calibrated)."""
         return self.cv.calibration.temperature_for(duration_s) if self.cv and self.cv.calibration else 1.0
 
+    def softening_for(self, distance: float | None) -> float:
+        """What the answer to a song at ``distance`` from the training music is softened by."""
+        return softening(self.cv, distance)
+
 
 @dataclass(frozen=True)
 class Stacking:
@@ -262,6 +300,10 @@ class EnsembleManifest:
         (1 when not calibrated)."""
         return self.cv.calibration.temperature_for(duration_s) if self.cv and self.cv.calibration else 1.0
 
+    def softening_for(self, distance: float | None) -> float:
+        """What the answer to a song at ``distance`` from the training music is softened by."""
+        return softening(self.cv, distance)
+
     @property
     def member_weights(self) -> list[float]:
         """Each member's share of the combined probabilities (they sum to 1)."""
@@ -287,6 +329,11 @@ class HybridManifest(NetworkManifest):
 
 
 Manifest = NetworkManifest | EnsembleManifest
+
+
+def softening(cv: CrossValidation | None, distance: float | None) -> float:
+    """:meth:`Calibration.softening_for` of ``cv``'s calibration (1 when not calibrated)."""
+    return cv.calibration.softening_for(distance) if cv and cv.calibration else 1.0
 
 
 def row_shares(confusion: list[list[int]]) -> npt.NDArray[np.float64]:

@@ -16,7 +16,14 @@ import pandas as pd
 from mood.constants import MAX_DURATION_S, MOOD_DISPLAY_NAMES, MOODS
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction
-from mood.engine.manifest import CrossValidation, Pretrained, Reliability, ShortClipCalibration, Transfer
+from mood.engine.manifest import (
+    CrossValidation,
+    FamiliarityCalibration,
+    Pretrained,
+    Reliability,
+    ShortClipCalibration,
+    Transfer,
+)
 from mood.presentation.descriptor_words import describe_in_words, mood_hints
 from mood.presentation.model_card import display_name
 from mood.service.analysis import Analysis, Song
@@ -129,6 +136,16 @@ def truncation_note(prediction: Prediction) -> str | None:
         return None
     minutes = f"{MAX_DURATION_S / 60:.0f}"
     return f"This song is longer than {minutes} minutes: only its first {minutes} were judged."
+
+
+def familiarity_note(prediction: Prediction) -> str | None:
+    """What a listener should know when the song is unlike the music the models learnt from, else None."""
+    if not prediction.unfamiliar:
+        return None
+    return (
+        "This song sounds unlike the music the models learnt from, so the answer is held less sure than "
+        "usual: read it as a hint."
+    )
 
 
 def confidence_explanation(
@@ -286,7 +303,21 @@ def calibration_sentence(cv: CrossValidation | None) -> str:
         f"Its probabilities are calibrated (temperature scaling, T = {c.temperature:.2f}, fitted on training "
         f"songs only). In cross-validation the calibration error (ECE) went from {c.ece_before:.3f} to "
         f"{c.ece_after:.3f}: on average a stated probability is within {c.ece_after * 100:.0f} percentage "
-        "points of how often such answers were right." + short_songs_sentence(c.short_clips)
+        "points of how often such answers were right."
+        + short_songs_sentence(c.short_clips)
+        + familiarity_sentence(c.familiarity)
+    )
+
+
+def familiarity_sentence(familiarity: FamiliarityCalibration | None) -> str:
+    """How a song unlike the training music gets less sure probabilities ("" when it does not)."""
+    if familiarity is None:
+        return ""
+    return (
+        " A song unlike the training music gets a wider temperature still, the further it is from the training "
+        f"songs the wider; in cross-validation this moved the calibration error from {familiarity.ece_before:.3f} "
+        f"to {familiarity.ece_after:.3f} on the songs themselves (most of them are like the training music: the "
+        "change matters on music from elsewhere)."
     )
 
 

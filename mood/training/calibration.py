@@ -12,6 +12,7 @@ from scipy.optimize import minimize_scalar
 
 ECE_BINS = 10
 TEMPERATURE_BOUNDS = (0.05, 20.0)
+FAMILIARITY_SLOPE_BOUNDS = (0.0, 5.0)  # how fast the temperature may widen with a song's distance
 
 ClipProbabilities = Callable[[float], npt.NDArray[np.float32]]  # temperature -> (n_clips, n_moods)
 
@@ -48,6 +49,22 @@ def fit_temperature(clip_probabilities: ClipProbabilities, true: npt.NDArray[np.
         method="bounded",
     )
     return float(np.exp(result.x))
+
+
+def fit_familiarity_slope(probabilities_at: ClipProbabilities, true: npt.NDArray[np.int_]) -> float:
+    """The familiarity slope (:class:`mood.engine.manifest.FamiliarityCalibration`) minimising the
+    negative log-likelihood of the clips' probabilities.
+
+    Args:
+        probabilities_at: the clips' probabilities for a given slope.
+        true: the clips' true mood indices.
+    """
+    result = minimize_scalar(
+        lambda slope: negative_log_likelihood(probabilities_at(float(slope)), true),
+        bounds=FAMILIARITY_SLOPE_BOUNDS,
+        method="bounded",
+    )
+    return float(result.x)
 
 
 def cross_fitted_temperatures(

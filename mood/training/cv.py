@@ -46,11 +46,17 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from mood.engine.inference import clip_probabilities
-from mood.engine.manifest import CrossValidation, ShortClipCalibration, parse
+from mood.engine.familiarity import widening
+from mood.engine.inference import apply_temperature, clip_probabilities
+from mood.engine.manifest import CrossValidation, FamiliarityCalibration, ShortClipCalibration, parse
 from mood.engine.probabilities import softmax
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, write_manifest
-from mood.training.calibration import cross_fitted_temperatures, expected_calibration_error, fit_temperature
+from mood.training.calibration import (
+    cross_fitted_temperatures,
+    expected_calibration_error,
+    fit_familiarity_slope,
+    fit_temperature,
+)
 from mood.training.crops import CLIP_LENGTH_S, parent_song_id
 from mood.training.dataset import TrainingClip
 from mood.training.evaluation import confidence_reliability, cv_metrics, per_fold_macro_f1
@@ -62,6 +68,20 @@ FittedIn = TypeVar("FittedIn", contravariant=True)
 
 Scorer = Callable[[float, Sequence[int]], npt.NDArray[np.float32]]
 """(temperature, clip indices) -> those clips' probabilities, scored as the app scores a song."""
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """Out-of-fold answers as calibration scores them: the scorer, its clips (or crops) in its
+    order, and the temperature each held-out fold's answers are divided by."""
+
+    score: Scorer
+    clips: Sequence[TrainingClip]
+    fold_temperatures: dict[int, float]
+
+    def answers(self) -> npt.NDArray[np.float32]:
+        """Each clip's probabilities with its own fold's temperature, in order."""
+        return scored_per_fold(self.score, self.clips, self.fold_temperatures)
 
 
 class Member(Protocol[Fitted]):
@@ -215,18 +235,76 @@ def cross_validate_and_ship(member: Member[Any], plan: CVPlan) -> CrossValidatio
 
 
 def calibrated_figures(name: str, clips: Sequence[TrainingClip], runs: Runs) -> CrossValidation:
-    """The ``cv`` block of a model's runs (:func:`calibrated_cv`, and with a crops run its
-    ``short_clips``), its main figures printed."""
+    """The ``cv`` block of a model's runs (:func:`calibrated_cv`, with a crops run its
+    ``short_clips``, and when the runs measured each clip's distance from the training music its
+    ``familiarity``), its main figures printed."""
     held = held_out_clips(clips, runs.clips)
-    cv, clip_t = calibrated_cv(run_scorer(runs.clips, held), held)
+    clip_score = run_scorer(runs.clips, held)
+    cv, clip_t = calibrated_cv(clip_score, held)
+    scored = [ScoredRows(clip_score, held, clip_t)]
     if runs.crops is not None:
         crops = crop_clips(clips, runs.crops)
         score = run_scorer(runs.crops, crops)
-        short = short_clip_calibration(score, crops, scored_per_fold(score, crops, clip_t), runs.crops)
+        short, crop_t = short_clip_calibration(score, crops, scored_per_fold(score, crops, clip_t), runs.crops)
         cv = with_short_clips(cv, short)
+        scored.append(ScoredRows(score, crops, crop_t))
         print(f"{name} on {short.length_s:g} s crops: {short_clip_summary(short)}", file=sys.stderr)
+    distances = {**runs.clips.distances, **(runs.crops.distances if runs.crops else {})}
+    cv = with_familiarity(cv, scored, distances, name)
     print(f"{name}: CV macro-F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}", file=sys.stderr)
     return cv
+
+
+def with_familiarity(
+    cv: CrossValidation, scored: Sequence[ScoredRows], distances: dict[str, float], name: str
+) -> CrossValidation:
+    """``cv`` with :func:`familiarity_calibration` added to its calibration block (printed), or
+    as it is when ``distances`` lacks a scored clip (a model that does not measure them)."""
+    if not all(c.song_id in distances for rows in scored for c in rows.clips):
+        return cv
+    familiarity = familiarity_calibration(scored, distances)
+    assert cv.calibration is not None  # calibrated_cv always fits one
+    print(
+        f"{name} familiarity: slope {familiarity.slope:.3f}, ECE {familiarity.ece_before:.3f} -> "
+        f"{familiarity.ece_after:.3f} on clips, "
+        f"{familiarity.crops_ece_before} -> {familiarity.crops_ece_after} on crops",
+        file=sys.stderr,
+    )
+    return dataclasses.replace(cv, calibration=dataclasses.replace(cv.calibration, familiarity=familiarity))
+
+
+def familiarity_calibration(scored: Sequence[ScoredRows], distances: dict[str, float]) -> FamiliarityCalibration:
+    """The ``familiarity`` block: the slope by which the answer to a song is softened with its
+    distance from the training music, fitted on every answer of ``scored`` (the clips, then their
+    crops), each calibrated with its fold's temperature, then softened; the figures with each
+    fold's slope fitted on the other folds' answers (:class:`mood.engine.manifest.FamiliarityCalibration`)."""
+    clips = [c for part in scored for c in part.clips]
+    true = np.array([c.mood for c in clips])
+    folds = np.array([c.fold for c in clips])
+    distance = np.array([distances[c.song_id] for c in clips])
+    calibrated = np.vstack([part.answers() for part in scored])
+
+    def softened(slope: float, idx: npt.NDArray[np.int_]) -> npt.NDArray[np.float32]:
+        return apply_temperature(calibrated[idx], widening(slope, distance[idx])[:, None])
+
+    def slope_on(idx: npt.NDArray[np.int_]) -> float:
+        return fit_familiarity_slope(lambda slope: softened(slope, idx), true[idx])
+
+    after = np.zeros_like(calibrated)
+    for fold in sorted(set(folds.tolist())):
+        held = np.flatnonzero(folds == fold)
+        after[held] = softened(slope_on(np.flatnonzero(folds != fold)), held)
+    n_clips = len(scored[0].clips)
+    on_clips, on_crops = slice(0, n_clips), slice(n_clips, None)
+    crops_ece = [round(expected_calibration_error(p[on_crops], true[on_crops]), 4) for p in (calibrated, after)]
+    return FamiliarityCalibration(
+        slope=round(slope_on(np.arange(len(clips))), 4),
+        clips=len(clips),
+        ece_before=round(expected_calibration_error(calibrated[on_clips], true[on_clips]), 4),
+        ece_after=round(expected_calibration_error(after[on_clips], true[on_clips]), 4),
+        crops_ece_before=crops_ece[0] if len(scored) > 1 else None,
+        crops_ece_after=crops_ece[1] if len(scored) > 1 else None,
+    )
 
 
 def recalibrate(name: str, clips: Sequence[TrainingClip], runs_dir: Path, weights_dir: Path) -> CrossValidation:
@@ -314,8 +392,8 @@ def calibrated_cv(score: Scorer, held_out: Sequence[TrainingClip]) -> tuple[Cros
 
 def short_clip_calibration(
     score: Scorer, crops: Sequence[TrainingClip], before: npt.NDArray[np.float32], run: OutOfFold
-) -> ShortClipCalibration:
-    """The ``short_clips`` block of a model's crops run.
+) -> tuple[ShortClipCalibration, dict[int, float]]:
+    """The ``short_clips`` block of a model's crops run, and the crops' temperature for each held-out fold.
 
     Args:
         score: the crops' probabilities for a temperature (the model's own; anything inside it,
@@ -325,9 +403,9 @@ def short_clip_calibration(
         run: the crops run (how long its crops are).
     """
     assert run.excerpt_s is not None  # a crops run says how long its crops are
-    crops_cv, _ = calibrated_cv(score, crops)
+    crops_cv, per_fold_t = calibrated_cv(score, crops)
     assert crops_cv.calibration is not None  # calibrated_cv always fits one
-    return ShortClipCalibration(
+    block = ShortClipCalibration(
         length_s=run.excerpt_s,
         clip_length_s=CLIP_LENGTH_S,
         clips=len(crops),
@@ -336,6 +414,7 @@ def short_clip_calibration(
         ece_clip_temperature=round(expected_calibration_error(before, np.array([c.mood for c in crops])), 4),
         ece_after=crops_cv.calibration.ece_after,
     )
+    return block, per_fold_t
 
 
 def scored_per_fold(

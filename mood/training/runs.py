@@ -4,7 +4,7 @@ ensemble can be scored exactly as the app scores a song, without retraining."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,15 @@ class OutOfFold:
         window_s: how long each window is, in seconds.
         excerpt_s: in a run on short crops (ids :func:`mood.training.crops.crop_id`), how long
             each crop is; None in a run on whole clips.
+        distances: song id -> how unlike the rows the model learnt from the clip is
+            (:mod:`mood.engine.familiarity`), from a model that measures it (the hybrid); else empty.
     """
 
     logits: dict[str, npt.NDArray[np.float32]]
     starts_s: dict[str, npt.NDArray[np.float64]]
     window_s: float
     excerpt_s: float | None = None
+    distances: dict[str, float] = field(default_factory=dict)
 
     def outputs(self, song_id: str, temperature: float = 1.0) -> WindowOutputs:
         """One clip's window probabilities after dividing the logits by ``temperature``."""
@@ -40,7 +43,11 @@ class OutOfFold:
         if other.excerpt_s != self.excerpt_s:
             raise ValueError("a run on crops cannot be merged with a run on other excerpts")
         return OutOfFold(
-            {**self.logits, **other.logits}, {**self.starts_s, **other.starts_s}, self.window_s, self.excerpt_s
+            {**self.logits, **other.logits},
+            {**self.starts_s, **other.starts_s},
+            self.window_s,
+            self.excerpt_s,
+            {**self.distances, **other.distances},
         )
 
 
@@ -57,6 +64,7 @@ def save_run(run: OutOfFold, path: Path) -> None:
         starts_s=np.concatenate([run.starts_s[i] for i in ids]) if ids else np.zeros(0),
         window_s=np.array(run.window_s),
         excerpt_s=np.array(np.nan if run.excerpt_s is None else run.excerpt_s),
+        distances=np.array([run.distances.get(i, np.nan) for i in ids] if run.distances else []),
     )
 
 
@@ -66,9 +74,11 @@ def load_run(path: Path) -> OutOfFold:
         offsets = np.concatenate([[0], np.cumsum(data["counts"])])
         ids = [str(i) for i in data["song_ids"]]
         spans = list(itertools.pairwise(offsets))
+        has_distances = "distances" in data.files and data["distances"].size > 0  # networks' runs hold none
         return OutOfFold(
             logits={i: data["logits"][a:b].astype(np.float32) for i, (a, b) in zip(ids, spans, strict=True)},
             starts_s={i: data["starts_s"][a:b] for i, (a, b) in zip(ids, spans, strict=True)},
             window_s=float(data["window_s"]),
             excerpt_s=None if "excerpt_s" not in data or np.isnan(data["excerpt_s"]) else float(data["excerpt_s"]),
+            distances=dict(zip(ids, map(float, data["distances"]), strict=True)) if has_distances else {},
         )

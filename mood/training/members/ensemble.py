@@ -59,6 +59,7 @@ from mood.engine.weights import (
 from mood.training.calibration import negative_log_likelihood
 from mood.training.cv import (
     RunsMismatch,
+    ScoredRows,
     Scorer,
     calibrated_cv,
     crop_clips,
@@ -69,6 +70,7 @@ from mood.training.cv import (
     run_scorer,
     scored_per_fold,
     short_clip_calibration,
+    with_familiarity,
     with_short_clips,
 )
 from mood.training.dataset import TrainingClip
@@ -216,10 +218,14 @@ def ensemble_cv(
             others = [i for i, c in enumerate(held) if c.fold != fold]
             combiners[fold] = weighted(fit_member_weights(runs, member_t, held, others))
         shipped_weights = fit_member_weights(runs, member_t, held, range(len(held)))
-    cv, ensemble_t = calibrated_cv(ensemble_scorer(runs, scored_t, combiners.__getitem__, held), held)
+    clip_score = ensemble_scorer(runs, scored_t, combiners.__getitem__, held)
+    cv, ensemble_t = calibrated_cv(clip_score, held)
+    scored = [ScoredRows(clip_score, held, ensemble_t)]
     short = short_clips_of(clips, members, runs_dir, combiners.__getitem__, (scored_t, ensemble_t))
     if short is not None:
-        cv = with_short_clips(cv, short)
+        cv = with_short_clips(cv, short[0])
+        scored.append(short[1])
+    cv = with_familiarity(cv, scored, measured_distances(members, runs_dir), ENSEMBLE)
     return EnsembleManifest(
         name=ENSEMBLE, members=list(members), created=now_iso(), combination=combination,
         weights=[round(w, 3) for w in shipped_weights] if combination == "weighted" else [],
@@ -233,11 +239,11 @@ def short_clips_of(
     runs_dir: Path,
     combiner_for_fold: Callable[[int], Combiner],
     clip_temperatures: tuple[Sequence[dict[int, float]], dict[int, float]],
-) -> ShortClipCalibration | None:
+) -> tuple[ShortClipCalibration, ScoredRows] | None:
     """The ensemble's ``short_clips`` block from its members' crops runs (None: a member has none),
     each member calibrated with its crops' temperature for the held-out fold and combined as on
-    whole clips; ``clip_temperatures``: each member's and the ensemble's for whole clips, per fold
-    (what the crops are compared with).
+    whole clips, and the crops' answers as calibration scores them; ``clip_temperatures``: each
+    member's and the ensemble's for whole clips, per fold (what the crops are compared with).
 
     Raises:
         RunsMismatch: the members' crops runs are not of the same crops.
@@ -253,7 +259,19 @@ def short_clips_of(
     score = ensemble_scorer(runs, member_t, combiner_for_fold, crops)
     members_clip_t, ensemble_clip_t = clip_temperatures
     before = scored_per_fold(ensemble_scorer(runs, members_clip_t, combiner_for_fold, crops), crops, ensemble_clip_t)
-    return short_clip_calibration(score, crops, before, runs[0])
+    short, crop_t = short_clip_calibration(score, crops, before, runs[0])
+    return short, ScoredRows(score, crops, crop_t)
+
+
+def measured_distances(members: Sequence[str], runs_dir: Path) -> dict[str, float]:
+    """Each clip's and crop's distance from the training music, from the first member whose runs
+    measured them (the hybrid: what the app reads a song's distance from); empty when none did."""
+    for member in members:
+        paths = [run_path(runs_dir, member), crops_run_path(runs_dir, member)]
+        runs = [load_run(p) for p in paths if p.is_file()]
+        if runs and runs[0].distances:
+            return {k: v for run in runs for k, v in run.distances.items()}
+    return {}
 
 
 def write_shared_export(members: Sequence[str], weights_dir: Path) -> SharedExport | None:

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from mood.constants import MOODS
 from mood.engine.architectures import HybridLogisticConfig
+from mood.engine.familiarity import Familiarity
 from mood.engine.hybrid import HEAD_SUFFIX, MUSICNN_GROUP, PATCH_OUTPUTS, HybridHead, write_head_arrays
 from mood.engine.integrity import sha256_of
 from mood.engine.manifest import CrossValidation, HybridManifest, OnnxExport, Pretrained
@@ -43,6 +45,7 @@ from mood.training.dataset import TrainingClip
 from mood.training.hybrid_features import (
     HEAD_GRIDS,
     ROBUST_CLIP,
+    SEED,
     Collection,
     FeatureTable,
     FloatArray,
@@ -61,6 +64,7 @@ from mood.training.runs import OutOfFold
 MODEL_NAME: Final = "hybrid"
 ARCHITECTURE: Final = "hybrid_logistic"
 HEAD: Final = "logistic"
+MIN_TYPICAL_RESIDUAL: Final = 1e-12  # the training rows' median squared residual at least (distances stay finite)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class HybridRecipe:
     scaling: str = f"median/IQR, clipped at +-{ROBUST_CLIP:g}, then standardised (fitted on the training clips)"
     crops: ShortCrops | None = DEFAULT_CROPS  # None: the head learns from whole clips alone
     balanced_groups: bool = True  # musicnn's and the musical columns weighted alike (group_balanced_weights)
+    familiarity_components: int = 8  # the training rows' principal directions a clip's distance is measured off
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's ``recipe`` (JSON-ready)."""
@@ -80,10 +85,51 @@ class HybridRecipe:
         return {**self.__dict__, "c_grid": list(self.c_grid), "crops": crops}
 
 
-def head_of(pipeline: Pipeline, temperature: float = 1.0) -> HybridHead:
-    """The tensors of a fitted ``hybrid_features.build`` pipeline (robust scaler, clip, scaler, the
-    columns' weights if any, logistic); the weights are folded into the coefficients, so
-    :meth:`HybridHead.standardised` stays each feature's z-score.
+@dataclass(frozen=True)
+class FittedHybrid:
+    """A fitted head: its ``hybrid_features.build`` pipeline and the familiarity of the rows it learnt from."""
+
+    pipeline: Pipeline
+    familiarity: Familiarity
+
+    def head(self, temperature: float = 1.0) -> HybridHead:
+        """The tensors of the pipeline (robust scaler, clip, scaler, the columns' weights if any,
+        logistic); the weights are folded into the coefficients, so :meth:`HybridHead.standardised`
+        stays each feature's z-score.
+
+        Raises:
+            ValueError: the pipeline is not that shape, or its classes are not the moods in order.
+        """
+        robust, standard, weights, logistic = head_steps(self.pipeline)
+        return HybridHead(
+            robust_center=robust.center_.astype(np.float32),
+            robust_scale=robust.scale_.astype(np.float32),
+            robust_clip=ROBUST_CLIP,
+            mean=standard.mean_.astype(np.float32),
+            scale=standard.scale_.astype(np.float32),
+            coef=(logistic.coef_ * weights).astype(np.float32),
+            intercept=logistic.intercept_.astype(np.float32),
+            familiarity=self.familiarity,
+            temperature=temperature,
+        )
+
+    def run(self, x: FloatArray, ids: Sequence[str], length_s: float) -> OutOfFold:
+        """A clip-level run: each row's head log-probabilities as one window of ``length_s`` from 0 s,
+        with its distance from the training rows."""
+        head = self.head()
+        log_p = np.log(np.clip(self.pipeline.predict_proba(x), 1e-12, None)).astype(np.float32)
+        distances = head.familiarity.distances(head.standardised(x))
+        return OutOfFold(
+            {s: row[None, :] for s, row in zip(ids, log_p, strict=True)},
+            {s: np.zeros(1) for s in ids},
+            length_s,
+            distances={s: float(d) for s, d in zip(ids, distances, strict=True)},
+        )
+
+
+def head_steps(pipeline: Pipeline) -> tuple[RobustScaler, StandardScaler, FloatArray, LogisticRegression]:
+    """The robust scaler, standard scaler, column weights (ones when unweighted) and logistic
+    regression of a fitted ``hybrid_features.build`` pipeline.
 
     Raises:
         ValueError: the pipeline is not that shape, or its classes are not the moods in order.
@@ -96,19 +142,23 @@ def head_of(pipeline: Pipeline, temperature: float = 1.0) -> HybridHead:
         and len(weighting) <= 1
     ):
         raise ValueError("the pipeline is not the hybrid's robust scaler, clip, scaler and logistic regression")
-    weights = weighting[0].kw_args["weights"] if weighting else np.float32(1.0)  # folded into the coefficients
     if list(logistic.classes_) != list(range(len(MOODS))):
         raise ValueError(f"the head was fitted on classes {list(logistic.classes_)}, not every mood")
-    return HybridHead(
-        robust_center=robust.center_.astype(np.float32),
-        robust_scale=robust.scale_.astype(np.float32),
-        robust_clip=ROBUST_CLIP,
-        mean=standard.mean_.astype(np.float32),
-        scale=standard.scale_.astype(np.float32),
-        coef=(logistic.coef_ * weights).astype(np.float32),
-        intercept=logistic.intercept_.astype(np.float32),
-        temperature=temperature,
-    )
+    n_features = len(standard.mean_)
+    weights = weighting[0].kw_args["weights"] if weighting else np.ones(n_features, np.float32)
+    return robust, standard, np.broadcast_to(np.asarray(weights, np.float32), (n_features,)), logistic
+
+
+def fit_familiarity(pipeline: Pipeline, x: FloatArray, n_components: int) -> Familiarity:
+    """The familiarity of the rows ``x`` a fitted pipeline learnt from: the top ``n_components``
+    principal directions of their weighted standardised columns (:mod:`mood.engine.familiarity`;
+    fewer when there are too few columns or rows to leave a residual)."""
+    _, _, weights, _ = head_steps(pipeline)
+    weighted_z = pipeline[:3].transform(x) * weights  # robust scaler, clip, scaler
+    pca = PCA(min(n_components, weighted_z.shape[1] - 1, len(x) - 1), random_state=SEED).fit(weighted_z)
+    unscaled = Familiarity(weights.copy(), pca.mean_.astype(np.float32), pca.components_.astype(np.float32), 1.0)
+    typical = max(float(np.median(unscaled.distances(pipeline[:3].transform(x)) ** 2)), MIN_TYPICAL_RESIDUAL)
+    return dataclasses.replace(unscaled, typical=typical)
 
 
 class HybridMember:
@@ -155,19 +205,20 @@ class HybridMember:
             parents = np.concatenate([idx, self.crops.parents[rows]])
         return x, self.moods[parents], self.folds[parents]
 
-    def fit(self, train_idx: Sequence[int], desc: str) -> Pipeline:
+    def fit(self, train_idx: Sequence[int], desc: str) -> FittedHybrid:
         """The head with the C chosen by inner artist-grouped CV on ``train_idx`` and their crops,
-        fitted on them all."""
+        fitted on them all, and their familiarity."""
         x, y, folds = self.training_rows(train_idx)
         chosen = choose(candidates([self.recipe.head]), x, y, folds, self.column_weights)
         print(f"{desc}: {chosen.head} {chosen.params}", file=sys.stderr)
-        return build(chosen.head, chosen.params, self.column_weights).fit(x, y)
+        pipeline = build(chosen.head, chosen.params, self.column_weights).fit(x, y)
+        return FittedHybrid(pipeline, fit_familiarity(pipeline, x, self.recipe.familiarity_components))
 
-    def score(self, fitted: Pipeline, idx: Sequence[int]) -> OutOfFold:
+    def score(self, fitted: FittedHybrid, idx: Sequence[int]) -> OutOfFold:
         """One window per clip: the head's log-probabilities (``(1, n_moods)``) starting at 0 s."""
-        return clip_level_run(fitted, self.table.values[list(idx)], [self.clips[i].song_id for i in idx], CLIP_LENGTH_S)
+        return fitted.run(self.table.values[list(idx)], [self.clips[i].song_id for i in idx], CLIP_LENGTH_S)
 
-    def score_crops(self, fitted: Pipeline, idx: Sequence[int]) -> OutOfFold | None:
+    def score_crops(self, fitted: FittedHybrid, idx: Sequence[int]) -> OutOfFold | None:
         """The same for the crops of the clips ``idx`` (None: the recipe has no crops)."""
         if self.crops is None:
             return None
@@ -175,13 +226,13 @@ class HybridMember:
         every_id = self.crops.ids(self.clips)
         ids = [every_id[r] for r in rows]
         length_s = self.crops.settings.length_s
-        return dataclasses.replace(clip_level_run(fitted, self.crops.values[rows], ids, length_s), excerpt_s=length_s)
+        return dataclasses.replace(fitted.run(self.crops.values[rows], ids, length_s), excerpt_s=length_s)
 
-    def ship(self, fitted: Pipeline, cv: CrossValidation, weights_dir: Path) -> None:
+    def ship(self, fitted: FittedHybrid, cv: CrossValidation, weights_dir: Path) -> None:
         """Write ``hybrid.npz`` (the head's arrays), ``hybrid.onnx`` (the backbones) and ``hybrid.json``."""
-        head = head_of(fitted)
+        head = fitted.head()
         musical_weight = None if self.column_weights is None else float(self.column_weights[-1])  # musical: last
-        recipe = self.recipe.to_dict() | {"C": fitted[-1].C, "musical_weight": musical_weight}
+        recipe = self.recipe.to_dict() | {"C": fitted.pipeline[-1].C, "musical_weight": musical_weight}
         manifest = HybridManifest(
             name=MODEL_NAME,
             architecture=ARCHITECTURE,
@@ -246,11 +297,3 @@ def hybrid_member(collection: Collection, cache_dir: Path, recipe: HybridRecipe 
         raise ValueError("the musicnn statistics must be the table's first columns")
     crops = None if recipe.crops is None else cache_crops(collection, model, recipe.crops, cache_dir)
     return HybridMember(collection.clips, table, model, provenance, recipe, crops=crops)
-
-
-def clip_level_run(fitted: Pipeline, x: FloatArray, ids: Sequence[str], length_s: float) -> OutOfFold:
-    """A clip-level run: each row's head log-probabilities as one window of ``length_s`` from 0 s."""
-    log_p = np.log(np.clip(fitted.predict_proba(x), 1e-12, None)).astype(np.float32)
-    return OutOfFold(
-        {s: row[None, :] for s, row in zip(ids, log_p, strict=True)}, {s: np.zeros(1) for s in ids}, length_s
-    )
