@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from mood.constants import ENSEMBLE, SAMPLE_RATE
 from mood.engine.manifest import NetworkManifest
+from mood.engine.serving import PRECISION_ENV
 from mood.engine.weights import SHIPPED_WEIGHTS_DIR, available_models, read_manifest
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden_outputs.json"
@@ -45,7 +47,9 @@ def weights_sha256(name: str) -> str:
 
 
 def compute_outputs(models: Sequence[str] = MODELS) -> dict[str, dict[str, Any]]:
-    """Each of ``models``' probabilities on each golden clip, with the weights' checksums."""
+    """Each of ``models``' probabilities on each golden clip, with the weights' checksums, in
+    float32 as the tests run them (``tests/conftest.py``), whatever the CPU would choose."""
+    os.environ[PRECISION_ENV] = "f32"
     from mood.engine.inference import Predictor
 
     outputs: dict[str, dict[str, Any]] = {"sha256": {name: weights_sha256(name) for name in models if name != ENSEMBLE}}
