@@ -46,7 +46,7 @@ def _row(
 ROWS = [
     _row("/music/Jazz/slow.mp3", "calm", 0.9, tempo=70.0, key="C"),
     _row("/music/Jazz/Live/swing.flac", "happy", 0.5, tempo=140.0),
-    _row("/music/Rock/riff.mp3", "angry", 0.8, tempo=150.0, key="E"),
+    {**_row("/music/Rock/riff.mp3", "angry", 0.8, tempo=150.0, key="E"), "unfamiliar": True},
     _row("/music/Rock/ballad.mp3", "sad", 0.4, tempo=None),
     _row("loose.mp3", "calm", 0.6, tempo=100.0),
     {**dict.fromkeys(COLUMNS), "path": "/music/Rock/broken.mp3", "error": "This file could not be read as audio."},
@@ -136,6 +136,7 @@ def test_the_table_shows_display_names_and_the_columns_a_curator_sorts_by() -> N
     assert tuple(table.columns) == TABLE_COLUMNS
     assert table["mood"].iloc[0] == "Calm / relaxed"
     assert table["tempo_bpm"].isna().tolist() == [False, False, False, True, False]
+    assert table["unfamiliar"].tolist()[2] is True and table["unfamiliar"].isna().sum() == 4  # not measured: missing
 
 
 def test_the_playlist_lists_the_filtered_songs_absolute_under_the_results_folder(tmp_path: Path) -> None:

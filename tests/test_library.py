@@ -3,6 +3,7 @@ result files, --resume's reading back, and the closing summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -17,7 +18,7 @@ from mood.batch.resume import resume_state
 from mood.batch.run import Heard, result_of, run_library
 from mood.batch.sinks import CsvSink, JsonLinesSink, open_sink, read_rows
 from mood.batch.summary import Summary
-from mood.constants import MOODS, SAMPLE_RATE
+from mood.constants import MOODS, SAMPLE_RATE, UNFAMILIAR_DISTANCE
 from mood.engine.audio import DecodedAudio
 from mood.engine.descriptors import Descriptors, describe
 from mood.engine.features import to_samples
@@ -359,8 +360,27 @@ def test_the_truncated_flag_round_trips(tmp_path: Path, suffix: str) -> None:
     assert [row["truncated"] for row in read_rows(out)] == [True, None]
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_how_far_a_song_is_from_the_training_music_round_trips_and_is_counted(tmp_path: Path, suffix: str) -> None:
+    far = dataclasses.replace(fake_prediction("sad"), distance_from_training=UNFAMILIAR_DISTANCE + 0.5)
+    near = dataclasses.replace(fake_prediction("calm"), distance_from_training=UNFAMILIAR_DISTANCE - 0.5)
+    results = [Result.of("far.wav", far, None), Result.of("near.wav", near, None), sample_results()[0]]
+    out = tmp_path / f"results{suffix}"
+    offer(out, results, append=False)
+    rows = list(read_rows(out))
+    assert [row["unfamiliar"] for row in rows] == [True, False, None]  # None: a model that does not measure it
+    assert [row["distance_from_training"] for row in rows] == [pytest.approx(2.0), pytest.approx(1.0), None]
+    summary = Summary()
+    summary.add(results[0])
+    for row in rows[1:]:
+        summary.add_earlier(row)
+    assert summary.n_unfamiliar == 1
+    assert "1 of them unlike the music the models learnt from (their moods less sure)" in summary.report()
+    assert "unlike" not in Summary().report()
+
+
 def test_an_older_csv_without_the_new_columns_is_read_and_resumed(tmp_path: Path) -> None:
-    old_columns = [c for c in COLUMNS if c not in ("truncated", "path_bytes")]
+    old_columns = [c for c in COLUMNS if c not in ("truncated", "path_bytes", "distance_from_training", "unfamiliar")]
     out = tmp_path / "old.csv"
     row = {c: v for c, v in flat_row(sample_results()[0].record).items() if c in old_columns}
     out.write_text(

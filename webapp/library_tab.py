@@ -41,6 +41,9 @@ TABLE_COLUMN_CONFIG = {
     "top_probability": st.column_config.ProgressColumn(
         "top mood %", format="percent", min_value=0.0, max_value=1.0, help="The top mood's probability."
     ),
+    "unfamiliar": st.column_config.CheckboxColumn(
+        "unlike training", help="Unlike the music the models learnt from: its mood is less sure."
+    ),
     "tempo_bpm": st.column_config.NumberColumn("BPM", format="%.0f"),
     "key_name": st.column_config.TextColumn("key"),
     "energy": st.column_config.NumberColumn("energy", format="%.2f"),

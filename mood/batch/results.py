@@ -24,12 +24,15 @@ NAME_SAFE_BYTES = "/ "  # kept as they are in path_bytes, beside the unreserved 
 DESCRIPTOR_COLUMNS = tuple(f.name for f in dataclasses.fields(Descriptors))
 COLUMNS = (
     "path", "path_bytes", "model", "mood", *MOODS, "valence", "arousal", "duration_s", "truncated",
-    *DESCRIPTOR_COLUMNS, "error",
+    "distance_from_training", "unfamiliar", *DESCRIPTOR_COLUMNS, "error",
 )  # fmt: skip
 FLOAT_COLUMNS = frozenset(
-    (*MOODS, "valence", "arousal", "duration_s", *(c for c in DESCRIPTOR_COLUMNS if c not in ("key", "mode")))
-)
-BOOL_COLUMNS = frozenset({"truncated"})
+    (
+        *MOODS, "valence", "arousal", "duration_s", "distance_from_training",
+        *(c for c in DESCRIPTOR_COLUMNS if c not in ("key", "mode")),
+    )
+)  # fmt: skip
+BOOL_COLUMNS = frozenset({"truncated", "unfamiliar"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class Result:
         """The most probable mood, or None for a failure."""
         mood = self.record.get("mood")
         return None if mood is None else str(mood)
+
+    @property
+    def unfamiliar(self) -> bool:
+        """Whether the song is unlike the training music (False when not measured, or a failure)."""
+        return bool(self.record.get("unfamiliar"))
 
     def to_json(self) -> str:
         """One JSON line (no newline), floats written exactly."""

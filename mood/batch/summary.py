@@ -22,6 +22,8 @@ class Summary:
     Attributes:
         moods: how many songs in the output came out with each mood (rows kept from an earlier
             run included: :meth:`add_earlier`).
+        n_unfamiliar: how many of them are unlike the music the models learnt from (their
+            answers softer: :attr:`mood.engine.inference.Prediction.unfamiliar`).
         failures: the first ``SUMMARY_MAX_FAILURES`` failures in the output, ``(path, message)``.
         n_failed: all failures in the output.
         n_skipped: inputs skipped because the output already had them (``--resume``).
@@ -29,6 +31,7 @@ class Summary:
     """
 
     moods: Counter[str] = field(default_factory=Counter)
+    n_unfamiliar: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     n_failed: int = 0
     n_skipped: int = 0
@@ -39,19 +42,20 @@ class Summary:
     def add(self, result: Result) -> None:
         """Count one result of this run."""
         self.n_done += 1
-        self._count(result.path, result.mood, result.error)
+        self._count(result.path, result.mood, result.error, result.unfamiliar)
 
     def add_earlier(self, row: Mapping[str, Any]) -> None:
         """Count a row an earlier run left in the output (a flat row, :func:`read_rows`)."""
-        self._count(str(row["path"]), row.get("mood"), row.get("error"))
+        self._count(str(row["path"]), row.get("mood"), row.get("error"), bool(row.get("unfamiliar")))
 
-    def _count(self, path: str, mood: str | None, error: str | None) -> None:
+    def _count(self, path: str, mood: str | None, error: str | None, unfamiliar: bool) -> None:
         if error is not None:
             self.n_failed += 1
             if len(self.failures) < SUMMARY_MAX_FAILURES:
                 self.failures.append((path, error))
         elif mood is not None:
             self.moods[mood] += 1
+            self.n_unfamiliar += unfamiliar
 
     def finish(self) -> None:
         """Stop the clock."""
@@ -76,6 +80,8 @@ class Summary:
         ]
         width = max(len(m) for m in MOODS)
         lines += [f"  {mood:{width}s} {self.moods[mood]:6d}" for mood in MOODS]
+        if self.n_unfamiliar:
+            lines.append(f"{self.n_unfamiliar} of them unlike the music the models learnt from (their moods less sure)")
         if self.failures:
             lines.append("failed:")
             lines += [f"  {printable(path)}: {message}" for path, message in self.failures]

@@ -33,7 +33,8 @@ MAX_MAP_POINTS: Final = 2000  # dots on the map at most; beyond, a random sample
 DENSITY_BINS: Final = 25  # density cells per axis (each 0.08 wide on the [-1, 1] axes)
 SAMPLE_SEED: Final = 0  # the map's sample is the same for the same songs on every rerun
 TABLE_COLUMNS: Final = (
-    "song", "folder", "mood", "top_probability", *MOODS, "tempo_bpm", "key_name", "energy", "duration_s",
+    "song", "folder", "mood", "top_probability", "unfamiliar", *MOODS, "tempo_bpm", "key_name", "energy",
+    "duration_s",
 )  # fmt: skip
 _AUDIO_SUFFIXES: Final = frozenset(AUDIO_EXTENSIONS)
 
@@ -173,10 +174,12 @@ def collection_chart(
 
 
 def table_frame(songs: pd.DataFrame) -> pd.DataFrame:
-    """The table of songs: name, folder, mood (display name), top probability, the four probabilities,
+    """The table of songs: name, folder, mood (display name), top probability, whether the song is
+    unlike the training music (missing when its model does not measure it), the four probabilities,
     tempo, key, energy and length (:data:`TABLE_COLUMNS`)."""
     table = songs[list(TABLE_COLUMNS)].reset_index(drop=True)
     table["mood"] = table["mood"].cat.rename_categories(MOOD_DISPLAY_NAMES)
+    table["unfamiliar"] = table["unfamiliar"].astype("boolean")
     return table
 
 
