@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
 import pandas as pd
 import pytest
 
-from mood.constants import MOOD_DISPLAY_NAMES, MOODS
+from mood.constants import MOOD_DISPLAY_NAMES, MOODS, UNFAMILIAR_DISTANCE
 from mood.engine.descriptors import Descriptors
 from mood.engine.inference import Prediction, WindowPrediction
 from mood.engine.manifest import Pretrained, Reliability, Transfer
@@ -19,6 +20,7 @@ from mood.presentation.report import (
     calibration_sentence,
     confidence_explanation,
     confidence_sentence,
+    familiarity_note,
     mood_label,
     percent,
     pretrained_credit,
@@ -214,6 +216,19 @@ def test_calibration_is_said_with_its_temperature_and_errors_or_its_absence() ->
     assert "went from 0.099 to 0.023" in with_short
     for uncalibrated in (None, typed_cv(cv_block([[1] * 4] * 4))):
         assert calibration_sentence(uncalibrated).startswith("Its probabilities are not calibrated")
+    familiarity = {"slope": 0.25, "clips": 2700, "ece_before": 0.012, "ece_after": 0.017}
+    with_familiarity = calibration | {"familiarity": familiarity}
+    softened = calibration_sentence(typed_cv(cv_block([[1] * 4] * 4, calibration=with_familiarity)))
+    assert softened.startswith(sentence) and "unlike the training music" in softened
+    assert "from 0.012 to 0.017" in softened
+
+
+def test_a_song_unlike_the_training_music_is_said_to_be_and_others_are_not() -> None:
+    near = dataclasses.replace(prediction(0.7, 0.1, 0.1, 0.1), distance_from_training=UNFAMILIAR_DISTANCE)
+    far = dataclasses.replace(near, distance_from_training=UNFAMILIAR_DISTANCE + 0.01)
+    assert familiarity_note(near) is None and familiarity_note(prediction(0.7, 0.1, 0.1, 0.1)) is None
+    note = familiarity_note(far)
+    assert note is not None and "unlike the music the models learnt from" in note and "less sure" in note
 
 
 def test_a_pretrained_network_credits_its_authors_work_and_licence() -> None:
