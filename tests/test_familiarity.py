@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 
 from mood.cli import main
 from mood.constants import MOODS, SAMPLE_RATE, UNFAMILIAR_DISTANCE
-from mood.engine.familiarity import widening
+from mood.engine.familiarity import softening_factors
 from mood.engine.features import log_mel
 from mood.engine.hybrid import HEAD_SUFFIX, load_hybrid, read_head_arrays
 from mood.engine.inference import Predictor, to_prediction
@@ -58,8 +58,8 @@ def test_rows_off_the_training_rows_directions_are_far_and_typical_ones_about_on
 
 
 def test_only_a_song_beyond_a_typical_training_clip_is_softened_and_its_moods_keep_their_order() -> None:
-    assert widening(0.5, np.array([0.2, 1.0])).tolist() == [1.0, 1.0]
-    assert widening(0.5, 3.0) == pytest.approx(np.exp(1.0))
+    assert softening_factors(0.5, np.array([0.2, 1.0])).tolist() == [1.0, 1.0]
+    assert softening_factors(0.5, 3.0) == pytest.approx(np.exp(1.0))
     familiarity = FamiliarityCalibration(slope=0.5, clips=10, ece_before=0.1, ece_after=0.05)
     calibration = Calibration("temperature", 2.0, 0.1, 0.05, familiarity=familiarity)
     assert calibration.softening_for(None) == calibration.softening_for(0.9) == 1.0

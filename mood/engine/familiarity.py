@@ -68,7 +68,7 @@ class Familiarity:
         return cls(weights, center, components, float(typical))
 
 
-def widening(slope: float, distances: npt.NDArray[np.floating[Any]] | float) -> npt.NDArray[np.float64]:
+def softening_factors(slope: float, distances: npt.NDArray[np.floating[Any]] | float) -> npt.NDArray[np.float64]:
     """What the answer to a song is softened by at each of ``distances`` (a second temperature):
     ``exp(slope * max(0, d - 1))``, 1 for a song as near as a typical training clip, or nearer."""
     out: npt.NDArray[np.float64] = np.exp(slope * np.maximum(0.0, np.asarray(distances, dtype=np.float64) - 1.0))

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from mood.constants import MOODS
 from mood.engine.architectures import ARCHITECTURE_CONFIGS, HEAD_CONFIGS, ArchitectureConfig, HybridLogisticConfig
-from mood.engine.familiarity import widening
+from mood.engine.familiarity import softening_factors
 from mood.engine.features import FrontEnd
 from mood.engine.musical import MusicalConfig
 from mood.errors import ModelError
@@ -78,7 +78,7 @@ class ShortClipCalibration:
 class FamiliarityCalibration:
     """How a song unlike the training music gets softer probabilities (docs/DESIGN.md's
     ``familiarity``): its answer's logarithms (and each window's) are divided by
-    :func:`mood.engine.familiarity.widening`, ``exp(slope * max(0, distance - 1))``, the distance
+    :func:`mood.engine.familiarity.softening_factors`, ``exp(slope * max(0, distance - 1))``, the distance
     being the hybrid member's (1: a typical training clip); the order of the moods never changes.
     ``slope`` is fitted by log-likelihood on the out-of-fold answers to the clips and their crops,
     each calibrated with its fold's temperature; the figures are the ECE of those answers without
@@ -97,7 +97,7 @@ class FamiliarityCalibration:
 
     def factor(self, distance: float) -> float:
         """What a song's answer at ``distance`` is softened by (a second temperature, 1: as it is)."""
-        return float(widening(self.slope, distance))
+        return float(softening_factors(self.slope, distance))
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class NetworkManifest:
 
     def softening_for(self, distance: float | None) -> float:
         """What the answer to a song at ``distance`` from the training music is softened by."""
-        return softening(self.cv, distance)
+        return softening_of(self.cv, distance)
 
 
 @dataclass(frozen=True)
@@ -302,7 +302,7 @@ class EnsembleManifest:
 
     def softening_for(self, distance: float | None) -> float:
         """What the answer to a song at ``distance`` from the training music is softened by."""
-        return softening(self.cv, distance)
+        return softening_of(self.cv, distance)
 
     @property
     def member_weights(self) -> list[float]:
@@ -331,7 +331,7 @@ class HybridManifest(NetworkManifest):
 Manifest = NetworkManifest | EnsembleManifest
 
 
-def softening(cv: CrossValidation | None, distance: float | None) -> float:
+def softening_of(cv: CrossValidation | None, distance: float | None) -> float:
     """:meth:`Calibration.softening_for` of ``cv``'s calibration (1 when not calibrated)."""
     return cv.calibration.softening_for(distance) if cv and cv.calibration else 1.0
 

@@ -46,7 +46,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from mood.engine.familiarity import widening
+from mood.engine.familiarity import softening_factors
 from mood.engine.inference import apply_temperature, clip_probabilities
 from mood.engine.manifest import CrossValidation, FamiliarityCalibration, ShortClipCalibration, parse
 from mood.engine.probabilities import softmax
@@ -285,7 +285,7 @@ def familiarity_calibration(scored: Sequence[ScoredRows], distances: dict[str, f
     calibrated = np.vstack([part.answers() for part in scored])
 
     def softened(slope: float, idx: npt.NDArray[np.int_]) -> npt.NDArray[np.float32]:
-        return apply_temperature(calibrated[idx], widening(slope, distance[idx])[:, None])
+        return apply_temperature(calibrated[idx], softening_factors(slope, distance[idx])[:, None])
 
     def slope_on(idx: npt.NDArray[np.int_]) -> float:
         return fit_familiarity_slope(lambda slope: softened(slope, idx), true[idx])
