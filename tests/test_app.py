@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from mood.constants import MODEL_DISPLAY_NAMES, MOOD_DISPLAY_NAMES, MOODS, SAMPLE_RATE
 from mood.engine.manifest import EnsembleManifest, Pretrained
-from mood.engine.weights import read_manifest, write_manifest
+from mood.engine.weights import SHIPPED_WEIGHTS_DIR, read_manifest, write_manifest
 from mood.presentation.charts import PRESENTER_FONT_SIZE
 from tests.helpers import chord_progression, click_track, typed_cv, write_audio
 
@@ -596,3 +596,16 @@ def test_a_listener_who_waits_for_a_turn_is_told_how_many_songs_were_ahead(
     _assert_no_failure(at)
     _headline(at)
     assert at.status[0].label == "Analysed “Storm bursts” with Ensemble, after waiting for 1 song ahead"
+
+
+def test_a_song_unlike_the_training_music_says_so_beside_its_answer(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOOD_WEIGHTS_DIR", str(SHIPPED_WEIGHTS_DIR))  # the hybrid measures the distance
+    synthetic = write_audio(chord_progression(seconds=8.0), tmp_path / "chords.wav", sr=SAMPLE_RATE).read_bytes()
+    at = app.run()
+    at.file_uploader(key="upload").set_value(("chords.wav", synthetic, "audio/wav"))
+    at.run()
+    _assert_no_failure(at)
+    notes = [c.value for c in at.caption if "unlike the music the models learnt from" in c.value]
+    assert len(notes) == 1 and "less sure" in notes[0]
