@@ -95,3 +95,15 @@ def test_the_tables_give_the_short_songs_calibration_of_the_models_that_have_one
     assert "| musicnn | 1800 of 6 s | 0.704 | 0.90 | 0.099 | 0.023 |" in markdown
     assert "| resnet18 | 1800" not in markdown
     assert "Short songs" not in cv_markdown({"resnet18": one_temperature})
+
+
+def test_the_tables_give_the_familiarity_softening_of_the_models_that_have_one() -> None:
+    calibration = {"method": "temperature", "temperature": 0.96, "ece_before": 0.03, "ece_after": 0.012}
+    familiarity = {"slope": 0.246, "clips": 2700, "ece_before": 0.012, "ece_after": 0.017,
+                   "crops_ece_before": 0.0204, "crops_ece_after": 0.0191}  # fmt: skip
+    softened = typed_cv(cv_block([[1] * 4] * 4, calibration=calibration | {"familiarity": familiarity}))
+    plain = typed_cv(cv_block([[1] * 4] * 4, calibration=calibration))
+    markdown = cv_markdown({"ensemble": softened, "cldnn": plain})
+    assert "| ensemble | 0.246 | 2700 | 0.012 | 0.017 | 0.020 | 0.019 |" in markdown
+    assert "| cldnn | 0." not in markdown.split("Songs unlike the training music")[1].split("**")[0]
+    assert "Songs unlike" not in cv_markdown({"cldnn": plain})

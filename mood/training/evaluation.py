@@ -131,6 +131,14 @@ def cv_markdown(cvs: dict[str, CrossValidation]) -> str:
                 f"| {name} | {sc.clips} of {sc.length_s:g} s | {sc.macro_f1:.3f} | {sc.temperature:.2f} | "
                 f"{sc.ece_clip_temperature:.3f} | {sc.ece_after:.3f} |"
             )
+    familiar = {name: c.familiarity for name, c in calibrated.items() if c.familiarity}
+    if familiar:
+        lines += ["", "Songs unlike the training music: the answer softened with the hybrid's distance", ""]
+        lines += ["| model | slope | answers | ECE before | ECE after | crops' ECE before | crops' ECE after |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for name, f in familiar.items():
+            crops = " | ".join("–" if e is None else f"{e:.3f}" for e in (f.crops_ece_before, f.crops_ece_after))
+            lines.append(f"| {name} | {f.slope:.3f} | {f.clips} | {f.ece_before:.3f} | {f.ece_after:.3f} | {crops} |")
     for name, cv in cvs.items():
         lines += ["", f"**{name}**: precision / recall / F1, and the confusion matrix", ""]
         lines += ["| true \\ predicted | " + " | ".join(MOODS) + " | precision | recall | F1 |"]
