@@ -45,6 +45,7 @@ CALM = {
     "sad": 0.15,
     "calm": 0.6,
     "valence": 0.6,
+    "distance_from_training": 1.2346,
     "arousal": -0.5,
     "duration_s": 1.5,
     "error": None,
@@ -116,6 +117,7 @@ def test_tags_are_written_where_players_read_them_and_the_audio_is_untouched(son
     assert fields.get(tags.VALENCE_FIELD) == ("0.600",)
     assert fields.get(tags.PROBABILITY_FIELDS["sad"]) == ("0.150",)
     assert fields.get(tags.MODEL_FIELD) == ("ensemble",)
+    assert fields.get(tags.DISTANCE_FIELD) == ("1.235",)
     assert set(before) <= set(all_tags(song))  # title and artist kept
     assert decoded(song) == samples
     if fmt == "mp3":
@@ -325,7 +327,7 @@ def test_results_of_an_earlier_run_tag_files_without_judging_again(originals: di
     probabilities = {mood: CALM[mood] for mood in MOODS}
     records = [
         {"path": "a.flac", "model": "ensemble", "mood": "calm", "probabilities": probabilities, "valence": 0.6}
-        | {"arousal": -0.5, "duration_s": 1.5, "timeline": []},
+        | {"arousal": -0.5, "duration_s": 1.5, "timeline": [], "distance_from_training": 1.2346, "unfamiliar": False},
         {"path": "b.m4a", "error": "This file could not be read as audio."},
     ]
     results = tmp_path / "results.jsonl"
@@ -343,3 +345,16 @@ def test_a_row_without_its_numbers_is_refused() -> None:
         tags.mood_values(CALM | {"valence": None})
     with pytest.raises(MoodError, match="no mood"):
         tags.mood_word(CALM | {"mood": None})
+
+
+@pytest.mark.parametrize("song", ["flac"], indirect=True)
+def test_a_song_retagged_by_a_model_that_measures_no_distance_keeps_none(song: Path) -> None:
+    write_tags(song, CALM)
+    assert tagfiles.open_tagged(song).fields.get(tags.DISTANCE_FIELD) == ("1.235",)
+    unmeasured = {k: v for k, v in CALM.items() if k != "distance_from_training"} | {"model": "cldnn"}
+    changes = write_tags(song, unmeasured)
+    assert {c.field for c in changes} == {tags.MODEL_FIELD, tags.DISTANCE_FIELD}
+    assert tagfiles.open_tagged(song).fields.get(tags.DISTANCE_FIELD) == ()
+    write_tags(song, CALM)
+    remove_tags(song)
+    assert not any(f.startswith(tags.OWN_PREFIX) for f in all_tags(song))

@@ -13,11 +13,15 @@ format's place: ``TMOO`` / ``TXXX:<name>`` in ID3v2.4, ``----:com.apple.iTunes:<
   and ``;`` (``Calm / relaxed`` would become two moods). The id is the word lower-cased.
 - ``MOOD4Q_VALENCE``, ``MOOD4Q_AROUSAL`` (each in [-1, 1]), ``MOOD4Q_HAPPY``, ``MOOD4Q_ANGRY``,
   ``MOOD4Q_SAD``, ``MOOD4Q_CALM`` (probabilities in [0, 1]), three decimals, and
-  ``MOOD4Q_MODEL`` (the model's id). "4Q" for the four quadrants of Russell's map that these
-  numbers describe; the prefix keeps them apart from the ``MOOD_HAPPY`` / ``MOOD_SAD`` fields of
-  essentia and AcousticBrainz taggers, whose values mean something else (each a separate
-  yes/no classifier). No player has a column for them; foobar2000 and MusicBee show them as
-  custom fields, beets and Navidrome can be configured to read them.
+  ``MOOD4Q_MODEL`` (the model's id), and ``MOOD4Q_DISTANCE``: how far the song is from the
+  music the models learnt from (:mod:`mood.engine.familiarity`; about 1 for a song like the
+  training clips, over ``UNFAMILIAR_DISTANCE`` (1.5) unlike them, its mood less sure), three
+  decimals, only from a model that measures it (the ensemble, the hybrid). "4Q" for the four
+  quadrants of Russell's map that these numbers describe; the prefix keeps them apart from the
+  ``MOOD_HAPPY`` / ``MOOD_SAD`` fields of essentia and AcousticBrainz taggers, whose values mean
+  something else (each a separate yes/no classifier). No player has a column for them;
+  foobar2000 and MusicBee show them as custom fields, beets and Navidrome can be configured to
+  read them.
 - ``MOOD4Q_WROTE``: the ``MOOD`` value mood wrote, and ``MOOD4Q_REPLACED``: the values ``MOOD``
   held before ``overwrite`` replaced them. These mark what is mood's.
 
@@ -64,12 +68,13 @@ VALENCE_FIELD: Final = OWN_PREFIX + "VALENCE"
 AROUSAL_FIELD: Final = OWN_PREFIX + "AROUSAL"
 PROBABILITY_FIELDS: Final = {mood: OWN_PREFIX + mood.upper() for mood in MOODS}
 MODEL_FIELD: Final = OWN_PREFIX + "MODEL"
+DISTANCE_FIELD: Final = OWN_PREFIX + "DISTANCE"  # how far from the training music (none: not measured)
 WROTE_FIELD: Final = OWN_PREFIX + "WROTE"  # the MOOD value mood wrote
 REPLACED_FIELD: Final = OWN_PREFIX + "REPLACED"  # MOOD's values before mood overwrote them
 NUMBER_FIELDS: Final = {VALENCE_FIELD: "valence", AROUSAL_FIELD: "arousal"} | {
     field: mood for mood, field in PROBABILITY_FIELDS.items()
 }
-OWN_FIELDS: Final = (*NUMBER_FIELDS, MODEL_FIELD, WROTE_FIELD, REPLACED_FIELD)
+OWN_FIELDS: Final = (*NUMBER_FIELDS, MODEL_FIELD, DISTANCE_FIELD, WROTE_FIELD, REPLACED_FIELD)
 MOOD_WORDS: Final = {mood: MOOD_DISPLAY_NAMES[mood].split(" / ")[0] for mood in MOODS}  # "Calm"
 DECIMALS: Final = 3
 
@@ -137,7 +142,8 @@ class TagOutcome:
 
 
 def mood_values(result: Mapping[str, Any]) -> Target:
-    """The ``MOOD4Q_`` numbers and model of a result row, as tag values.
+    """The ``MOOD4Q_`` numbers, model and distance of a result row, as tag values (no distance:
+    the field is to be empty, so a file retagged by a model that does not measure it keeps none).
 
     Args:
         result: a flat row of a results file (:func:`mood.batch.sinks.read_rows`; for a fresh
@@ -154,7 +160,9 @@ def mood_values(result: Mapping[str, Any]) -> Target:
         if number is None:
             raise MoodError(f"This result has no {column}; analyse the song again with mood analyze.")
         values[field] = (f"{float(number):.{DECIMALS}f}",)
-    return values | {MODEL_FIELD: (str(result.get("model") or ""),)}
+    distance = result.get("distance_from_training")
+    measured = () if distance is None else (f"{float(distance):.{DECIMALS}f}",)
+    return values | {MODEL_FIELD: (str(result.get("model") or ""),), DISTANCE_FIELD: measured}
 
 
 def mood_word(result: Mapping[str, Any]) -> str:
