@@ -74,6 +74,14 @@ def test_select_by_mood_region_and_confidence() -> None:
     assert confidence(ROWS[1]) == pytest.approx(0.05) and confidence(ROWS[1], "top") == pytest.approx(0.4)
 
 
+def test_songs_unlike_the_training_music_can_be_left_out() -> None:
+    rows = [*ROWS, row("odd.wav", {"calm": 0.9, "sad": 0.1}, unfamiliar=True, distance_from_training=2.0)]
+    assert paths(select(rows, Selection(moods=("calm",)))) == ["calm_clear.wav", "calm_mixed.wav", "odd.wav"]
+    familiar = select(rows, Selection(moods=("calm",), familiar_only=True))
+    assert paths(familiar) == ["calm_clear.wav", "calm_mixed.wav"]  # not measured: kept
+    assert paths(select(rows, Selection(sort_by="distance_from_training", limit=1))) == ["odd.wav"]
+
+
 def test_sort_and_limit() -> None:
     by_energy = select(ROWS, Selection(sort_by="energy"))
     assert paths(by_energy) == ["calm_clear.wav", "sad.wav", "calm_mixed.wav", "angry.wav", "happy.wav"]

@@ -58,6 +58,8 @@ class Selection:
         arousal: the same for arousal.
         min_confidence: keep songs at least this confident (see the module's docstring).
         confidence: ``margin`` or ``top``: how confidence is measured.
+        familiar_only: leave out songs unlike the music the models learnt from (the results'
+            ``unfamiliar``; a song whose model did not measure it is kept).
         sort_by: a numeric column (``energy``, ``tempo_bpm``, ``valence``, ``calm``, ...) or
             ``confidence``; songs without it come last. None: the results file's order.
         descending: sort from the highest value.
@@ -69,6 +71,7 @@ class Selection:
     arousal: Range | None = None
     min_confidence: float | None = None
     confidence: ConfidenceKind = "margin"
+    familiar_only: bool = False
     sort_by: str | None = None
     descending: bool = False
     limit: int | None = None
@@ -176,6 +179,7 @@ def select(rows: Iterable[Row], selection: Selection) -> list[Row]:
         and within(row.get("valence"), selection.valence)
         and within(row.get("arousal"), selection.arousal)
         and (selection.min_confidence is None or confidence(row, selection.confidence) >= selection.min_confidence)
+        and not (selection.familiar_only and row.get("unfamiliar"))
     ]
     if selection.sort_by is not None:
         chosen = _sorted(chosen, selection)

@@ -45,6 +45,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="how sure: the top probability minus the second (margin, as the app) or the top probability",
     )  # fmt: skip
     playlist.add_argument(
+        "--familiar-only",
+        action="store_true",
+        help="leave out songs unlike the music the models learnt from (their moods are less sure)",
+    )
+    playlist.add_argument(
         "--sort", metavar="COLUMN", help="sort by a column: energy, tempo_bpm, valence, calm, confidence ..."
     )
     playlist.add_argument("--descending", action="store_true", help="sort from the highest value")
@@ -83,6 +88,7 @@ def run_playlist(args: argparse.Namespace, out: TextIO) -> int:
             arousal=parse_range(args.arousal) if args.arousal else None,
             min_confidence=args.min_confidence,
             confidence=args.confidence,
+            familiar_only=args.familiar_only,
             sort_by=args.sort,
             descending=args.descending,
             limit=args.limit,
