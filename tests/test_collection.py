@@ -87,6 +87,13 @@ def test_filters_keep_what_they_say(filters: Filters, expected: list[str]) -> No
     assert _names(filters.apply(catalogue(ROWS).songs)) == expected
 
 
+def test_songs_unlike_the_training_music_can_be_left_out_and_unmeasured_ones_stay() -> None:
+    songs = catalogue(ROWS).songs
+    assert "riff.mp3" in _names(songs)  # the one row marked unlike the training music
+    kept = Filters(familiar_only=True).apply(songs)
+    assert "riff.mp3" not in _names(kept) and len(kept) == len(songs) - 1
+
+
 def test_the_folder_filter_is_the_parent_folder_not_the_folders_above_it() -> None:
     songs = catalogue(ROWS).songs
     assert _names(Filters(folders=("/music/Jazz",)).apply(songs)) == ["slow.mp3"]  # not Jazz/Live/swing.flac

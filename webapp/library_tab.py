@@ -203,7 +203,12 @@ def filter_widgets(shelf: Catalogue, widgets: str) -> Filters:
             placeholder="Any folder",
             help="The folder each song's file is in (its parent folder, not the folders above it).",
         )
-    return Filters(tuple(moods), top_probability, tempo, tuple(keys), tuple(folders))
+        familiar_only = st.checkbox(
+            "Only songs like the music the models learnt from",
+            key=f"library-familiar-{widgets}",
+            help="Leaves out songs unlike the training music: their moods are less sure.",
+        )
+    return Filters(tuple(moods), top_probability, tempo, tuple(keys), tuple(folders), familiar_only)
 
 
 def tempo_filter(box: st.delta_generator.DeltaGenerator, shelf: Catalogue, widgets: str) -> tuple[float, float] | None:

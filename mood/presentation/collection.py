@@ -108,6 +108,8 @@ class Filters:
             without a tempo included).
         keys: keep songs in one of these keys, e.g. ``("A minor",)`` (empty: any).
         folders: keep songs whose parent folder is one of these (empty: any).
+        familiar_only: leave out songs unlike the music the models learnt from (a song whose
+            model did not measure it is kept).
     """
 
     moods: tuple[str, ...] = ()
@@ -115,6 +117,7 @@ class Filters:
     tempo_bpm: tuple[float, float] | None = None
     keys: tuple[str, ...] = ()
     folders: tuple[str, ...] = ()
+    familiar_only: bool = False
 
     def apply(self, songs: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``songs`` (a :attr:`Catalogue.songs` frame) these filters keep, in order."""
@@ -129,6 +132,8 @@ class Filters:
             keep &= songs["key_name"].isin(self.keys).to_numpy()
         if self.folders:
             keep &= songs["folder"].isin(self.folders).to_numpy()
+        if self.familiar_only:
+            keep &= ~songs["unfamiliar"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         return songs[keep]
 
 
