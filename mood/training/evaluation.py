@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,35 +111,55 @@ def cv_markdown(cvs: dict[str, CrossValidation]) -> str:
         f1s = " | ".join(f"{cv.per_class[m].f1:.3f}" for m in MOODS)
         lines.append(f"| {name} | **{cv.macro_f1:.3f}** | {cv.accuracy:.3f} | {f1s} | {per_fold} |")
     if all(cv.confidence for cv in cvs.values()):
-        lines += ["", "How often each confidence level was right (clips that got it, and their accuracy)", ""]
-        lines += ["| model | " + " | ".join(CONFIDENCE_LEVELS) + " |", "|---|" + "---|" * len(CONFIDENCE_LEVELS)]
-        for name, cv in cvs.items():
-            cells = " | ".join(_reliability_cell(cv.confidence[level]) for level in CONFIDENCE_LEVELS)
-            lines.append(f"| {name} | {cells} |")
+        lines += _table(
+            "How often each confidence level was right (clips that got it, and their accuracy)",
+            ("model", *CONFIDENCE_LEVELS),
+            [
+                [name, *(_reliability_cell(cv.confidence[level]) for level in CONFIDENCE_LEVELS)]
+                for name, cv in cvs.items()
+            ],
+        )
     calibrated = {name: cv.calibration for name, cv in cvs.items() if cv.calibration}
     if calibrated:
-        lines += ["", "Calibration: expected calibration error of the top probability (10 bins)", ""]
-        lines += ["| model | temperature | ECE before | ECE after |", "|---|---|---|---|"]
-        for name, c in calibrated.items():
-            lines.append(f"| {name} | {c.temperature:.2f} | {c.ece_before:.3f} | {c.ece_after:.3f} |")
+        lines += _table(
+            "Calibration: expected calibration error of the top probability (10 bins)",
+            ("model", "temperature", "ECE before", "ECE after"),
+            [
+                [name, f"{c.temperature:.2f}", f"{c.ece_before:.3f}", f"{c.ece_after:.3f}"]
+                for name, c in calibrated.items()
+            ],
+        )
     short = {name: c.short_clips for name, c in calibrated.items() if c.short_clips}
     if short:
-        lines += ["", "Short songs: each model's out-of-fold answers to short crops of the held-out clips", ""]
-        lines += ["| model | crops | macro-F1 | temperature | ECE with the clips' temperature | ECE after |"]
-        lines += ["|---|---|---|---|---|---|"]
-        for name, sc in short.items():
-            lines.append(
-                f"| {name} | {sc.clips} of {sc.length_s:g} s | {sc.macro_f1:.3f} | {sc.temperature:.2f} | "
-                f"{sc.ece_clip_temperature:.3f} | {sc.ece_after:.3f} |"
-            )
+        lines += _table(
+            "Short songs: each model's out-of-fold answers to short crops of the held-out clips",
+            ("model", "crops", "macro-F1", "temperature", "ECE with the clips' temperature", "ECE after"),
+            [
+                [
+                    name,
+                    f"{sc.clips} of {sc.length_s:g} s",
+                    f"{sc.macro_f1:.3f}",
+                    f"{sc.temperature:.2f}",
+                    *_numbers(sc.ece_clip_temperature, sc.ece_after),
+                ]
+                for name, sc in short.items()
+            ],
+        )
     familiar = {name: c.familiarity for name, c in calibrated.items() if c.familiarity}
     if familiar:
-        lines += ["", "Songs unlike the training music: the answer softened with the hybrid's distance", ""]
-        lines += ["| model | slope | answers | ECE before | ECE after | crops' ECE before | crops' ECE after |"]
-        lines += ["|---|---|---|---|---|---|---|"]
-        for name, f in familiar.items():
-            crops = " | ".join("–" if e is None else f"{e:.3f}" for e in (f.crops_ece_before, f.crops_ece_after))
-            lines.append(f"| {name} | {f.slope:.3f} | {f.clips} | {f.ece_before:.3f} | {f.ece_after:.3f} | {crops} |")
+        lines += _table(
+            "Songs unlike the training music: the answer softened with the hybrid's distance",
+            ("model", "slope", "answers", "ECE before", "ECE after", "crops' ECE before", "crops' ECE after"),
+            [
+                [
+                    name,
+                    f"{f.slope:.3f}",
+                    str(f.clips),
+                    *_numbers(f.ece_before, f.ece_after, f.crops_ece_before, f.crops_ece_after),
+                ]
+                for name, f in familiar.items()
+            ],
+        )
     for name, cv in cvs.items():
         lines += ["", f"**{name}**: precision / recall / F1, and the confusion matrix", ""]
         lines += ["| true \\ predicted | " + " | ".join(MOODS) + " | precision | recall | F1 |"]
@@ -148,6 +169,17 @@ def cv_markdown(cvs: dict[str, CrossValidation]) -> str:
             counts = " | ".join(str(n) for n in row)
             lines.append(f"| {mood} | {counts} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def _table(title: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """The Markdown lines of a titled table: a blank line, the title, a blank line, the header, the rows."""
+    lines = ["", title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _numbers(*values: float | None) -> list[str]:
+    """Table cells of three decimals ("–" for a figure not measured)."""
+    return ["–" if v is None else f"{v:.3f}" for v in values]
 
 
 def _reliability_cell(entry: Reliability) -> str:
