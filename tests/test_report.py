@@ -134,6 +134,12 @@ def test_the_csv_has_a_row_per_song_with_its_four_probabilities(session: list[So
     assert table["confidence"].tolist() == ["clear", "leaning"]
     assert table["valence"].tolist() == pytest.approx([-0.3, 0.2])
     assert table["arousal"].tolist() == pytest.approx([-0.8, 0.6])
+    assert table["unfamiliar"].isna().all()  # these models did not measure it
+    measured = [
+        dataclasses.replace(song, predictions=(dataclasses.replace(song.prediction, distance_from_training=distance),))
+        for song, distance in zip(session, (2.0, 1.0), strict=True)
+    ]
+    assert songs_frame(measured)["unfamiliar"].tolist() == [True, False]
 
 
 def test_the_json_holds_each_song_with_its_timeline_and_members(session: list[SongResult]) -> None:

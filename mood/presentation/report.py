@@ -48,6 +48,7 @@ SONG_COLUMNS: Final = (
     "model",
     "mood",
     "confidence",
+    "unfamiliar",
     *MOODS,
     "valence",
     "arousal",
@@ -202,7 +203,9 @@ def songs_frame(results: Iterable[SongResult]) -> pd.DataFrame:
 
     Columns are ``SONG_COLUMNS``; probabilities are in [0, 1], valence and arousal in
     [-1, 1], the duration in seconds; ``model`` is the model's key (e.g. "ensemble");
-    ``tempo_bpm`` and ``key`` (e.g. "A minor") are missing for a song without descriptors.
+    ``unfamiliar`` is whether the song is unlike the training music (missing when the model
+    does not measure it); ``tempo_bpm`` and ``key`` (e.g. "A minor") are missing for a song
+    without descriptors.
     """
     rows = [
         {
@@ -211,6 +214,7 @@ def songs_frame(results: Iterable[SongResult]) -> pd.DataFrame:
             "model": r.prediction.model,
             "mood": r.prediction.mood,
             "confidence": r.prediction.confidence,
+            "unfamiliar": None if r.prediction.distance_from_training is None else r.prediction.unfamiliar,
             **r.prediction.probabilities,
             "valence": round(r.prediction.valence, 4),
             "arousal": round(r.prediction.arousal, 4),
