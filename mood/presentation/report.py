@@ -318,10 +318,10 @@ def familiarity_sentence(familiarity: FamiliarityCalibration | None) -> str:
     if familiarity is None:
         return ""
     return (
-        " A song unlike the training music gets a wider temperature still, the further it is from the training "
-        f"songs the wider; in cross-validation this moved the calibration error from {familiarity.ece_before:.3f} "
-        f"to {familiarity.ece_after:.3f} on the songs themselves (most of them are like the training music: the "
-        "change matters on music from elsewhere)."
+        " A song unlike the training music gets a softer answer still (a second temperature), the further it is "
+        "from the training songs the softer; in cross-validation this moved the calibration error from "
+        f"{familiarity.ece_before:.3f} to {familiarity.ece_after:.3f} on the songs themselves (most of them are "
+        "like the training music: the change matters on music from elsewhere)."
     )
 
 

@@ -225,7 +225,7 @@ def ensemble_cv(
     if short is not None:
         cv = with_short_clips(cv, short[0])
         scored.append(short[1])
-    cv = with_familiarity(cv, scored, measured_distances(members, runs_dir), ENSEMBLE)
+    cv = with_familiarity(cv, scored, measured_distances(members, runs, runs_dir), ENSEMBLE)
     return EnsembleManifest(
         name=ENSEMBLE, members=list(members), created=now_iso(), combination=combination,
         weights=[round(w, 3) for w in shipped_weights] if combination == "weighted" else [],
@@ -263,14 +263,14 @@ def short_clips_of(
     return short, ScoredRows(score, crops, crop_t)
 
 
-def measured_distances(members: Sequence[str], runs_dir: Path) -> dict[str, float]:
-    """Each clip's and crop's distance from the training music, from the first member whose runs
-    measured them (the hybrid: what the app reads a song's distance from); empty when none did."""
-    for member in members:
-        paths = [run_path(runs_dir, member), crops_run_path(runs_dir, member)]
-        runs = [load_run(p) for p in paths if p.is_file()]
-        if runs and runs[0].distances:
-            return {k: v for run in runs for k, v in run.distances.items()}
+def measured_distances(members: Sequence[str], runs: Sequence[OutOfFold], runs_dir: Path) -> dict[str, float]:
+    """Each clip's and crop's distance from the training music, from the first member whose run
+    (of ``runs``, the members' runs on the clips) measured them, with its crops run's (the hybrid:
+    what the app reads a song's distance from); empty when none did."""
+    for member, run in zip(members, runs, strict=True):
+        if run.distances:
+            crops = crops_run_path(runs_dir, member)
+            return run.distances | (load_run(crops).distances if crops.is_file() else {})
     return {}
 
 

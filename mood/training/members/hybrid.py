@@ -154,10 +154,10 @@ def fit_familiarity(pipeline: Pipeline, x: FloatArray, n_components: int) -> Fam
     principal directions of their weighted standardised columns (:mod:`mood.engine.familiarity`;
     fewer when there are too few columns or rows to leave a residual)."""
     _, _, weights, _ = head_steps(pipeline)
-    weighted_z = pipeline[:3].transform(x) * weights  # robust scaler, clip, scaler
-    pca = PCA(min(n_components, weighted_z.shape[1] - 1, len(x) - 1), random_state=SEED).fit(weighted_z)
+    z = pipeline[:3].transform(x)  # robust scaler, clip, scaler: before the columns' weights
+    pca = PCA(min(n_components, z.shape[1] - 1, len(x) - 1), random_state=SEED).fit(z * weights)
     unscaled = Familiarity(weights.copy(), pca.mean_.astype(np.float32), pca.components_.astype(np.float32), 1.0)
-    typical = max(float(np.median(unscaled.distances(pipeline[:3].transform(x)) ** 2)), MIN_TYPICAL_RESIDUAL)
+    typical = max(float(np.median(unscaled.distances(z) ** 2)), MIN_TYPICAL_RESIDUAL)
     return dataclasses.replace(unscaled, typical=typical)
 
 
