@@ -16,6 +16,12 @@ compiles once per thread count it is asked to run on (each from the verified fil
 them; :func:`set_session_threads` sets the count of the networks that follow the process. Only
 OpenVINO's runtime is used (never its conversion tools, which are the part that could ask for
 telemetry).
+
+A process that serves a network keeps numpy's BLAS on one thread (:func:`share_cores_with_networks`):
+OpenVINO already runs on every core, and OpenBLAS's threads, left spinning after each call of the
+spectrograms and musical features, took those cores from it (the shared graph took 111 ms of a
+30 s clip beside them, 58 ms without; README, Speed). One BLAS thread was faster for the musical
+features and descriptors on their own too.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import openvino as ov
+from threadpoolctl import threadpool_limits
 
 from mood.constants import INFERENCE_BATCH_SIZE
 from mood.engine.integrity import verified_bytes
@@ -101,12 +108,20 @@ def served_precision() -> ServedPrecision:
     return "bf16" if cpu_has_bf16() else "f32"
 
 
+@cache
+def share_cores_with_networks() -> None:
+    """Keep numpy's BLAS on one thread in this process from now on (see the module's docstring)."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def compile_onnx(model: bytes, threads: int, name: str, precision: ServedPrecision) -> ov.CompiledModel:
-    """ONNX bytes compiled for this CPU on ``threads`` threads in ``precision``, for low latency.
+    """ONNX bytes compiled for this CPU on ``threads`` threads in ``precision``, for low latency;
+    from then on numpy's BLAS keeps to one thread (:func:`share_cores_with_networks`).
 
     Raises:
         ModelError: the bytes are not a model OpenVINO can run.
     """
+    share_cores_with_networks()
     config: dict[str, Any] = {
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "LATENCY",
