@@ -95,10 +95,11 @@ def spectral_flatness(magnitude: FloatArray) -> FloatArray:
 def spectral_rolloff(magnitude: FloatArray, sample_rate: float, roll_percent: float) -> npt.NDArray[np.float64]:
     """The lowest bin frequency (Hz) below which ``roll_percent`` of each frame's magnitude lies:
     shape ``(n_frames,)``."""
-    freq = fft_frequencies(sample_rate, 2 * (magnitude.shape[0] - 1))[:, np.newaxis]
+    freq = fft_frequencies(sample_rate, 2 * (magnitude.shape[0] - 1))
     total = np.cumsum(magnitude, axis=0)
-    below = np.where(total < roll_percent * total[-1], np.nan, 1)
-    rolloff: npt.NDArray[np.float64] = np.nanmin(below * freq, axis=0)
+    # librosa takes the smallest frequency of the bins that reach the share; the frequencies
+    # rise with the bin, so that is the first such bin's (the last bin always reaches it)
+    rolloff: npt.NDArray[np.float64] = freq[np.argmax(total >= roll_percent * total[-1], axis=0)]
     return rolloff
 
 
