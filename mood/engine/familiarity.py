@@ -51,8 +51,7 @@ class Familiarity:
         """Each row's distance from the training music (1: a typical training row), for the head's
         standardised columns ``(n_rows, n_features)``."""
         centred = np.asarray(standardised, dtype=np.float64) * self.weights - self.center
-        components = self.components.astype(np.float64)  # one dtype: numpy's BLAS path
-        residual = centred - (centred @ components.T) @ components
+        residual = centred - (centred @ self.components.T) @ self.components
         out: FloatArray = np.sqrt((residual**2).sum(axis=1) / self.typical).astype(np.float32)
         return out
 

@@ -51,8 +51,7 @@ def mfcc(log_mel: FloatArray, n_mfcc: int) -> FloatArray:
     k, n = np.arange(n_mfcc)[:, np.newaxis], np.arange(n_mels)[np.newaxis, :]
     basis = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
     basis[0] /= np.sqrt(2.0)
-    # both float64: numpy multiplies mixed dtypes without BLAS, 50x slower for the same numbers
-    coefficients: FloatArray = (basis @ log_mel.astype(np.float64)).astype(np.float32)
+    coefficients: FloatArray = (basis @ log_mel).astype(np.float32)
     return coefficients
 
 
