@@ -9,6 +9,9 @@ temporary folder: real songs from the 4Q data set when it is present (``--data``
 synthetic chords (speed only; the run says so). Each system runs in a fresh interpreter:
 cold start is the wall time from starting it to its first answer (interpreter, imports, model
 load, one clip); warm is the mean per clip, file to answer (decoding included), after that.
+Each system is timed only once the one timed before it has gone idle: ONNX Runtime's threads
+keep spinning after an answer (vibenet's used 0.09 CPU-seconds of the 50 ms after each, on both
+cores), which would otherwise be charged to whichever system comes next.
 ``--engine`` picks mood's forward pass (``bench.onnx_path.ENGINES``): ``bf16`` and ``f32`` (as
 shipped: ``Predictor``, each network's checked-in export run by OpenVINO at that
 ``MOOD_PRECISION``; ``bf16`` is the default where the CPU has it), ``torch`` (each network's torch
@@ -44,6 +47,8 @@ MP3_BITRATE = "128k"
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 INT8_SUFFIX = ".int8"
 PIP_TIMEOUT_S = 900
+SETTLE_POLL_S = 0.02  # a worker is idle once it used no CPU over this long (the kernel counts in 10 ms ticks)
+SETTLE_MAX_S = 1.0  # wait no longer than this for a worker to go idle
 RUN_TIMEOUT_S = 1800
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,6 +111,7 @@ class Worker:
             )  # fmt: skip
         ready = self._reply()
         self.cold_start_s = None if ready is None else ready - started
+        self.wait_until_idle()  # before the next system starts
 
     def _reply(self) -> float | None:
         assert self.process.stdout is not None
@@ -131,11 +137,31 @@ class Worker:
             raise RuntimeError(f"{self.system} stopped: {self.failure()}")
         self.seconds.append(seconds)
 
+    def wait_until_idle(self) -> None:
+        """Return once the worker's process used no CPU over ``SETTLE_POLL_S`` (at most ``SETTLE_MAX_S``)."""
+        deadline = time.monotonic() + SETTLE_MAX_S
+        used = cpu_ticks(self.process.pid)
+        while time.monotonic() < deadline:
+            time.sleep(SETTLE_POLL_S)
+            now = cpu_ticks(self.process.pid)
+            if now is None or now == used:
+                return
+            used = now
+
     def close(self) -> None:
         """End the worker (it exits when its stdin closes)."""
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(timeout=RUN_TIMEOUT_S)
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """User and system CPU time a process (all its threads) has used, in clock ticks (None: unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
 
 
 def peer_python(venv: Path) -> Path | str:
@@ -257,6 +283,7 @@ def main() -> None:
             for clip in clips:  # every system on each clip in turn: a busy spell hits them all alike
                 for worker in workers:
                     worker.time_clip(clip)
+                    worker.wait_until_idle()  # so that its leftover work is not charged to the next
         except RuntimeError as e:
             sys.exit(str(e))
         finally:
@@ -273,7 +300,10 @@ def print_table(workers: list[Worker], n_clips: int) -> None:
     """The issue's table, with ratios to vibenet when it ran."""
     peer = next((w for w in workers if w.system == PEER_SYSTEM), None)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nWarm, file to answer (decoding included), mean of {n_clips} clips; load average {load}.\n")
+    print(
+        f"\nWarm, file to answer (decoding included), mean of {n_clips} clips, each system timed once the one "
+        f"before it went idle; load average {load}.\n"
+    )
     print("| system | s per clip | vs vibenet | cold start (start to first answer) |")
     print("|---|---|---|---|")
     for w in workers:
