@@ -50,12 +50,16 @@ class _FrequencyMaxBlock(nn.Module):
     """Conv2d -> ReLU -> batch norm -> max over all frequencies: ``(B, 1, T, F)`` -> ``(B, C, T)``.
 
     musicnn's ``timbral_block`` and ``tempo_block``; ``time_padding`` (before, after) zero-pads
-    the time axis first, which is how both blocks keep the original number of frames.
+    the time axis first, which is how both blocks keep the original number of frames. ``n_mels``:
+    the input's bands, ``F``.
     """
 
-    def __init__(self, filters: int, kernel: tuple[int, int], time_padding: tuple[int, int], bn_eps: float) -> None:
+    def __init__(
+        self, filters: int, kernel: tuple[int, int], time_padding: tuple[int, int], n_mels: int, bn_eps: float
+    ) -> None:
         super().__init__()
         self.time_padding = time_padding
+        self.frequencies = n_mels - kernel[1] + 1  # the convolution's output bands (no frequency padding)
         self.conv = nn.Conv2d(1, filters, kernel)
         self.bn = nn.BatchNorm2d(filters, eps=bn_eps)
 
@@ -103,7 +107,8 @@ class _FrequencyMaxBlock(nn.Module):
         live = self.live_filters(input_bound)
         sign = torch.where(bn.weight[live] >= 0, 1.0, -1.0)  # the sign of weight / sqrt(var + eps)
         convolved = F.conv2d(padded, self.conv.weight[live] * sign[:, None, None, None], bias[live] * sign)
-        extreme = convolved.amax(dim=3) * sign[:, None]
+        # A max pool over all the bands, not amax: the same maxima, and OpenVINO runs it 10-30 % faster.
+        extreme = F.max_pool2d(convolved, (1, self.frequencies)).squeeze(3) * sign[:, None]
         if len(live) < len(bias):
             kept = set(live)
             dead = [i for i in range(len(bias)) if i not in kept]
@@ -150,12 +155,16 @@ class Musicnn(nn.Module):
         timbral_padding = tf_same_padding(config.timbral_kernel_frames)
         self.timbral = nn.ModuleList(
             _FrequencyMaxBlock(
-                config.timbral_filters, (config.timbral_kernel_frames, int(fraction * n_mels)), timbral_padding, eps
+                config.timbral_filters,
+                (config.timbral_kernel_frames, int(fraction * n_mels)),
+                timbral_padding,
+                n_mels,
+                eps,
             )
             for fraction in config.timbral_kernel_mel_fractions
         )
         self.temporal = nn.ModuleList(
-            _FrequencyMaxBlock(config.temporal_filters, (frames, 1), tf_same_padding(frames), eps)
+            _FrequencyMaxBlock(config.temporal_filters, (frames, 1), tf_same_padding(frames), n_mels, eps)
             for frames in config.temporal_kernel_frames
         )
         front_end_channels = len(self.timbral) * config.timbral_filters + len(self.temporal) * config.temporal_filters
