@@ -1,6 +1,7 @@
 """bfloat16 against float32, judged by the answers: every model on every 4Q and Grekow clip, one run.
 
-    .venv/bin/python -m bench.precision [--every N] [--out precision_results.md] [--reference-weights DIR]
+    .venv/bin/python -m bench.precision [--every N] [--out precision_results.md]
+                                        [--reference-weights DIR [--shipped-precision bf16]]
 
 Each clip is decoded and its front ends computed once; every shipped model then answers it twice,
 with ``MOOD_PRECISION=f32`` and with ``bf16`` (on a CPU without bfloat16 both are float32, and the
@@ -10,7 +11,9 @@ trained on every 4Q clip, so 4Q's figures measure agreement, not accuracy; Greko
 on) gives both. Issue 20's rule: the same top mood on >= 99 % of clips, figures within 0.005.
 
 ``--reference-weights DIR`` compares another way: the shipped weights against those of ``DIR``
-(e.g. a worktree's ``mood/weights`` from before a change of the exports), both in float32.
+(e.g. a worktree's ``mood/weights`` from before a change of the exports), both in float32, or
+the shipped ones in bfloat16 with ``--shipped-precision bf16`` (a change of the exports judged as
+served against the float32 reference from before it, as the rule reads).
 """
 
 from __future__ import annotations
@@ -98,10 +101,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--reference-weights", type=Path, default=None, help="compare the shipped weights with this folder's (f32)"
     )
+    parser.add_argument(
+        "--shipped-precision", choices=PRECISIONS, default="f32", help="with --reference-weights: the shipped side's"
+    )
     args = parser.parse_args(argv)
     if args.reference_weights:
-        sides = (Side("reference", args.reference_weights, "f32"), Side("shipped", None, "f32"))
-        first = f"the shipped weights against {args.reference_weights}, both float32"
+        sides = (Side("reference", args.reference_weights, "f32"), Side("shipped", None, args.shipped_precision))
+        first = f"the shipped weights ({args.shipped_precision}) against {args.reference_weights} (f32)"
+        if args.shipped_precision == "bf16" and not cpu_has_bf16():
+            first += "; this CPU has no bfloat16, so both are float32"
     else:
         sides = tuple(Side(p, None, p) for p in PRECISIONS)
         first = f"bfloat16 on this CPU: {'yes' if cpu_has_bf16() else 'no (both columns are float32)'}"

@@ -19,7 +19,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 import mood.engine.models.musicnn as musicnn_module
-from mood.constants import MUSICNN_MAX_INPUT
+from mood.constants import DEAD_FILTER_TOLERANCE, MUSICNN_MAX_INPUT
 from mood.engine.features import MUSICNN_FRONT_END, log_mel, make_windows
 from mood.engine.integrity import sha256_of
 from mood.engine.manifest import NetworkManifest, read_manifest_file
@@ -89,7 +89,11 @@ def test_backbone_matches_its_manifest(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_port_reproduces_the_original(name: str, windows: dict[str, tuple[np.ndarray[Any, Any], list[int]]]) -> None:
+def test_port_reproduces_the_original(
+    name: str, windows: dict[str, tuple[np.ndarray[Any, Any], list[int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port itself, every filter convolved (leaving the near-dead ones out is bounded below)."""
+    monkeypatch.setattr(musicnn_module, "DEAD_FILTER_TOLERANCE", 0.0)
     stem = ModelSpec(name).file_stem
     manifest = read_manifest_file(BACKBONES_DIR / f"{stem}.json")
     assert isinstance(manifest, NetworkManifest)
@@ -144,9 +148,13 @@ def test_tf_same_padding_puts_the_odd_frame_after() -> None:
     assert tf_same_padding(7) == (3, 3)
 
 
-def test_front_end_blocks_pool_before_normalising_in_eval_mode_with_the_same_result() -> None:
+def test_front_end_blocks_pool_before_normalising_in_eval_mode_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The eval-mode shortcut (max over frequencies first, negated where the batch-norm scale
-    is negative) gives what the layers compute in order: conv, ReLU, batch norm, max."""
+    is negative) gives what the layers compute in order: conv, ReLU, batch norm, max (every
+    filter convolved: a random network's small ones are not dead)."""
+    monkeypatch.setattr(musicnn_module, "DEAD_FILTER_TOLERANCE", 0.0)
     torch.manual_seed(0)
     network = Musicnn().eval()
     mel = torch.randn(3, 96, 187)
@@ -179,12 +187,14 @@ def test_dead_filters_are_left_out_of_the_convolution_with_the_same_result() -> 
         torch.testing.assert_close(block(x, network.input_bound()), in_order.amax(dim=3), atol=1e-6, rtol=0.0)
 
 
-def test_most_of_msd_musicnns_timbral_filters_are_dead_and_leaving_them_out_changes_nothing(
-    windows: dict[str, tuple[np.ndarray[Any, Any], list[int]]], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("backbone", ["MSD_musicnn", "MTT_musicnn"])
+def test_most_timbral_filters_are_dead_and_leaving_them_out_moves_the_pooled_features_within_the_tolerance(
+    windows: dict[str, tuple[np.ndarray[Any, Any], list[int]]], monkeypatch: pytest.MonkeyPatch, backbone: str
 ) -> None:
-    """The shipped backbones on real clips' patches: the pooled features with the dead filters
-    left out equal those of every filter convolved (tolerance 0: only exactly-zero filters out)."""
-    spec = ModelSpec("MSD_musicnn")
+    """The shipped backbones on real clips' patches: most timbral filters are left out, and the
+    pooled features move by less than ``DEAD_FILTER_TOLERANCE`` from those of every filter
+    convolved (tolerance 0: only exactly-zero filters out)."""
+    spec = ModelSpec(backbone)
     manifest = read_manifest_file(BACKBONES_DIR / f"{spec.file_stem}.json")
     assert isinstance(manifest, NetworkManifest)
     port = build_port(manifest.architecture, len(manifest.labels), manifest.architecture_config)
@@ -192,14 +202,14 @@ def test_most_of_msd_musicnns_timbral_filters_are_dead_and_leaving_them_out_chan
     assert isinstance(port, Musicnn)
     port.eval()
     live = [len(block.live_filters(port.input_bound())) for block in port.timbral]
-    assert all(n < filters // 4 for n, filters in zip(live, [b.conv.out_channels for b in port.timbral], strict=True))
+    assert all(n < filters // 2 for n, filters in zip(live, [b.conv.out_channels for b in port.timbral], strict=True))
     mel = torch.from_numpy(np.concatenate([w for w, _ in windows.values()]))
     with torch.no_grad():
         pruned = port.pooled(mel)
         monkeypatch.setattr(musicnn_module, "DEAD_FILTER_TOLERANCE", 0.0)
         assert sum(len(block.live_filters(port.input_bound())) for block in port.timbral) > sum(live)
         every_filter = port.pooled(mel)
-    torch.testing.assert_close(pruned, every_filter, atol=1e-6, rtol=0.0)
+    torch.testing.assert_close(pruned, every_filter, atol=DEAD_FILTER_TOLERANCE, rtol=0.0)
 
 
 def _tf_shape(shape: tuple[int, ...]) -> tuple[int, ...]:

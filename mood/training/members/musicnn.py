@@ -24,7 +24,13 @@ import numpy.typing as npt
 import onnxruntime as ort
 import torch
 
-from mood.constants import MOODS, MUSICNN_MOOD_HOP_FRAMES, MUSICNN_MOOD_LOUDNESS_DBFS, MUSICNN_MOOD_MAX_WINDOWS
+from mood.constants import (
+    DEAD_FILTER_TOLERANCE,
+    MOODS,
+    MUSICNN_MOOD_HOP_FRAMES,
+    MUSICNN_MOOD_LOUDNESS_DBFS,
+    MUSICNN_MOOD_MAX_WINDOWS,
+)
 from mood.engine.features import MUSICNN_FRONT_END, FloatArray, FrontEnd, log_mel, make_windows
 from mood.engine.manifest import CrossValidation, NetworkManifest, Pretrained, read_manifest_file
 from mood.engine.models.musicnn_mood import FrozenPooled, MusicnnMood
@@ -112,8 +118,9 @@ def pretrained_network(weights_dir: Path = SHIPPED_WEIGHTS_DIR) -> tuple[Musicnn
 
 
 def backbone_key(model: MusicnnMood) -> str:
-    """A short fingerprint of the frozen weights, for the feature cache's name."""
-    digest = hashlib.sha1()
+    """A short fingerprint of the frozen weights and of which filters they convolve
+    (``DEAD_FILTER_TOLERANCE``), for the feature cache's name."""
+    digest = hashlib.sha1(f"dead filters below {DEAD_FILTER_TOLERANCE}".encode())
     for name, tensor in model.backbones.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.numpy().tobytes())
