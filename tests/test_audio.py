@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from mood.constants import SAMPLE_RATE
-from mood.engine.audio import load_audio
+from mood.engine.audio import SEQUENTIAL_MEAN_CHANNELS, downmix, load_audio
 from mood.errors import AudioError
 from tests.helpers import SR, chord_progression, tone, write_audio
 
@@ -122,3 +122,13 @@ def test_resampling_is_librosas_default_exactly(n: int, native_sr: int, sr: int)
     got = resample(wav, native_sr, sr)
     assert got.dtype == np.float32 and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n_channels", range(1, SEQUENTIAL_MEAN_CHANNELS + 3))
+def test_downmix_is_numpys_mean_bit_for_bit(n_channels: int) -> None:
+    rng = np.random.default_rng(n_channels)
+    levels = rng.uniform(1e-3, 1.0, n_channels).astype(np.float32)  # channels of very different levels
+    frames = rng.uniform(-1.0, 1.0, (44_100, n_channels)).astype(np.float32) * levels
+    mono = downmix(frames)
+    assert mono.dtype == np.float32 and mono.shape == (44_100,)
+    assert np.array_equal(mono, frames.mean(axis=1, dtype=np.float32))

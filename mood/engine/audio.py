@@ -33,6 +33,7 @@ from mood.constants import DECODE_TIMEOUT_S, MAX_DURATION_S, SAMPLE_RATE, TRUNCA
 from mood.errors import AudioError
 
 RESAMPLE_QUALITY = "soxr_hq"  # librosa.resample's default
+SEQUENTIAL_MEAN_CHANNELS = 7  # numpy's mean along an axis this short adds its values in order (pairwise from 8)
 
 AudioSource = str | Path | bytes
 
@@ -160,7 +161,23 @@ def _decode_with_soundfile(source: AudioSource, max_duration_s: float) -> tuple[
             raise ValueError("the header gives no frame count")
         n_read = min(f.frames, int(max_duration_s * f.samplerate))
         frames = f.read(frames=n_read, dtype="float32", always_2d=True)
-        return frames.mean(axis=1, dtype=np.float32), int(f.samplerate), f.frames > n_read
+        return downmix(frames), int(f.samplerate), f.frames > n_read
+
+
+def downmix(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The mean of the channels of ``frames`` ``(n_frames, n_channels)``: bit for bit
+    ``frames.mean(axis=1)``, a channel at a time (numpy's mean across a frames-first array's short
+    rows took 15 ms of a 30 s stereo clip, this 0.5 ms). Up to ``SEQUENTIAL_MEAN_CHANNELS`` numpy adds
+    the channels in order, as this does; beyond, it sums pairwise, so its mean is taken."""
+    n_channels = frames.shape[1]
+    if n_channels > SEQUENTIAL_MEAN_CHANNELS:
+        return frames.mean(axis=1, dtype=np.float32)
+    mono = frames[:, 0].copy()
+    for channel in range(1, n_channels):
+        mono += frames[:, channel]
+    if n_channels > 1:
+        mono /= np.float32(n_channels)
+    return mono
 
 
 def resample(wav: npt.NDArray[np.float32], native_sr: int, sr: int) -> npt.NDArray[np.float32]:
