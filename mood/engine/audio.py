@@ -171,7 +171,8 @@ def downmix(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     the channels in order, as this does; beyond, it sums pairwise, so its mean is taken."""
     n_channels = frames.shape[1]
     if n_channels > SEQUENTIAL_MEAN_CHANNELS:
-        return frames.mean(axis=1, dtype=np.float32)
+        mean: npt.NDArray[np.float32] = frames.mean(axis=1, dtype=np.float32)
+        return mean
     mono = frames[:, 0].copy()
     for channel in range(1, n_channels):
         mono += frames[:, channel]
