@@ -44,7 +44,7 @@ MUSICNN_LOG_C: Final = 10_000.0
 MUSICNN_PATCH_FRAMES: Final = 187  # 3 s patches, as musicnn cuts them
 MUSICNN_MAX_INPUT: Final = 8.82  # log10(1 + C * 65504): the largest input, the mel power being rounded to float16
 # A musicnn front-end filter that can move its batch-normalised output (about unit spread) by less than
-# this for any input is taken as a constant: a hundredth, under what bfloat16 rounds such values by
+# this for any input is taken as a constant: a hundredth, about bfloat16's rounding step for values of 1-2
 # (1e-7 until 2026-12-07: MTT_musicnn's 124 and 84 timbral filters are now 65 and 67).
 DEAD_FILTER_TOLERANCE: Final = 1e-2
 # ... and as the fine-tuned member hears it: one loudness for every clip, its own non-overlapping patches.
