@@ -110,7 +110,8 @@ class _FrequencyMaxBlock(nn.Module):
         live = self.live_filters(input_bound)
         sign = torch.where(bn.weight[live] >= 0, 1.0, -1.0)  # the sign of weight / sqrt(var + eps)
         convolved = F.conv2d(padded, self.conv.weight[live] * sign[:, None, None, None], bias[live] * sign)
-        # A max pool over all the bands, not amax: the same maxima, and OpenVINO runs musicnn 10-13 % faster.
+        # A max pool over all the bands, not amax: the same maxima, and OpenVINO runs musicnn
+        # 13 % faster in bf16, 7 % in f32.
         extreme = F.max_pool2d(convolved, (1, self.frequencies)).squeeze(3) * sign[:, None]
         if len(live) < len(bias):
             kept = set(live)
